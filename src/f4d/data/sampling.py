@@ -19,6 +19,8 @@ taken ``stride`` apart: ``start + k * stride`` for ``k = 0 .. T-1``.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 SAMPLING_MODES = ("train", "test")
@@ -64,7 +66,7 @@ def sample_segments(
     bounds = section_bounds(num_frames, units)
     rows = [
         _unit_indices(int(lo), int(hi), frames_per_unit, stride, mode, rng)
-        for lo, hi in zip(bounds[:-1], bounds[1:])
+        for lo, hi in itertools.pairwise(bounds)
     ]
     return np.stack(rows).astype(np.int64)  # (U, T)
 
