@@ -1,0 +1,421 @@
+"""Self-contained checkpoints: safetensors weights + ``weights_only`` state + a meta json.
+
+A checkpoint with tag ``last`` in ``dir`` is three files::
+
+    dir/last.safetensors   model weights of the unwrapped model; the meta json in its header
+    dir/last.state.pt      optimizer / scheduler / scaler / RNG states, epoch, step, best metric,
+                           resolved config -- plain tensors and containers, read with
+                           ``torch.load(weights_only=True)`` so no pickled code ever runs
+    dir/last.json          meta: model_name, model_args, num_classes, classes, epoch, step, ...
+
+Every file is written atomically (temp file in the same folder, fsync, ``os.replace``, fsync of
+the folder), so a crash leaves either the old or the new checkpoint, never half of one.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import re
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file as load_safetensors
+from safetensors.torch import save as safetensors_bytes
+from torch import nn
+
+__all__ = [
+    "CheckpointError",
+    "InitReport",
+    "capture_rng_state",
+    "check_compatible",
+    "checkpoint_paths",
+    "init_from_checkpoint",
+    "load_for_inference",
+    "load_meta",
+    "load_training_state",
+    "load_weights",
+    "prune_checkpoints",
+    "resolve_checkpoint",
+    "restore_rng_state",
+    "save_checkpoint",
+    "unwrap_model",
+]
+
+WEIGHTS_SUFFIX = ".safetensors"
+STATE_SUFFIX = ".state.pt"
+META_SUFFIX = ".json"
+_META_HEADER_KEY = "f4d_meta"
+_PERIODIC_TAG = re.compile(r"^(epoch|step)_\d+$")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, unreadable, or belongs to a different model / class count."""
+
+
+# ------------------------------------------------------------------------------------ writing
+
+
+def save_checkpoint(
+    dir: str | Path,
+    *,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | None,
+    scheduler: Any | None,
+    scaler: Any | None,
+    epoch: int,
+    step: int,
+    best_metric: float | None,
+    config: Mapping[str, Any] | None,
+    classes: list[str],
+    tag: str,
+    extra: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write checkpoint ``tag`` into ``dir`` atomically; return the path of its weights file.
+
+    ``epoch`` is the number of completed epochs and ``step`` the number of optimizer steps.
+    Refuses (``CheckpointError``) to write weights that hold NaN or infinity.
+    """
+    dir = Path(dir)
+    dir.mkdir(parents=True, exist_ok=True)
+    net = unwrap_model(model)
+    weights = _weights_for_saving(net, tag)
+    meta = _build_meta(
+        net, classes=classes, epoch=epoch, step=step, best_metric=best_metric, extra=extra
+    )
+    header = {_META_HEADER_KEY: json.dumps(meta)}
+    state = {
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "scaler": scaler.state_dict() if scaler is not None and scaler.is_enabled() else None,
+        "rng": capture_rng_state(),
+        "epoch": int(epoch),
+        "step": int(step),
+        "best_metric": None if best_metric is None else float(best_metric),
+        "config": json.loads(json.dumps(dict(config or {}))),
+        "meta": meta,
+    }
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    weights_path = dir / f"{tag}{WEIGHTS_SUFFIX}"
+    _atomic_write(dir / f"{tag}{STATE_SUFFIX}", buffer.getvalue())
+    _atomic_write(dir / f"{tag}{META_SUFFIX}", json.dumps(meta, indent=2).encode())
+    _atomic_write(weights_path, safetensors_bytes(weights, metadata=header))
+    return weights_path
+
+
+def prune_checkpoints(dir: str | Path, keep_last: int) -> list[str]:
+    """Delete all but the newest ``keep_last`` periodic (``epoch_N`` / ``step_N``) checkpoints.
+
+    ``last`` and ``best`` are never touched. Returns the removed tags.
+    """
+    dir = Path(dir)
+    tags = sorted(
+        (p.name[: -len(WEIGHTS_SUFFIX)] for p in dir.glob(f"*{WEIGHTS_SUFFIX}")),
+        key=lambda t: (dir / f"{t}{WEIGHTS_SUFFIX}").stat().st_mtime_ns,
+    )
+    periodic = [t for t in tags if _PERIODIC_TAG.match(t)]
+    removed = periodic[: max(0, len(periodic) - keep_last)]
+    for tag in removed:
+        for path in checkpoint_paths(dir / tag).values():
+            path.unlink(missing_ok=True)
+    return removed
+
+
+def _weights_for_saving(net: nn.Module, tag: str) -> dict[str, torch.Tensor]:
+    """Plain, contiguous CPU copies of the state dict (safetensors refuses shared storage)."""
+    weights = {k: v.detach().to("cpu").contiguous().clone() for k, v in net.state_dict().items()}
+    bad = [k for k, v in weights.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise CheckpointError(
+            f"refusing to write checkpoint '{tag}': non-finite values in {len(bad)} tensors "
+            f"(first: {bad[0]})"
+        )
+    return weights
+
+
+def _build_meta(
+    net: nn.Module,
+    *,
+    classes: list[str],
+    epoch: int,
+    step: int,
+    best_metric: float | None,
+    extra: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    meta = {
+        "format": "f4d-checkpoint-1",
+        "model_name": getattr(net, "model_name", type(net).__name__),
+        "model_args": dict(getattr(net, "model_args", {})),
+        "num_classes": int(getattr(net, "num_classes", len(classes))),
+        "classes": list(classes),
+        "epoch": int(epoch),
+        "step": int(step),
+        "best_metric": best_metric,
+        "torch": torch.__version__,
+    }
+    meta.update(dict(extra or {}))
+    return meta
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temp file in the same folder, fsync and rename."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # e.g. platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# ------------------------------------------------------------------------------------ reading
+
+
+def checkpoint_paths(stem: str | Path) -> dict[str, Path]:
+    """The three files of the checkpoint whose path without suffix is ``stem``."""
+    stem = Path(stem)
+    return {
+        "weights": stem.with_name(stem.name + WEIGHTS_SUFFIX),
+        "state": stem.with_name(stem.name + STATE_SUFFIX),
+        "meta": stem.with_name(stem.name + META_SUFFIX),
+    }
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """Return the ``.safetensors`` file meant by ``path``.
+
+    Accepts the weights file itself, its stem (``runs/x/checkpoints/last``), the ``.state.pt`` or
+    ``.json`` companion, a checkpoint folder or a run folder (``best`` preferred over ``last``).
+    """
+    path = Path(path)
+    if path.name.endswith(WEIGHTS_SUFFIX) and path.is_file():
+        return path
+    for suffix in (STATE_SUFFIX, META_SUFFIX):
+        if path.name.endswith(suffix):
+            path = path.with_name(path.name[: -len(suffix)])
+    candidates = [checkpoint_paths(path)["weights"]]
+    if path.is_dir():
+        for folder in (path, path / "checkpoints"):
+            candidates += [folder / f"best{WEIGHTS_SUFFIX}", folder / f"last{WEIGHTS_SUFFIX}"]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise CheckpointError(
+        f"no checkpoint at {path} (looked for: {', '.join(str(c) for c in candidates)})"
+    )
+
+
+def load_meta(path: str | Path) -> dict[str, Any]:
+    """Read the meta dict from the safetensors header of the checkpoint at ``path``."""
+    weights = resolve_checkpoint(path)
+    try:
+        with safe_open(str(weights), framework="pt") as handle:
+            header = handle.metadata() or {}
+    except Exception as err:
+        raise CheckpointError(f"cannot read checkpoint {weights}: {err}") from err
+    if _META_HEADER_KEY not in header:
+        raise CheckpointError(f"{weights} is not an f4d checkpoint (no '{_META_HEADER_KEY}')")
+    return json.loads(header[_META_HEADER_KEY])
+
+
+def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    """Load the weight tensors of the checkpoint at ``path`` (no code is executed)."""
+    weights = resolve_checkpoint(path)
+    try:
+        return load_safetensors(str(weights), device="cpu")
+    except Exception as err:
+        raise CheckpointError(f"cannot read weights from {weights}: {err}") from err
+
+
+def load_training_state(path: str | Path) -> dict[str, Any]:
+    """Load ``<tag>.state.pt`` next to the checkpoint at ``path`` with ``weights_only=True``."""
+    weights = resolve_checkpoint(path)
+    state_path = weights.with_name(weights.name[: -len(WEIGHTS_SUFFIX)] + STATE_SUFFIX)
+    if not state_path.is_file():
+        raise CheckpointError(f"training state {state_path} is missing; cannot resume from it")
+    try:
+        return torch.load(state_path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise CheckpointError(f"cannot read training state {state_path}: {err}") from err
+
+
+def load_for_inference(
+    path: str | Path, *, device: str | torch.device = "cpu"
+) -> tuple[nn.Module, list[str], dict[str, Any]]:
+    """Rebuild the model stored at ``path`` and load its weights.
+
+    Returns ``(model in eval mode on device, classes, meta)``.
+    """
+    from f4d.models import create_model
+
+    meta = load_meta(path)
+    args = dict(meta.get("model_args", {}))
+    args.setdefault("num_classes", meta["num_classes"])
+    model = create_model(meta["model_name"], **args)
+    check_compatible(model, meta, source=str(resolve_checkpoint(path)))
+    model.load_state_dict(load_weights(path), strict=True)
+    return model.to(device).eval(), list(meta.get("classes", [])), meta
+
+
+def check_compatible(model: nn.Module, meta: Mapping[str, Any], *, source: str) -> None:
+    """Raise ``CheckpointError`` unless ``model`` has the checkpoint's architecture and K."""
+    net = unwrap_model(model)
+    mine = (getattr(net, "model_name", type(net).__name__), int(getattr(net, "num_classes", -1)))
+    theirs = (meta.get("model_name"), int(meta.get("num_classes", -1)))
+    if mine[0] != theirs[0]:
+        raise CheckpointError(
+            f"checkpoint {source} holds model '{theirs[0]}' but the run builds '{mine[0]}'"
+        )
+    if mine[1] != theirs[1]:
+        raise CheckpointError(
+            f"checkpoint {source} has {theirs[1]} classes but the run's '{mine[0]}' has {mine[1]}"
+        )
+    my_args = _comparable_args(getattr(net, "model_args", {}))
+    their_args = _comparable_args(meta.get("model_args", {}))
+    if my_args != their_args:
+        raise CheckpointError(
+            f"checkpoint {source} was built with model args {their_args} but the run uses "
+            f"{my_args} (same name '{mine[0]}', different architecture)"
+        )
+
+
+def _comparable_args(args: Mapping[str, Any]) -> dict[str, Any]:
+    """Model args that change the architecture (dropout and class count do not)."""
+    ignored = {"num_classes", "dropout", "drop_rate", "drop_path_rate"}
+    return {k: v for k, v in json.loads(json.dumps(dict(args))).items() if k not in ignored}
+
+
+# ------------------------------------------------------------------------------ init_from
+
+
+@dataclass
+class InitReport:
+    """What :func:`init_from_checkpoint` did, key by key."""
+
+    loaded: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # in both, shape differs or classifier reset
+    missing: list[str] = field(default_factory=list)  # in the model, not in the checkpoint
+    unexpected: list[str] = field(default_factory=list)  # in the checkpoint, not in the model
+
+
+def init_from_checkpoint(
+    model: nn.Module, path: str | Path, *, reset_classifier: bool = False, print_report: bool = True
+) -> InitReport:
+    """Initialise ``model`` from another run's weights (other dataset, possibly other variant).
+
+    Tensors are copied where name and shape match. The classifier keeps its fresh
+    initialisation when its shape differs (another class count) or ``reset_classifier`` is set.
+    Raises ``CheckpointError`` when no tensor matches at all.
+    """
+    net = unwrap_model(model)
+    source = load_weights(path)
+    target = net.state_dict()
+    head = _classifier_keys(net) if reset_classifier else set()
+    report = InitReport(
+        missing=sorted(set(target) - set(source)),
+        unexpected=sorted(set(source) - set(target)),
+    )
+    to_load = {}
+    for key in sorted(set(target) & set(source)):
+        if key in head or source[key].shape != target[key].shape:
+            report.skipped.append(key)
+        else:
+            to_load[key] = source[key]
+            report.loaded.append(key)
+    if not to_load:
+        raise CheckpointError(f"init_from {path}: no tensor matches the model by name and shape")
+    net.load_state_dict(to_load, strict=False)
+    if print_report:
+        print_init_report(report, str(path))
+    return report
+
+
+def _classifier_keys(net: nn.Module) -> set[str]:
+    get = getattr(net, "get_classifier", None)
+    if get is None:
+        return set()
+    head = get()
+    for name, module in net.named_modules():
+        if module is head:
+            return {f"{name}.{k}" if name else k for k in head.state_dict()}
+    return set()
+
+
+def print_init_report(report: InitReport, source: str, *, max_names: int = 12) -> None:
+    """Print counts and (the first) names of loaded / skipped / missing / unexpected keys."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"init_from {source}")
+    table.add_column("keys")
+    table.add_column("count", justify="right")
+    table.add_column("names")
+    for label in ("loaded", "skipped", "missing", "unexpected"):
+        names = getattr(report, label)
+        shown = ", ".join(names[:max_names]) + (" ..." if len(names) > max_names else "")
+        table.add_row(label, str(len(names)), shown)
+    Console().print(table)
+
+
+# ------------------------------------------------------------------------------ utilities
+
+
+def unwrap_model(model: nn.Module) -> nn.Module:
+    """The plain model under DDP (``.module``) and ``torch.compile`` (``._orig_mod``) wrappers."""
+    while True:
+        if hasattr(model, "_orig_mod"):
+            model = model._orig_mod
+        elif isinstance(model, nn.parallel.DistributedDataParallel):
+            model = model.module
+        else:
+            return model
+
+
+def capture_rng_state() -> dict[str, Any]:
+    """RNG states of python, numpy and torch (CPU and CUDA) as weights_only-safe containers."""
+    version, internal, gauss = random.getstate()
+    np_state = np.random.get_state(legacy=True)
+    state = {
+        "python": [version, list(internal), gauss],
+        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]],
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+    return state
+
+
+def restore_rng_state(state: Mapping[str, Any]) -> None:
+    """Inverse of :func:`capture_rng_state`."""
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    name, keys, *rest = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
