@@ -1,0 +1,184 @@
+"""Attention modules of the F4D block (paper section 3.5) and the SE / CBAM baselines (Table 5).
+
+Layouts: `TemporalAttention` works in 4D space on `(B, C, U, T, H, W)`; all others work on
+`(N, C, T, H, W)` with the action units merged into the batch (`N = B·U`).
+The paper's three modules (TA, CA, STA) end with an inner residual, `F·M + F` (eqns 6, 9, 12);
+SE and CBAM keep their published form, `F·M`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+__all__ = [
+    "CBAM3d",
+    "ChannelAttention",
+    "SpatioTemporalAttention",
+    "SqueezeExcitation3d",
+    "TemporalAttention",
+]
+
+
+def _hidden_width(channels: int, reduction: int) -> int:
+    if channels < 1 or reduction < 1:
+        raise ValueError(f"need channels >= 1 and reduction >= 1, got {channels}, {reduction}")
+    return max(1, channels // reduction)
+
+
+class _TwoPathDilated(nn.Module):
+    """Two parallel dilated convolutions (dilations 2 and 3) whose outputs are summed.
+
+    `conv` is `nn.Conv1d` or `nn.Conv3d`; `kernel` and `dilation_axes` say on which axes the
+    kernel spans and is dilated (e.g. `(1, 3, 3)` and `(0, 1, 1)` for a 2D conv over H, W).
+    Padding keeps every axis's length. Output channels: `out_channels`.
+    """
+
+    def __init__(
+        self,
+        conv: type[nn.Module],
+        in_channels: int,
+        out_channels: int,
+        kernel: tuple[int, ...],
+        *,
+        dilations: tuple[int, int] = (2, 3),
+    ) -> None:
+        super().__init__()
+        self.paths = nn.ModuleList(
+            conv(
+                in_channels,
+                out_channels,
+                kernel,
+                dilation=tuple(d if k > 1 else 1 for k in kernel),
+                padding=tuple(d * (k - 1) // 2 for k in kernel),
+            )
+            for d in dilations
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return sum(path(x) for path in self.paths)
+
+
+class TemporalAttention(nn.Module):
+    """TA, eqns 4-6, in 4D space: `(B, C, U, T, H, W)` -> same shape.
+
+    `F_avg^T + F_max^T` pools over channels and space into a `(B, 1, U, T)` descriptor (eqn 5).
+    The two-path dilated 1D convolution (dilations 2 and 3, i.e. skipping 1 and 2 steps) runs
+    over the flattened `U·T` frame sequence of each video, so a frame near the end of one action
+    unit sees frames of the next: the map models temporal evolution across all action units
+    ("inter-clip"), which a conv over T inside each unit could not. `M_T = σ(...)` has shape
+    `(B, 1, U, T, 1, 1)` and the output is `M_T·F + F` (eqn 6). With `record = True` the last map
+    is kept, detached, in `last_map`.
+    """
+
+    def __init__(self, kernel_size: int = 3) -> None:
+        super().__init__()
+        if kernel_size < 1 or kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be odd and >= 1, got {kernel_size}")
+        self.conv = _TwoPathDilated(nn.Conv1d, 1, 1, (kernel_size,))
+        self.record = False
+        self.last_map: Tensor | None = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() != 6:
+            raise ValueError(f"TemporalAttention expects (B, C, U, T, H, W), got {tuple(x.shape)}")
+        b, _, u, t = x.shape[:4]
+        pooled = x.mean(dim=(1, 4, 5)) + x.amax(dim=(1, 4, 5))  # (B, U, T), eqn 5
+        seq = pooled.reshape(b, 1, u * t)  # (B, 1, U·T)
+        attn = torch.sigmoid(self.conv(seq)).view(b, 1, u, t, 1, 1)  # M_T (B, 1, U, T, 1, 1)
+        if self.record:
+            self.last_map = attn.detach()
+        return x * attn + x  # eqn 6
+
+
+class ChannelAttention(nn.Module):
+    """CA, eqns 7-9: `(N, C, T, H, W)` -> same shape.
+
+    Average- and max-pooled `(N, C)` descriptors pass through one shared MLP
+    `C -> C/r -> C` (ReLU after the first layer), are summed, and a sigmoid gives
+    `M_C (N, C, 1, 1, 1)`; the output is `M_C·F + F` (eqn 9).
+    """
+
+    def __init__(self, channels: int, reduction: int = 16) -> None:
+        super().__init__()
+        hidden = _hidden_width(channels, reduction)
+        self.mlp = nn.Sequential(
+            nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels)
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        avg, peak = x.mean(dim=(2, 3, 4)), x.amax(dim=(2, 3, 4))  # (N, C) each
+        attn = torch.sigmoid(self.mlp(avg) + self.mlp(peak))  # (N, C), eqn 8
+        return x * attn[:, :, None, None, None] + x  # eqn 9
+
+
+class SpatioTemporalAttention(nn.Module):
+    """STA, eqns 10-12: `(N, C, T, H, W)` -> same shape.
+
+    `m_ST = [avg_C(F), max_C(F)]` is `(N, 2, T, H, W)` (eqn 10). A two-path dilated 2D conv over
+    (H, W) (dilations 2 and 3, "skipping 1 and 2 pixels"; each path 2 -> 2 channels, summed),
+    ReLU, then a two-path dilated 1D conv over T (dilations 2 and 3; 2 -> 1 channel, summed) and
+    a sigmoid give `M_ST (N, 1, T, H, W)` (eqn 11); the output is `M_ST·F + F` (eqn 12).
+    With `record = True` the last map is kept, detached, in `last_map`.
+    """
+
+    def __init__(self, kernel_size: int = 3) -> None:
+        super().__init__()
+        if kernel_size < 1 or kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be odd and >= 1, got {kernel_size}")
+        self.spatial = _TwoPathDilated(nn.Conv3d, 2, 2, (1, kernel_size, kernel_size))
+        self.act = nn.ReLU(inplace=True)
+        self.temporal = _TwoPathDilated(nn.Conv3d, 2, 1, (kernel_size, 1, 1))
+        self.record = False
+        self.last_map: Tensor | None = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        m_st = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
+        attn = torch.sigmoid(self.temporal(self.act(self.spatial(m_st))))  # (N, 1, T, H, W)
+        if self.record:
+            self.last_map = attn.detach()
+        return x * attn + x  # eqn 12
+
+
+class SqueezeExcitation3d(nn.Module):
+    """Squeeze-and-excitation (Hu et al. 2018) in 3D: `(N, C, T, H, W)` -> same shape.
+
+    Global average over (T, H, W), MLP `C -> C/r -> C` with ReLU, sigmoid, output `F·M`.
+    """
+
+    def __init__(self, channels: int, reduction: int = 16) -> None:
+        super().__init__()
+        hidden = _hidden_width(channels, reduction)
+        self.mlp = nn.Sequential(
+            nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels)
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        attn = torch.sigmoid(self.mlp(x.mean(dim=(2, 3, 4))))  # (N, C)
+        return x * attn[:, :, None, None, None]
+
+
+class CBAM3d(nn.Module):
+    """CBAM (Woo et al. 2018) in 3D: `(N, C, T, H, W)` -> same shape.
+
+    Channel attention (avg+max pooled descriptors, shared MLP `C -> C/r -> C`, sigmoid), then
+    spatial attention over (T, H, W): channel avg/max concatenated into `(N, 2, T, H, W)`, one
+    `spatial_kernel³` conv (CBAM's 7×7 carried to 3D), sigmoid. Outputs are `F·M` (no inner
+    residual), as in the original.
+    """
+
+    def __init__(self, channels: int, reduction: int = 16, spatial_kernel: int = 7) -> None:
+        super().__init__()
+        hidden = _hidden_width(channels, reduction)
+        if spatial_kernel < 1 or spatial_kernel % 2 == 0:
+            raise ValueError(f"spatial_kernel must be odd and >= 1, got {spatial_kernel}")
+        self.mlp = nn.Sequential(
+            nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels)
+        )
+        self.spatial = nn.Conv3d(2, 1, spatial_kernel, padding=spatial_kernel // 2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        channel = torch.sigmoid(self.mlp(x.mean(dim=(2, 3, 4))) + self.mlp(x.amax(dim=(2, 3, 4))))
+        x = x * channel[:, :, None, None, None]
+        pooled = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
+        return x * torch.sigmoid(self.spatial(pooled))  # (N, 1, T, H, W) map broadcast

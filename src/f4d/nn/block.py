@@ -1,0 +1,109 @@
+"""The 4D residual block of eqn 3 (V4D with `op="full"`, F4D with `op="factorized"`).
+
+This is the one place in f4d that moves the action-unit axis U out of the batch and back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from torch import Tensor, nn
+
+from f4d.nn.registry import ATTENTION_LAYERS, FOUR_D_ATTENTION, make_attention
+from f4d.ops import Conv4d, Factorized4d
+from f4d.ops.conv4d import Int4, to_4tuple
+
+__all__ = ["FOUR_D_OPS", "Residual4dBlock"]
+
+FOUR_D_OPS: dict[str, type[nn.Module]] = {"full": Conv4d, "factorized": Factorized4d}
+
+
+def _check_same_padding(kernel_size: tuple[int, ...], padding: tuple[int, ...]) -> None:
+    if any(2 * p != k - 1 for k, p in zip(kernel_size, padding)):
+        raise ValueError(
+            f"a residual 4D block must keep (U, T, H, W): kernel_size {kernel_size} needs padding "
+            f"{tuple((k - 1) // 2 for k in kernel_size)} (odd kernels only), got {padding}"
+        )
+
+
+def _check_attention(names: Sequence[str]) -> tuple[str, ...]:
+    names = tuple(names)
+    unknown = [n for n in names if n not in ATTENTION_LAYERS]
+    if unknown:
+        raise ValueError(
+            f"unknown attention {unknown}; valid names: {', '.join(sorted(ATTENTION_LAYERS))}"
+        )
+    if len(set(names)) != len(names):
+        raise ValueError(f"attention names repeat: {names}")
+    return names
+
+
+class Residual4dBlock(nn.Module):
+    """Residual 4D block (eqn 3) on `(B·U, C, T, H, W)` with row `b·U + u`; output same shape.
+
+    Order (the paper fixes the op, TA in 4D space, CA and STA after permuting back, and
+    "followed by BN, ReLU and dropout"; the order of the attention relative to BN is ours):
+
+        x (B·U, C, T, H, W) -> view/permute (B, C, U, T, H, W) -> 4D op -> TA
+        -> permute back (B·U, C, T, H, W) -> 3D attention in the order given (CA, STA,
+        or SE / CBAM / STM / TEA) -> BN -> ReLU -> dropout -> x + that.
+
+    `op`: "factorized" (`Factorized4d`, F4D) or "full" (`Conv4d`, V4D); no bias, BN follows.
+    `attention`: any subset of `ATTENTION_LAYERS` names (empty = none); "ta" always runs in 4D
+    space right after the op. The modules live in `self.attention` (a ModuleDict by name), so
+    `block.attention["sta"].record = True` keeps STA's maps.
+    `dropout`: the paper names a dropout layer but no rate; default 0.0 (off).
+    `zero_init`: zero the last BN's scale so a new block is exactly the identity (needs a norm).
+    U is read from `units` at every call: the same block runs with any U.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        *,
+        op: str = "factorized",
+        kernel_size: Int4 = (3, 3, 1, 1),
+        padding: Int4 = (1, 1, 0, 0),
+        attention: Sequence[str] = ("ta", "ca", "sta"),
+        dropout: float = 0.0,
+        zero_init: bool = True,
+        norm_layer: Callable[[int], nn.Module] | None = nn.BatchNorm3d,
+        act_layer: Callable[..., nn.Module] | None = nn.ReLU,
+    ) -> None:
+        super().__init__()
+        if op not in FOUR_D_OPS:
+            raise ValueError(f"unknown 4D op {op!r}; valid: {', '.join(sorted(FOUR_D_OPS))}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if zero_init and norm_layer is None:
+            raise ValueError("zero_init=True needs a norm_layer whose scale can be zeroed")
+        kernel4, padding4 = to_4tuple(kernel_size, "kernel_size"), to_4tuple(padding, "padding")
+        _check_same_padding(kernel4, padding4)
+        names = _check_attention(attention)
+        self.channels, self.op_name = channels, op
+        self.op = FOUR_D_OPS[op](channels, channels, kernel4, padding=padding4, bias=False)
+        self.attention = nn.ModuleDict({n: make_attention(n, channels) for n in names})
+        self.norm = norm_layer(channels) if norm_layer is not None else nn.Identity()
+        self.act = act_layer() if act_layer is not None else nn.Identity()
+        self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        if zero_init:
+            nn.init.zeros_(self.norm.weight)
+
+    def forward(self, x: Tensor, units: int) -> Tensor:
+        """`(B·U, C, T, H, W)` with `units = U` -> `(B·U, C, T, H, W)`."""
+        if x.dim() != 5 or units < 1 or x.shape[0] % units:
+            raise ValueError(
+                f"expected (B·U, C, T, H, W) with a batch divisible by units={units}, "
+                f"got shape {tuple(x.shape)}"
+            )
+        n, c, t, h, w = x.shape
+        b = n // units
+        y = x.view(b, units, c, t, h, w).transpose(1, 2)  # (B, C, U, T, H, W), eqn 3's ℘(C,U)
+        y = self.op(y)  # (B, C, U, T, H, W)
+        for name in FOUR_D_ATTENTION.intersection(self.attention):
+            y = self.attention[name](y)
+        y = y.transpose(1, 2).reshape(n, c, t, h, w)  # ℘(U,C): back to (B·U, C, T, H, W)
+        for name, module in self.attention.items():
+            if name not in FOUR_D_ATTENTION:
+                y = module(y)
+        return x + self.drop(self.act(self.norm(y)))
