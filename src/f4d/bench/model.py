@@ -1,0 +1,258 @@
+"""Model benchmark: inference and training-step throughput of registered models, side by side.
+
+All models in one call run on one device with the same input `(B, U, 3, T, H, W)`, so their
+ratios are fair. Each figure is the median of ``repeats`` synchronised timings after ``warmup``
+untimed calls (which also absorb ``torch.compile`` time, reported separately).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from f4d.bench.timing import (
+    count_flops,
+    machine_info,
+    median,
+    peak_tflops,
+    resolve_dtype,
+    synchronize,
+    time_call,
+    track_peak_memory,
+)
+
+
+@dataclass(frozen=True)
+class ModelBenchSettings:
+    """What every model in one benchmark run is measured with."""
+
+    frames: int = 8
+    units: int = 4
+    batch: int = 16
+    size: int = 224
+    dtype: str = "fp32"
+    compile: bool = False
+    channels_last: bool = False
+    train: bool = False
+    repeats: int = 5
+    warmup: int = 2
+    num_classes: int = 174
+    peak_tflops: float | None = None
+    model_args: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        resolve_dtype(self.dtype)
+        for name in ("frames", "units", "batch", "size", "repeats", "num_classes"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.warmup < 0:
+            raise ValueError(f"warmup must be >= 0, got {self.warmup}")
+
+
+def channels_last_6d(x: Tensor) -> Tensor:
+    """Lay out `(B, U, C, T, H, W)` so that merging B·U gives a channels_last_3d 5D view."""
+    return x.permute(0, 1, 3, 4, 5, 2).contiguous().permute(0, 1, 5, 2, 3, 4)
+
+
+def make_input(settings: ModelBenchSettings, device: torch.device, batch: int) -> Tensor:
+    """A random normalised batch `(batch, U, 3, T, size, size)` on ``device`` (fp32)."""
+    s = settings
+    x = torch.randn(batch, s.units, 3, s.frames, s.size, s.size, device=device)
+    return channels_last_6d(x) if s.channels_last else x
+
+
+def _autocast(
+    settings: ModelBenchSettings, device: torch.device
+) -> contextlib.AbstractContextManager:
+    if settings.dtype == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=resolve_dtype(settings.dtype))
+
+
+def build_model(name: str, settings: ModelBenchSettings, device: torch.device) -> nn.Module:
+    """Create ``name`` from the registry on ``device`` (channels_last_3d weights if asked)."""
+    from f4d.models import create_model
+
+    model = create_model(name, settings.num_classes, **settings.model_args).to(device)
+    if settings.channels_last:
+        model = model.to(memory_format=torch.channels_last_3d)
+    return model
+
+
+def count_model_flops(model: nn.Module, settings: ModelBenchSettings, device: torch.device) -> dict:
+    """FLOPs per video of a forward pass and of a training step (forward + backward), eager fp32."""
+    x = make_input(settings, device, batch=1)
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        forward = count_flops(lambda: model(x))
+    result = {"flops_per_video": forward, "macs_per_video": forward // 2}
+    if settings.train:
+        model.train()
+        target = torch.zeros(1, dtype=torch.long, device=device)
+        result["train_flops_per_video"] = count_flops(
+            lambda: F.cross_entropy(model(x), target).backward()
+        )
+        model.zero_grad(set_to_none=True)
+    model.train(was_training)
+    return result
+
+
+def _first_call_seconds(fn: Callable[[], object], device: torch.device) -> float:
+    synchronize(device)
+    start = time.perf_counter()
+    fn()
+    synchronize(device)
+    return time.perf_counter() - start
+
+
+def _measure(fn: Callable[[], object], settings: ModelBenchSettings, device: torch.device) -> dict:
+    """First-call time (includes compilation), then warm-up and median timed calls, with memory."""
+    with track_peak_memory(device) as memory:
+        first = _first_call_seconds(fn, device)
+        times = time_call(
+            fn, device=device, warmup=max(settings.warmup - 1, 0), repeats=settings.repeats
+        )
+    seconds = median(times)
+    return {
+        "first_call_s": first,
+        "times_s": times,
+        "median_s": seconds,
+        "videos_per_s": settings.batch / seconds,
+        "peak_memory_mib": memory.mib,
+        "memory_kind": memory.kind,
+    }
+
+
+def _inference_fn(model: nn.Module, settings: ModelBenchSettings, device: torch.device):
+    x = make_input(settings, device, settings.batch)
+
+    def step() -> Tensor:
+        with torch.no_grad(), _autocast(settings, device):
+            return model(x)
+
+    return step
+
+
+def _train_fn(model: nn.Module, settings: ModelBenchSettings, device: torch.device):
+    x = make_input(settings, device, settings.batch)
+    target = torch.randint(0, settings.num_classes, (settings.batch,), device=device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        with _autocast(settings, device):
+            loss = F.cross_entropy(model(x), target)
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def _achieved(flops_per_video: int, videos_per_s: float, peak: float | None) -> dict:
+    tflops = flops_per_video * videos_per_s / 1e12
+    share = tflops / peak if peak else None
+    return {"achieved_tflops": tflops, "peak_share": share}
+
+
+def bench_model(name: str, *, settings: ModelBenchSettings, device: torch.device) -> dict:
+    """Measure one registered model; returns a flat dict of facts (see ``docs/benchmarks.md``).
+
+    Keys: ``model``, ``params``, ``macs_per_video``, ``flops_per_video``, ``inference`` (a dict
+    with ``videos_per_s``, ``median_s``, ``times_s``, ``first_call_s``, ``peak_memory_mib``,
+    ``achieved_tflops``, ``peak_share``) and, with ``settings.train``, ``train`` (same keys).
+    """
+    peak, _ = _peak(settings, device)
+    model = build_model(name, settings, device)
+    result: dict = {"model": name, "params": sum(p.numel() for p in model.parameters())}
+    result.update(count_model_flops(model, settings, device))
+    runner = torch.compile(model) if settings.compile else model
+    runner.eval()
+    result["inference"] = _measure(_inference_fn(runner, settings, device), settings, device)
+    result["inference"].update(
+        _achieved(result["flops_per_video"], result["inference"]["videos_per_s"], peak)
+    )
+    if settings.train:
+        runner.train()
+        result["train"] = _measure(_train_fn(runner, settings, device), settings, device)
+        result["train"].update(
+            _achieved(result["train_flops_per_video"], result["train"]["videos_per_s"], peak)
+        )
+    return result
+
+
+def _peak(settings: ModelBenchSettings, device: torch.device) -> tuple[float | None, str]:
+    if settings.peak_tflops is not None:
+        return settings.peak_tflops, "--peak-tflops"
+    return peak_tflops(device, settings.dtype)
+
+
+@contextlib.contextmanager
+def _released(device: torch.device) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        gc.collect()
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+        torch._dynamo.reset()
+
+
+def add_ratios(results: list[dict]) -> None:
+    """Add ``*_vs_first`` ratios (speed-ups, MAC ratio) against the first successful model."""
+    ok = [r for r in results if "error" not in r]
+    if not ok:
+        return
+    first = ok[0]
+    for r in ok:
+        r["macs_vs_first"] = r["macs_per_video"] / first["macs_per_video"]
+        r["params_vs_first"] = r["params"] / first["params"]
+        for phase in ("inference", "train"):
+            if phase in r and phase in first:
+                r[phase]["speedup_vs_first"] = (
+                    r[phase]["videos_per_s"] / first[phase]["videos_per_s"]
+                )
+
+
+def bench_models(
+    names: Sequence[str],
+    *,
+    settings: ModelBenchSettings,
+    device: torch.device,
+    on_result: Callable[[dict], None] | None = None,
+) -> dict:
+    """Benchmark ``names`` one after another on ``device``; one model's failure (e.g. out of
+    memory) is recorded as ``{"model", "error"}`` and the others still run.
+
+    Returns ``{"kind": "model", "machine", "settings", "peak_tflops", "peak_source",
+    "results": [...]}`` with ratios against the first model that ran.
+    """
+    if not names:
+        raise ValueError("no models given; name at least one (see `f4d.models.list_models()`)")
+    peak, source = _peak(settings, device)
+    results = []
+    for name in names:
+        with _released(device):
+            try:
+                result = bench_model(name, settings=settings, device=device)
+            except (RuntimeError, torch.cuda.OutOfMemoryError) as err:
+                result = {"model": name, "error": f"{type(err).__name__}: {err}"[:500]}
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+    add_ratios(results)
+    return {
+        "kind": "model",
+        "machine": machine_info(device),
+        "settings": asdict(settings),
+        "peak_tflops": peak,
+        "peak_source": source,
+        "results": results,
+    }

@@ -1,0 +1,162 @@
+"""Tables for benchmark results: rich tables for the terminal and markdown for the docs.
+
+Both renderings come from the same rows, built from the JSON-able result dicts of
+:func:`f4d.bench.model.bench_models` and :func:`f4d.bench.ops.bench_ops`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.table import Table
+
+
+def _num(value: float | None, fmt: str) -> str:
+    return "n/a" if value is None else format(value, fmt)
+
+
+def _ratio(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}×"
+
+
+def _phase_cells(result: dict, phase: str) -> list[str]:
+    data = result.get(phase)
+    if data is None:
+        return ["-"] * 5
+    share = data.get("peak_share")
+    return [
+        f"{data['videos_per_s']:.2f}",
+        _ratio(data.get("speedup_vs_first")),
+        _num(data.get("peak_memory_mib"), ".0f"),
+        f"{data['achieved_tflops']:.3f}",
+        "n/a" if share is None else f"{100 * share:.1f}%",
+    ]
+
+
+MODEL_COLUMNS = (
+    "model", "params (M)", "GMACs/video", "MACs vs 1st",
+    "infer videos/s", "infer vs 1st", "infer peak MiB", "infer TFLOP/s", "infer % peak",
+    "train videos/s", "train vs 1st", "train peak MiB", "train TFLOP/s", "train % peak",
+)  # fmt: skip
+
+
+def model_rows(report: dict) -> list[list[str]]:
+    """One row of strings per model, in ``MODEL_COLUMNS`` order (errors fill the row)."""
+    rows = []
+    for r in report["results"]:
+        if "error" in r:
+            rows.append([r["model"], f"error: {r['error'][:80]}"] + [""] * 12)
+            continue
+        head = [
+            r["model"],
+            f"{r['params'] / 1e6:.2f}",
+            f"{r['macs_per_video'] / 1e9:.2f}",
+            _ratio(r.get("macs_vs_first")),
+        ]
+        rows.append(head + _phase_cells(r, "inference") + _phase_cells(r, "train"))
+    return rows
+
+
+def model_caption(report: dict) -> str:
+    """Device, software and settings of a model report in one line."""
+    s, m = report["settings"], report["machine"]
+    flags = [s["dtype"], "compiled" if s["compile"] else "eager"]
+    if s["channels_last"]:
+        flags.append("channels_last_3d")
+    peak = report.get("peak_tflops")
+    peak_text = f"{peak:g} TFLOP/s ({report['peak_source']})" if peak else report["peak_source"]
+    return (
+        f"{m['device_name']}, torch {m['torch']}; batch {s['batch']}, U={s['units']}, "
+        f"T={s['frames']}, {s['size']}×{s['size']}, {', '.join(flags)}; median of "
+        f"{s['repeats']} after {s['warmup']} warm-up; peak: {peak_text}"
+    )
+
+
+def ops_rows(report: dict) -> list[list[str]]:
+    """One row of strings per width, in ``OPS_COLUMNS`` order."""
+    return [
+        [
+            str(r["width"]),
+            f"{r['loop_ms']:.2f}",
+            f"{r['conv4d_ms']:.2f}",
+            _ratio(r["conv4d_speedup"]),
+            f"{r['factorized_ms']:.2f}",
+            _ratio(r["factorized_speedup"]),
+            f"{r['conv4d_max_abs_diff']:.1e}",
+            f"{r['factorized_max_abs_diff']:.1e}",
+        ]
+        for r in report["results"]
+    ]
+
+
+OPS_COLUMNS = (
+    "width", "loop ms", "Conv4d ms", "Conv4d speed-up", "Factorized4d ms",
+    "Factorized4d speed-up", "Conv4d max |diff|", "Factorized4d max |diff|",
+)  # fmt: skip
+
+
+def ops_caption(report: dict) -> str:
+    """Device, software and shapes of an ops report in one line."""
+    s, m = report["settings"], report["machine"]
+    phase = "forward + backward" if s["backward"] else "forward"
+    return (
+        f"{m['device_name']}, torch {m['torch']}; input (B={s['batch']}, C, U={s['units']}, "
+        f"T={s['frames']}, {s['size']}, {s['size']}), kernel {tuple(s['kernel'])}, {phase}; "
+        f"median of {s['repeats']}; speed-up = loop time / op time"
+    )
+
+
+def _columns_rows(report: dict) -> tuple[Sequence[str], list[list[str]], str]:
+    kinds = {
+        "model": (MODEL_COLUMNS, model_rows, model_caption),
+        "ops": (OPS_COLUMNS, ops_rows, ops_caption),
+    }
+    if report.get("kind") not in kinds:
+        raise ValueError(f"unknown report kind {report.get('kind')!r}; valid: {', '.join(kinds)}")
+    columns, rows, caption = kinds[report["kind"]]
+    return columns, rows(report), caption(report)
+
+
+def rich_table(report: dict, title: str | None = None) -> Table:
+    """The report as a rich table with its caption."""
+    columns, rows, caption = _columns_rows(report)
+    table = Table(title=title, caption=caption)
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("model",) else "right")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def markdown_table(report: dict, title: str | None = None) -> str:
+    """The report as a GitHub-flavoured markdown table, caption underneath in italics."""
+    columns, rows, caption = _columns_rows(report)
+    lines = [f"### {title}", ""] if title else []
+    lines.append("| " + " | ".join(columns) + " |")
+    lines.append("|" + "|".join("---" for _ in columns) + "|")
+    lines.extend("| " + " | ".join(row) + " |" for row in rows)
+    lines += ["", f"*{caption}*", ""]
+    return "\n".join(lines)
+
+
+def write_json(report: dict, path: str | Path) -> Path:
+    """Write ``report`` as indented JSON (parent folders created); returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    return path
+
+
+def markdown_from_files(paths: Sequence[str | Path]) -> str:
+    """One markdown section per JSON report file (titled by the file's stem)."""
+    if not paths:
+        raise ValueError("no report files given")
+    sections = []
+    for path in paths:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"benchmark report {path} does not exist")
+        sections.append(markdown_table(json.loads(path.read_text()), title=path.stem))
+    return "\n".join(sections)
