@@ -1,0 +1,140 @@
+"""Conv4d against an independent float64 4D convolution, gradients, the loop baseline, errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from f4d.ops import Conv4d, conv4d, conv4d_loop, conv4d_output_size
+from tests.ops.reference import reference_conv4d
+
+# (input (B, C, U, T, H, W), out channels, kernel, stride, padding, dilation)
+CASES = [
+    ((2, 3, 4, 5, 6, 6), 4, (3, 3, 1, 1), 1, (1, 1, 0, 0), 1),  # V4D kernel, pointwise-space path
+    ((1, 2, 5, 3, 4, 5), 3, (3, 3, 3, 3), 1, 1, 1),  # full 4D kernel
+    ((2, 2, 7, 5, 5, 7), 3, (3, 1, 3, 3), (2, 1, 2, 1), (1, 0, 1, 1), 1),  # strides incl. U
+    ((1, 3, 9, 6, 5, 5), 2, (3, 3, 1, 1), (2, 2, 1, 1), (2, 1, 0, 0), (3, 2, 1, 1)),  # dilated U
+    ((1, 2, 6, 4, 7, 6), 2, (2, 2, 2, 3), 1, (0, 1, 2, 1), (2, 1, 2, 1)),  # even kernels
+    ((2, 1, 1, 1, 3, 3), 2, (1, 1, 3, 3), 1, (0, 0, 1, 1), 1),  # U = T = 1
+    ((1, 2, 3, 4, 5, 6), 5, (1, 1, 1, 1), 1, 0, 1),  # pointwise
+    ((1, 2, 5, 4, 6, 6), 3, (3, 3, 1, 1), (1, 1, 2, 2), (1, 1, 0, 0), 1),  # h=w=1, spatial stride
+    ((1, 2, 5, 4, 3, 3), 3, (3, 3, 1, 1), 1, (1, 1, 1, 1), 1),  # h=w=1 with spatial padding
+    ((1, 2, 4, 3, 4, 4), 2, (4, 3, 2, 2), 1, (3, 2, 1, 1), 1),  # padding >= kernel/2
+]
+
+
+@pytest.mark.parametrize(("shape", "out_ch", "kernel", "stride", "padding", "dilation"), CASES)
+def test_conv4d_matches_reference_float64(shape, out_ch, kernel, stride, padding, dilation):
+    layer = Conv4d(shape[1], out_ch, kernel, stride, padding, dilation).double()
+    x = torch.randn(shape, dtype=torch.float64)
+    expected = reference_conv4d(
+        x, layer.weight, layer.bias, layer.stride, layer.padding, layer.dilation
+    )
+    actual = layer(x)
+    assert actual.shape == expected.shape
+    torch.testing.assert_close(actual, expected, rtol=1e-10, atol=1e-10)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    size=st.tuples(*(st.integers(1, 6) for _ in range(4))),
+    kernel=st.tuples(*(st.integers(1, 3) for _ in range(4))),
+    stride=st.tuples(*(st.integers(1, 2) for _ in range(4))),
+    padding=st.tuples(*(st.integers(0, 2) for _ in range(4))),
+    dilation=st.tuples(*(st.integers(1, 2) for _ in range(4))),
+    channels=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    bias=st.booleans(),
+)
+def test_conv4d_matches_reference_random_configs(
+    size, kernel, stride, padding, dilation, channels, bias
+):
+    out = conv4d_output_size(size, kernel, stride, padding, dilation)
+    x = torch.randn(2, channels[0], *size, dtype=torch.float64)
+    weight = torch.randn(channels[1], channels[0], *kernel, dtype=torch.float64)
+    b = torch.randn(channels[1], dtype=torch.float64) if bias else None
+    if min(out) < 1:
+        with pytest.raises(ValueError, match="too small"):
+            conv4d(x, weight, b, stride, padding, dilation)
+        return
+    expected = reference_conv4d(x, weight, b, stride, padding, dilation)
+    torch.testing.assert_close(conv4d(x, weight, b, stride, padding, dilation), expected)
+
+
+def test_conv4d_float32_close_to_float64_reference():
+    layer = Conv4d(8, 6, (3, 3, 3, 3), padding=1)
+    x = torch.randn(2, 8, 4, 4, 5, 5)
+    expected = reference_conv4d(x, layer.weight, layer.bias, (1,) * 4, (1,) * 4, (1,) * 4)
+    torch.testing.assert_close(layer(x).double(), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_conv4d_accepts_non_contiguous_input():
+    layer = Conv4d(3, 2, (3, 3, 1, 1), padding=(1, 1, 0, 0)).double()
+    rows = torch.randn(2 * 4, 3, 5, 3, 3, dtype=torch.float64)  # (B·U, C, T, H, W)
+    x = rows.view(2, 4, 3, 5, 3, 3).transpose(1, 2)  # (B, C, U, T, H, W) view
+    assert not x.is_contiguous()
+    expected = reference_conv4d(x, layer.weight, layer.bias, (1,) * 4, (1, 1, 0, 0), (1,) * 4)
+    torch.testing.assert_close(layer(x), expected)
+
+
+@pytest.mark.parametrize(
+    ("kernel", "stride", "padding", "dilation"),
+    [((3, 3, 1, 1), 1, (1, 1, 0, 0), 1), ((2, 2, 2, 2), (2, 1, 1, 2), 1, (1, 2, 1, 1))],
+)
+def test_conv4d_gradcheck(kernel, stride, padding, dilation):
+    x = torch.randn(1, 2, 3, 4, 3, 3, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(2, 2, *kernel, dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(2, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda a, w, b: conv4d(a, w, b, stride, padding, dilation), (x, weight, bias)
+    )
+
+
+@pytest.mark.parametrize(("shape", "out_ch", "kernel", "stride", "padding", "dilation"), CASES[:6])
+def test_conv4d_loop_equals_conv4d(shape, out_ch, kernel, stride, padding, dilation):
+    layer = Conv4d(shape[1], out_ch, kernel, stride, padding, dilation).double()
+    x = torch.randn(shape, dtype=torch.float64)
+    looped = conv4d_loop(x, layer.weight, layer.bias, stride, padding, dilation)
+    torch.testing.assert_close(looped, layer(x), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("units", range(1, 11))
+def test_conv4d_shape_contract_over_units(units):
+    same = Conv4d(4, 6, (3, 3, 1, 1), padding=(1, 1, 0, 0))
+    valid = Conv4d(4, 6, (1, 3, 3, 3), stride=(1, 2, 2, 2))
+    x = torch.randn(2, 4, units, 4, 5, 5)
+    assert same(x).shape == (2, 6, units, 4, 5, 5)
+    assert valid(x).shape == (2, 6, units, 1, 2, 2)
+
+
+def test_conv4d_parameters_and_layout():
+    layer = Conv4d(3, 5, (3, 1, 2, 2))
+    assert layer.weight.shape == (5, 3, 3, 1, 2, 2)
+    assert layer.bias.shape == (5,)
+    assert Conv4d(3, 5, 3, bias=False).bias is None
+    assert Conv4d(3, 5, 2).kernel_size == (2, 2, 2, 2)
+
+
+@pytest.mark.parametrize(
+    ("x_shape", "kwargs", "message"),
+    [
+        ((2, 3, 4, 4, 4), {}, r"\(B, C, U, T, H, W\)"),
+        ((1, 2, 3, 3, 3, 3), {}, "2 channels but the weight expects 3"),
+        ((1, 3, 2, 3, 3, 3), {}, "too small"),
+        ((1, 3, 3, 3, 3, 3), {"stride": (1, 1, 1)}, "4 ints"),
+        ((1, 3, 3, 3, 3, 3), {"stride": 0}, "stride >= 1"),
+        ((1, 3, 3, 3, 3, 3), {"padding": -1}, "padding >= 0"),
+    ],
+)
+def test_conv4d_errors_name_the_problem(x_shape, kwargs, message):
+    weight = torch.randn(2, 3, 3, 1, 1, 1)
+    with pytest.raises(ValueError, match=message):
+        conv4d(torch.randn(x_shape), weight, None, **kwargs)
+
+
+def test_conv4d_layer_rejects_bad_kernel():
+    with pytest.raises(ValueError, match="kernel_size"):
+        Conv4d(2, 2, (3, 3, 1))
+    with pytest.raises(ValueError, match=">= 1"):
+        Conv4d(2, 2, (3, 0, 1, 1))
