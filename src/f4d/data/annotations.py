@@ -315,20 +315,27 @@ def load_hmdb51(
     split: str = "train",
     fold: int = 1,
     annotations: Path | None = None,
+    class_file: Path | None = None,
     check_files: bool = False,
     allow_outside_root: bool = False,
 ) -> DatasetIndex:
     """HMDB51 from the 51 per-class ``<class>_test_split<fold>.txt`` files.
 
     Each row is ``<video>.avi <flag>`` with flag 1 = train, 2 = test, 0 = unused (skipped).
-    Classes are the file-name prefixes in sorted order; videos live at
-    ``root/<class>/<video>.avi``.
+    Classes are the file-name prefixes sorted by name (the MMAction2 label map order), or the
+    order of ``class_file`` (e.g. TSN's ``class_list.txt``, which must name exactly the same
+    classes). Videos live at ``root/<class>/<video>.avi``.
     """
     split = _check_split(split, ("train", "test"), "hmdb51")
     _check_fold(fold)
     dirs = _annotation_dirs(root, annotations, ("testTrainMulti_7030_splits", "splits"))
     files = _hmdb_split_files(dirs, fold)
     classes = tuple(sorted(files))
+    if class_file is not None:
+        classes = read_class_file(class_file)
+        if sorted(classes) != sorted(files):
+            diff = sorted(set(classes) ^ set(files))
+            raise _fail(Path(class_file), None, f"classes differ from the split files: {diff}")
     out = _Collector(root=root, classes=classes, allow_outside_root=allow_outside_root)
     wanted = _HMDB_FLAGS[split]
     for label, name in enumerate(classes):
