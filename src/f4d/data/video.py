@@ -1,0 +1,371 @@
+"""Decoding: a path and frame indices in, uint8 RGB frames out, or a `VideoDecodeError`.
+
+Two kinds of path go through the same two functions:
+
+- a video file (mp4, avi, webm, mkv, mov, ...) read with PyAV;
+- a frame folder (Something-Something v1 style ``00001.jpg, 00002.jpg, ...``) read with Pillow.
+
+Frame ``i`` is the ``i``-th frame in presentation order, counted from 0.
+
+Probe policy (`probe`):
+    The frame count comes from the stream header when it has one; when it is missing (WebM
+    stores none) the video packets are counted by demuxing, which reads the file but decodes
+    nothing. A header can still lie (a file cut short or damaged after writing); only decoding
+    reveals that, so ``probe(path, exact=True)`` decodes every frame and returns how many decode
+    before the end or the first error. `read_frames` on a frame the header promises but the file
+    cannot deliver raises `VideoDecodeError` ("truncated ...").
+
+Seek policy (`read_frames`):
+    For MP4/MOV and Matroska/WebM the reader seeks to the nearest keyframe at or before the first
+    wanted frame, decodes forward, maps each frame to its index from its timestamp
+    (``round((pts - start) * time_base * fps)``) and stops after the last wanted frame. Other
+    containers (notably AVI, whose packed B-frames carry no usable timestamps; UCF101 and HMDB51
+    clips are short) are decoded sequentially from the start, counting frames, and stopped after
+    the last wanted frame. If a seek lands after the first wanted frame the read restarts from
+    the start.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+# Container formats (PyAV `format.name`) whose timestamps are reliable enough to seek by.
+SEEKABLE_FORMATS = ("mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm")
+
+
+class VideoDecodeError(ValueError):
+    """A video (file or frame folder) that cannot deliver the frames asked for."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"cannot decode video {self.path}: {reason}")
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What `probe` learns about a video.
+
+    ``fps`` is 0.0 for frame folders, which carry no frame rate.
+    """
+
+    num_frames: int
+    fps: float
+    width: int
+    height: int
+
+
+def probe(path: str | Path, *, exact: bool = False) -> VideoInfo:
+    """Return the frame count, frame rate and frame size of a video file or frame folder.
+
+    Args:
+        path: video file or frame folder.
+        exact: decode every frame and count those that decode (see the module's probe policy).
+
+    Raises:
+        VideoDecodeError: missing, empty, unreadable, no video stream, or zero frames.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return _probe_folder(path)
+    with _open_video(path) as container:
+        stream = container.streams.video[0]
+        info = _stream_info(path, container, stream)
+        if not exact:
+            return info
+        _rewind(path, container)
+        counted = _count_decodable(container, stream)
+    if counted == 0:
+        raise VideoDecodeError(path, "zero frames decode")
+    return VideoInfo(counted, info.fps, info.width, info.height)
+
+
+def read_frames(
+    path: str | Path, indices: np.ndarray | list[int], *, timeout_s: float | None = None
+) -> np.ndarray:
+    """Decode the frames at ``indices``, in that order (repeats allowed).
+
+    Args:
+        path: video file or frame folder.
+        indices: frame indices of any shape (e.g. ``(U, T)`` from `sample_segments`), read in
+            C order; each in ``[0, probe(path).num_frames)``.
+        timeout_s: give up with `VideoDecodeError` once decoding has taken longer than this.
+
+    Returns:
+        uint8 array ``(N, H, W, 3)`` RGB, ``N = indices.size``.
+
+    Raises:
+        ValueError: an index that is negative or not below the probed frame count, or none given.
+        VideoDecodeError: the file cannot deliver the frames (missing, corrupt, truncated, ...).
+    """
+    path = Path(path)
+    flat = _check_indices_shape(indices)
+    if path.is_dir():
+        return _read_folder(path, flat)
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    with _open_video(path) as container:
+        stream = container.streams.video[0]
+        info = _stream_info(path, container, stream)
+        _check_in_range(path, flat, info.num_frames)
+        wanted = sorted(set(flat.tolist()))
+        frames = _decode_wanted(path, container, stream, info, wanted, deadline)
+    return _stack(path, [frames[i] for i in flat.tolist()])  # (N, H, W, 3)
+
+
+# ---------------------------------------------------------------- video files
+
+
+def _open_video(path: Path) -> av.container.InputContainer:
+    """Open ``path`` with PyAV, mapping every failure to `VideoDecodeError`."""
+    if not path.exists():
+        raise VideoDecodeError(path, "file not found")
+    if path.stat().st_size == 0:
+        raise VideoDecodeError(path, "empty file (0 bytes)")
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError) as err:
+        raise VideoDecodeError(path, f"not a readable video container ({err})") from err
+    if not container.streams.video:
+        kinds = sorted({s.type for s in container.streams}) or ["none"]
+        container.close()
+        raise VideoDecodeError(path, f"no video stream (streams: {', '.join(kinds)})")
+    return container
+
+
+def _stream_info(path: Path, container: av.container.InputContainer, stream) -> VideoInfo:
+    """Header facts of the first video stream; packets are counted when the header has none."""
+    if not (stream.average_rate or stream.guessed_rate or stream.base_rate):
+        raise VideoDecodeError(path, "the video stream has no frame rate")
+    width, height = stream.codec_context.width, stream.codec_context.height
+    if width <= 0 or height <= 0:
+        raise VideoDecodeError(path, f"invalid frame size {width}x{height}")
+    num_frames = stream.frames or _count_packets(path, container, stream)
+    if num_frames <= 0:
+        raise VideoDecodeError(path, "zero frames")
+    return VideoInfo(int(num_frames), float(_rate(stream)), int(width), int(height))
+
+
+def _count_packets(path: Path, container: av.container.InputContainer, stream) -> int:
+    """Number of non-empty video packets (one per frame), by demuxing without decoding."""
+    try:
+        count = sum(1 for packet in container.demux(stream) if packet.size > 0)
+    except av.error.FFmpegError as err:
+        raise VideoDecodeError(path, f"demuxing failed ({err})") from err
+    if count:
+        _rewind(path, container)
+    return count
+
+
+def _rewind(path: Path, container: av.container.InputContainer) -> None:
+    """Seek back to the start of the file."""
+    try:
+        container.seek(0)
+    except av.error.FFmpegError as err:
+        raise VideoDecodeError(path, f"cannot seek back to the start ({err})") from err
+
+
+def _count_decodable(container: av.container.InputContainer, stream) -> int:
+    """Frames that decode from the start before the end of the stream or the first error."""
+    count = 0
+    try:
+        for _ in container.decode(stream):
+            count += 1
+    except av.error.FFmpegError:
+        pass
+    return count
+
+
+def _decode_wanted(
+    path: Path,
+    container: av.container.InputContainer,
+    stream,
+    info: VideoInfo,
+    wanted: list[int],
+    deadline: float | None,
+) -> dict[int, np.ndarray]:
+    """Frames ``{index: (H, W, 3) uint8}`` for the sorted unique ``wanted`` indices."""
+    if wanted[0] > 0 and container.format.name in SEEKABLE_FORMATS:
+        frames = _decode_after_seek(path, container, stream, info, wanted, deadline)
+        if frames is not None:
+            return frames
+        _rewind(path, container)  # the seek failed or misled: count from the start
+    decoded = _decoded(path, container, stream, deadline)
+    return _collect(path, enumerate(decoded), wanted, info, seeking=False)
+
+
+def _decode_after_seek(
+    path: Path,
+    container: av.container.InputContainer,
+    stream,
+    info: VideoInfo,
+    wanted: list[int],
+    deadline: float | None,
+) -> dict[int, np.ndarray] | None:
+    """Seek to the keyframe at or before ``wanted[0]`` and index frames by timestamp."""
+    rate = _rate(stream)
+    origin = stream.start_time or 0
+    target = origin + round(wanted[0] / rate / stream.time_base)
+    try:
+        container.seek(int(target), stream=stream, backward=True, any_frame=False)
+    except av.error.FFmpegError:
+        return None
+    indexed = _by_timestamp(_decoded(path, container, stream, deadline), origin, rate)
+    return _collect(path, indexed, wanted, info, seeking=True)
+
+
+def _rate(stream) -> Fraction:
+    return Fraction(stream.average_rate or stream.guessed_rate or stream.base_rate)
+
+
+def _decoded(
+    path: Path, container: av.container.InputContainer, stream, deadline: float | None
+) -> Iterator[av.VideoFrame]:
+    """Decoded frames in presentation order; a decoder error raises `_StreamBroken`."""
+    try:
+        for frame in container.decode(stream):
+            if deadline is not None and time.monotonic() > deadline:
+                raise VideoDecodeError(path, "decoding ran past the time limit (timeout_s)")
+            yield frame
+    except av.error.FFmpegError as err:
+        raise _StreamBroken(str(err)) from err
+
+
+def _by_timestamp(
+    frames: Iterator[av.VideoFrame], origin: int, rate: Fraction
+) -> Iterator[tuple[int | None, av.VideoFrame]]:
+    """Pair each frame with ``round((pts - origin) * time_base * fps)`` (None without pts)."""
+    for frame in frames:
+        if frame.pts is None or frame.time_base is None:
+            yield None, frame
+        else:
+            yield round((frame.pts - origin) * frame.time_base * rate), frame
+
+
+class _StreamBroken(Exception):
+    """The decoder stopped with an error before the end of the stream."""
+
+
+def _collect(
+    path: Path,
+    indexed: Iterator[tuple[int | None, av.VideoFrame]],
+    wanted: list[int],
+    info: VideoInfo,
+    *,
+    seeking: bool,
+) -> dict[int, np.ndarray] | None:
+    """Keep the wanted frames of ``(index, frame)`` pairs, stopping after the last one.
+
+    After a seek, returns None (read again from the start) when the first frame lies past the
+    first wanted one, a frame has no timestamp, or a wanted index was skipped.
+    """
+    targets = set(wanted)
+    out: dict[int, np.ndarray] = {}
+    started = reached_last = False
+    try:
+        for index, frame in indexed:
+            if index is None or (not started and index > wanted[0]):
+                return None
+            started = True
+            if index in targets and index not in out:
+                out[index] = frame.to_ndarray(format="rgb24")  # (H, W, 3)
+            if index >= wanted[-1]:
+                reached_last = True
+                break
+    except _StreamBroken as err:
+        _raise_truncated(path, wanted, out, info, f"the decoder failed ({err})")
+    if len(out) == len(targets):
+        return out
+    if seeking and reached_last:  # timestamps jumped over a wanted frame
+        return None
+    _raise_truncated(path, wanted, out, info, "the stream ended")
+    return None
+
+
+def _raise_truncated(
+    path: Path, wanted: list[int], got: dict[int, np.ndarray], info: VideoInfo, why: str
+) -> None:
+    missing = [i for i in wanted if i not in got]
+    shown = ", ".join(map(str, missing[:5])) + (", ..." if len(missing) > 5 else "")
+    raise VideoDecodeError(
+        path,
+        f"truncated: frames [{shown}] requested but {why} before them "
+        f"(header says {info.num_frames} frames)",
+    )
+
+
+# ---------------------------------------------------------------- frame folders
+
+
+def _frame_files(path: Path) -> list[Path]:
+    """Image files of a frame folder in natural order (``2.jpg`` before ``10.jpg``)."""
+    files = [p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
+    if not files:
+        raise VideoDecodeError(path, f"frame folder holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    return sorted(files, key=_natural_key)
+
+
+def _natural_key(path: Path) -> list[int | str]:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
+
+
+def _probe_folder(path: Path) -> VideoInfo:
+    files = _frame_files(path)
+    try:
+        with Image.open(files[0]) as image:
+            width, height = image.size
+    except OSError as err:
+        raise VideoDecodeError(path, f"unreadable frame {files[0].name} ({err})") from err
+    return VideoInfo(len(files), 0.0, width, height)
+
+
+def _read_folder(path: Path, flat: np.ndarray) -> np.ndarray:
+    files = _frame_files(path)
+    _check_in_range(path, flat, len(files))
+    loaded = {i: _load_image(path, files[i]) for i in sorted(set(flat.tolist()))}
+    return _stack(path, [loaded[i] for i in flat.tolist()])  # (N, H, W, 3)
+
+
+def _load_image(folder: Path, file: Path) -> np.ndarray:
+    try:
+        with Image.open(file) as image:
+            return np.asarray(image.convert("RGB"), dtype=np.uint8)  # (H, W, 3)
+    except OSError as err:
+        raise VideoDecodeError(folder, f"unreadable frame {file.name} ({err})") from err
+
+
+# ---------------------------------------------------------------- shared checks
+
+
+def _check_indices_shape(indices: np.ndarray | list[int]) -> np.ndarray:
+    flat = np.asarray(indices).reshape(-1)
+    if flat.size == 0:
+        raise ValueError("indices is empty; ask for at least one frame")
+    if not np.issubdtype(flat.dtype, np.integer):
+        raise ValueError(f"indices must be integers, got dtype {flat.dtype}")
+    return flat.astype(np.int64)
+
+
+def _check_in_range(path: Path, flat: np.ndarray, num_frames: int) -> None:
+    bad = flat[(flat < 0) | (flat >= num_frames)]
+    if bad.size:
+        raise ValueError(
+            f"frame index {int(bad[0])} out of range for {path} with {num_frames} frames "
+            f"(valid: 0..{num_frames - 1})"
+        )
+
+
+def _stack(path: Path, frames: list[np.ndarray]) -> np.ndarray:
+    shapes = {f.shape for f in frames}
+    if len(shapes) > 1:
+        raise VideoDecodeError(path, f"frame size changes inside the video: {sorted(shapes)}")
+    return np.stack(frames)
