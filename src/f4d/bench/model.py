@@ -8,6 +8,7 @@ untimed calls (which also absorb ``torch.compile`` time, reported separately).
 from __future__ import annotations
 
 import contextlib
+import copy
 import gc
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -27,6 +28,7 @@ from f4d.bench.timing import (
     time_call,
     track_peak_memory,
 )
+from f4d.models.profile import count_macs, count_parameters
 
 
 @dataclass(frozen=True)
@@ -86,22 +88,22 @@ def build_model(name: str, settings: ModelBenchSettings, device: torch.device) -
     return model
 
 
-def count_model_flops(model: nn.Module, settings: ModelBenchSettings, device: torch.device) -> dict:
-    """FLOPs per video of a forward pass and of a training step (forward + backward), eager fp32."""
-    x = make_input(settings, device, batch=1)
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        forward = count_flops(lambda: model(x))
-    result = {"flops_per_video": forward, "macs_per_video": forward // 2}
+def count_model_flops(model: nn.Module, settings: ModelBenchSettings) -> dict:
+    """FLOPs per video of a forward pass and (with ``settings.train``) of a training step.
+
+    Forward MACs come from :func:`f4d.models.profile.count_macs`; the training step (forward,
+    cross-entropy, backward) is counted the same way, on a meta-device copy (nothing computed).
+    """
+    macs = count_macs(model, frames=settings.frames, units=settings.units, size=settings.size)
+    result = {"macs_per_video": macs, "flops_per_video": 2 * macs}
     if settings.train:
-        model.train()
-        target = torch.zeros(1, dtype=torch.long, device=device)
+        meta_model = copy.deepcopy(model).to("meta").train()
+        s = settings
+        x = torch.randn(1, s.units, 3, s.frames, s.size, s.size, device="meta")
+        target = torch.zeros(1, dtype=torch.long, device="meta")
         result["train_flops_per_video"] = count_flops(
-            lambda: F.cross_entropy(model(x), target).backward()
+            lambda: F.cross_entropy(meta_model(x), target).backward()
         )
-        model.zero_grad(set_to_none=True)
-    model.train(was_training)
     return result
 
 
@@ -128,6 +130,7 @@ def _measure(fn: Callable[[], object], settings: ModelBenchSettings, device: tor
         "videos_per_s": settings.batch / seconds,
         "peak_memory_mib": memory.mib,
         "memory_kind": memory.kind,
+        "rss_growth_mib": memory.rss_growth_mib,
     }
 
 
@@ -171,8 +174,8 @@ def bench_model(name: str, *, settings: ModelBenchSettings, device: torch.device
     """
     peak, _ = _peak(settings, device)
     model = build_model(name, settings, device)
-    result: dict = {"model": name, "params": sum(p.numel() for p in model.parameters())}
-    result.update(count_model_flops(model, settings, device))
+    result: dict = {"model": name, "params": count_parameters(model)}
+    result.update(count_model_flops(model, settings))
     runner = torch.compile(model) if settings.compile else model
     runner.eval()
     result["inference"] = _measure(_inference_fn(runner, settings, device), settings, device)

@@ -24,21 +24,21 @@ def _ratio(value: float | None) -> str:
 def _phase_cells(result: dict, phase: str) -> list[str]:
     data = result.get(phase)
     if data is None:
-        return ["-"] * 5
+        return ["-"] * 3
+    speed = f"{data['videos_per_s']:.2f}"
+    if data.get("speedup_vs_first") is not None:
+        speed += f" ({_ratio(data['speedup_vs_first'])})"
     share = data.get("peak_share")
-    return [
-        f"{data['videos_per_s']:.2f}",
-        _ratio(data.get("speedup_vs_first")),
-        _num(data.get("peak_memory_mib"), ".0f"),
-        f"{data['achieved_tflops']:.3f}",
-        "n/a" if share is None else f"{100 * share:.1f}%",
-    ]
+    flops = f"{data['achieved_tflops']:.3f}"
+    if share is not None:
+        flops += f" ({100 * share:.1f}%)"
+    return [speed, _num(data.get("peak_memory_mib"), ".0f"), flops]
 
 
 MODEL_COLUMNS = (
     "model", "params (M)", "GMACs/video", "MACs vs 1st",
-    "infer videos/s", "infer vs 1st", "infer peak MiB", "infer TFLOP/s", "infer % peak",
-    "train videos/s", "train vs 1st", "train peak MiB", "train TFLOP/s", "train % peak",
+    "infer videos/s (vs 1st)", "infer peak MiB", "infer TFLOP/s (% peak)",
+    "train videos/s (vs 1st)", "train peak MiB", "train TFLOP/s (% peak)",
 )  # fmt: skip
 
 
@@ -47,12 +47,12 @@ def model_rows(report: dict) -> list[list[str]]:
     rows = []
     for r in report["results"]:
         if "error" in r:
-            rows.append([r["model"], f"error: {r['error'][:80]}"] + [""] * 12)
+            rows.append([r["model"], f"error: {r['error'][:80]}"] + [""] * 8)
             continue
         head = [
             r["model"],
             f"{r['params'] / 1e6:.2f}",
-            f"{r['macs_per_video'] / 1e9:.2f}",
+            f"{r['macs_per_video'] / 1e9:.3g}",
             _ratio(r.get("macs_vs_first")),
         ]
         rows.append(head + _phase_cells(r, "inference") + _phase_cells(r, "train"))

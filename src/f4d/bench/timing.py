@@ -118,19 +118,25 @@ def _reset_rss_peak() -> bool:
 
 @dataclass
 class PeakMemory:
-    """Peak memory of a measured block in MiB (``None`` when the platform cannot say)."""
+    """Peak memory of a measured block in MiB (``None`` when the platform cannot say).
+
+    ``mib`` is CUDA's peak of allocated tensor memory. On CPU it stays ``None``: the only
+    process-level figure, ``rss_growth_mib`` (growth of the peak resident set during the block),
+    is a lower bound, because the allocator reuses memory freed by earlier work.
+    """
 
     mib: float | None = None
     kind: str = "n/a"
+    rss_growth_mib: float | None = None
 
 
 @contextlib.contextmanager
 def track_peak_memory(device: torch.device) -> Iterator[PeakMemory]:
     """Measure peak memory inside the block.
 
-    CUDA: ``torch.cuda.max_memory_allocated`` (tensors only, after a reset). CPU: growth of the
-    process's peak resident set (Linux ``VmHWM`` after resetting it), i.e. memory the block
-    needed on top of what the process already held; ``None`` where ``/proc`` cannot be used.
+    CUDA: ``torch.cuda.max_memory_allocated`` (tensors only, after a reset). CPU: only the
+    growth of the process's peak resident set (Linux ``VmHWM`` after resetting it), kept apart
+    as ``rss_growth_mib``; ``None`` where ``/proc`` cannot be used.
     """
     result = PeakMemory()
     if device.type == "cuda":
@@ -146,8 +152,7 @@ def track_peak_memory(device: torch.device) -> Iterator[PeakMemory]:
     yield result
     peak = _proc_status_kb("VmHWM") if can_reset else None
     if before is not None and peak is not None:
-        result.mib = max(peak - before, 0) / 1024
-        result.kind = "cpu peak RSS growth"
+        result.rss_growth_mib = max(peak - before, 0) / 1024
 
 
 def device_name(device: torch.device) -> str:

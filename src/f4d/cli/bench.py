@@ -39,6 +39,12 @@ def _name_list(text: str) -> list[str]:
     return names
 
 
+def _console() -> Console:
+    """A console that does not squash wide tables when writing to a file or pipe."""
+    console = Console()
+    return console if console.is_terminal else Console(width=200)
+
+
 def _progress(console: Console, what: str) -> None:
     console.print(f"[dim]{datetime.now():%H:%M:%S}[/dim] {what}")
 
@@ -152,7 +158,7 @@ def run_model(args: argparse.Namespace) -> int:
     """`f4d bench model`."""
     from f4d.bench.model import ModelBenchSettings, bench_models
 
-    console = Console()
+    console = _console()
     device = _setup(args)
     settings = ModelBenchSettings(
         frames=args.frames, units=args.units, batch=args.batch, size=args.size,
@@ -176,7 +182,7 @@ def run_ops(args: argparse.Namespace) -> int:
     """`f4d bench ops`."""
     from f4d.bench.ops import OpsBenchSettings, bench_ops
 
-    console = Console()
+    console = _console()
     device = _setup(args)
     if len(args.kernel) != 4:
         raise SystemExit(f"--kernel needs 4 values u,t,h,w, got {args.kernel}")
@@ -197,7 +203,7 @@ def run_data(args: argparse.Namespace) -> int:
     """`f4d bench data`."""
     from f4d.bench.data import bench_dataset, bench_synthetic
 
-    console = Console()
+    console = _console()
     options = {
         "units": args.units, "frames_per_unit": args.frames, "stride": args.stride,
         "size": args.size, "workers": args.workers, "num_videos": args.num_videos,
