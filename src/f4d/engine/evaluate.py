@@ -1,0 +1,206 @@
+"""Testing a checkpoint (paper section 4.2, inference): single-view or multi-view.
+
+Multi-view samples ``data.test_units`` action units (U at test is independent of U at
+training: the model averages over units) and ``data.test_crops`` spatial crops per video; the
+logits of the crops are averaged per video. Single-view uses ``data.units`` units and one
+centre crop. Results: top-1, top-5, mean class accuracy, per-class accuracy, the confusion
+matrix (``.npy`` and ``.csv``), predictions as JSON and CSV with class names, and a table.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+from torch import nn
+
+from f4d.engine import checkpoint as ckpt
+from f4d.engine.distributed import DistInfo, all_gather_objects, init_distributed
+from f4d.engine.loaders import build_eval_loader, load_split
+from f4d.engine.metrics import classification_report
+
+__all__ = ["default_checkpoint", "evaluate", "predict_loader", "write_results"]
+
+
+def default_checkpoint(cfg: DictConfig) -> Path:
+    """``test.checkpoint`` if set, else the run's ``best`` (or ``last``) checkpoint."""
+    if cfg.test.checkpoint:
+        return ckpt.resolve_checkpoint(cfg.test.checkpoint)
+    return ckpt.resolve_checkpoint(Path(cfg.run.out_dir))
+
+
+def evaluate(cfg: DictConfig, *, quiet: bool = False) -> dict[str, Any]:
+    """Test the checkpoint named by ``cfg`` on the validation/test split; return the metrics.
+
+    Writes ``<stem>_predictions.json/.csv``, ``<stem>_confusion.npy/.csv`` and
+    ``<stem>_results.json`` where ``stem`` is ``test.output`` or ``<out_dir>/test_<views>``,
+    plus ``confusion.npy`` / ``classes.json`` in ``run.out_dir`` for the plots.
+    """
+    info = init_distributed(cfg.run.device)
+    path = default_checkpoint(cfg)
+    model, classes, _meta = ckpt.load_for_inference(path, device=info.device)
+    index = load_split(cfg.data, "val")
+    if len(index.classes) != len(classes):
+        raise ckpt.CheckpointError(
+            f"checkpoint {path} has {len(classes)} classes but the test split "
+            f"{index.source} has {len(index.classes)}"
+        )
+    loader = build_eval_loader(
+        cfg.data, index, views=cfg.test.views, batch_size=cfg.test.batch_size,
+        rank=info.rank, world_size=info.world_size, seed=cfg.run.seed,
+    )  # fmt: skip
+    start = time.perf_counter()
+    indices, logits = predict_loader(model, loader, cfg=cfg, info=info)
+    seconds = time.perf_counter() - start
+    labels = np.array([index.records[i].label for i in indices], dtype=np.int64)
+    report = classification_report(logits, labels)
+    result = _summary(report, cfg=cfg, checkpoint=path, seconds=seconds)
+    if info.is_main:
+        stem = _output_stem(cfg)
+        result["files"] = write_results(
+            stem, report=report, indices=indices, logits=logits, labels=labels, index=index,
+            classes=classes, summary=result,
+        )  # fmt: skip
+        _write_plot_inputs(Path(cfg.run.out_dir), report["confusion"], classes)
+        if not quiet:
+            print_results(result, report, classes)
+    return result
+
+
+@torch.no_grad()
+def predict_loader(
+    model: nn.Module, loader: Any, *, cfg: DictConfig, info: DistInfo
+) -> tuple[np.ndarray, np.ndarray]:
+    """Logits averaged over views for every video of ``loader``, gathered from all ranks.
+
+    Returns ``(indices (N,), logits (N, K))`` sorted by dataset index.
+    """
+    from f4d.data.transforms import normalize
+
+    model.eval()
+    rows: list[tuple[int, np.ndarray]] = []
+    for batch in loader:
+        views = batch["num_views"]
+        if views == 0:
+            continue
+        video = normalize(batch["video"].to(info.device), cfg.data.mean, cfg.data.std)
+        out = model(video).float()  # (B·V, K)
+        out = out.reshape(-1, views, out.shape[-1]).mean(dim=1)  # (B, K)
+        rows += list(zip(batch["index"].tolist(), out.cpu().numpy()))
+    gathered = [row for part in all_gather_objects(rows) for row in part]
+    gathered.sort(key=lambda r: r[0])
+    if not gathered:
+        raise RuntimeError("no video of the test split could be read")
+    indices = np.array([r[0] for r in gathered], dtype=np.int64)
+    return indices, np.stack([r[1] for r in gathered])
+
+
+def _summary(
+    report: dict[str, Any], *, cfg: DictConfig, checkpoint: Path, seconds: float
+) -> dict[str, Any]:
+    views = cfg.test.views
+    units = cfg.data.test_units if views == "multi" else cfg.data.units
+    crops = cfg.data.test_crops if views == "multi" else 1
+    return {
+        "checkpoint": str(checkpoint),
+        "views": views,
+        "units": units,
+        "crops": crops,
+        "num_videos": report["num_videos"],
+        "top1": report["top1"],
+        "top5": report["top5"],
+        "mean_class_accuracy": report["mean_class_accuracy"],
+        "seconds": seconds,
+    }
+
+
+def _output_stem(cfg: DictConfig) -> Path:
+    if cfg.test.output:
+        return Path(cfg.test.output)
+    return Path(cfg.run.out_dir) / f"test_{cfg.test.views}"
+
+
+def write_results(
+    stem: Path,
+    *,
+    report: dict[str, Any],
+    indices: np.ndarray,
+    logits: np.ndarray,
+    labels: np.ndarray,
+    index: Any,
+    classes: list[str],
+    summary: dict[str, Any],
+) -> dict[str, str]:
+    """Write predictions (json, csv), confusion matrix (npy, csv) and results json at ``stem``."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    preds = logits.argmax(axis=1)
+    rows = [
+        {
+            "path": str(index.records[i].path),
+            "label": classes[y],
+            "prediction": classes[p],
+            "correct": bool(p == y),
+            "top5": [classes[k] for k in np.argsort(-row)[:5]],
+        }
+        for i, y, p, row in zip(indices.tolist(), labels.tolist(), preds.tolist(), logits)
+    ]
+    files = {
+        "predictions_json": stem.with_name(stem.name + "_predictions.json"),
+        "predictions_csv": stem.with_name(stem.name + "_predictions.csv"),
+        "confusion_npy": stem.with_name(stem.name + "_confusion.npy"),
+        "confusion_csv": stem.with_name(stem.name + "_confusion.csv"),
+        "results_json": stem.with_name(stem.name + "_results.json"),
+    }
+    files["predictions_json"].write_text(json.dumps(rows, indent=1))
+    with open(files["predictions_csv"], "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "label", "prediction", "correct"])
+        writer.writerows([r["path"], r["label"], r["prediction"], int(r["correct"])] for r in rows)
+    np.save(files["confusion_npy"], report["confusion"])
+    _write_confusion_csv(files["confusion_csv"], report["confusion"], classes)
+    per_class = {
+        name: (None if np.isnan(acc) else float(acc))
+        for name, acc in zip(classes, report["per_class_accuracy"])
+    }
+    files["results_json"].write_text(
+        json.dumps({**summary, "per_class_accuracy": per_class}, indent=2)
+    )
+    return {key: str(value) for key, value in files.items()}
+
+
+def _write_confusion_csv(path: Path, matrix: np.ndarray, classes: list[str]) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["true\\predicted", *classes])
+        for name, row in zip(classes, matrix.tolist()):
+            writer.writerow([name, *row])
+
+
+def _write_plot_inputs(out_dir: Path, confusion: np.ndarray, classes: list[str]) -> None:
+    """``confusion.npy`` and ``classes.json`` where :mod:`f4d.engine.plots` looks for them."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    np.save(out_dir / "confusion.npy", confusion)
+    (out_dir / "classes.json").write_text(json.dumps(list(classes)))
+
+
+def print_results(result: dict[str, Any], report: dict[str, Any], classes: list[str]) -> None:
+    """A rich table of the headline numbers and the per-class accuracy."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"test ({result['views']}-view: {result['units']} units x "
+                  f"{result['crops']} crops, {result['num_videos']} videos)")  # fmt: skip
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key in ("top1", "top5", "mean_class_accuracy"):
+        table.add_row(key, f"{result[key]:.2f}%")
+    shown = list(zip(classes, report["per_class_accuracy"]))[:30]
+    for name, acc in shown:
+        table.add_row(f"  {name}", "n/a" if np.isnan(acc) else f"{acc:.1f}%")
+    Console().print(table)

@@ -1,0 +1,168 @@
+"""From a :class:`DataConfig` to datasets and loaders: the engine's seam with :mod:`f4d.data`.
+
+Training uses a :class:`ResumableSampler` (a ``DistributedSampler`` whose order is a function
+of ``(seed, epoch)`` and which can skip the batches a mid-epoch checkpoint already consumed);
+evaluation shards the videos ``rank::world`` without padding so no video counts twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from torch.utils.data import DataLoader, DistributedSampler, Sampler
+
+from f4d.data.annotations import DatasetIndex, load_csv, load_index
+from f4d.data.dataset import VideoDataset, build_loader
+from f4d.data.transforms import TestTransform, TrainTransform
+
+__all__ = [
+    "ResumableSampler",
+    "ShardSampler",
+    "build_eval_loader",
+    "build_train_loader",
+    "load_split",
+]
+
+# The name of the held-out split in each format's own files.
+_VAL_SPLITS = {
+    "csv": ("val", "test"),
+    "folder": ("val", "test"),
+    "ucf101": ("test",),
+    "hmdb51": ("test",),
+    "sthv1": ("validation",),
+    "sthv2": ("validation",),
+    "k400": ("validation",),
+}
+
+
+def _under_root(root: Path, name: str | None) -> Path | None:
+    if name is None:
+        return None
+    path = Path(name)
+    return path if path.is_absolute() else root / path
+
+
+def load_split(data: Any, split: str) -> DatasetIndex:
+    """Parse the ``train`` or ``val`` split described by the data config ``data``."""
+    if split not in ("train", "val"):
+        raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+    root = Path(data.root)
+    list_file = _under_root(root, data.train_list if split == "train" else data.val_list)
+    units_file = _under_root(
+        root, data.train_unit_labels if split == "train" else data.val_unit_labels
+    )
+    classes = _under_root(root, data.classes)
+    if data.format == "csv" and list_file is not None:
+        return load_csv(list_file, root=root, class_file=classes, units_file=units_file)
+    names = ("train",) if split == "train" else _VAL_SPLITS[data.format]
+    errors = []
+    for name in names:
+        try:
+            return load_index(
+                data.format, root, split=name, fold=data.split,
+                annotations=list_file if data.format not in ("csv", "folder") else None,
+            )  # fmt: skip
+        except (OSError, ValueError) as err:
+            errors.append(f"{name}: {err}")
+    raise FileNotFoundError(
+        f"cannot find the {split} split of {data.format} dataset at {root}: " + "; ".join(errors)
+    )
+
+
+def _flip_map(data: Any, classes: tuple[str, ...]) -> dict[int, int] | None:
+    """Read ``data.flip_label_map``: a JSON object mapping class names or indices."""
+    if not data.flip_label_map:
+        return None
+    path = _under_root(Path(data.root), data.flip_label_map)
+    raw = json.loads(Path(path).read_text())
+    lookup = {name: i for i, name in enumerate(classes)}
+
+    def index(key: Any) -> int:
+        return int(key) if str(key).isdigit() else lookup[str(key)]
+
+    return {index(k): index(v) for k, v in raw.items()}
+
+
+class ResumableSampler(DistributedSampler):
+    """``DistributedSampler`` (order = f(seed, epoch)) that can skip its first ``skip`` items."""
+
+    def __init__(self, dataset: Any, **kwargs: Any) -> None:
+        super().__init__(dataset, **kwargs)
+        self.skip = 0
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(list(super().__iter__())[self.skip :])
+
+    def __len__(self) -> int:
+        return super().__len__() - self.skip
+
+
+class ShardSampler(Sampler[int]):
+    """Indices ``rank, rank + world, ...`` in order: every video seen once over all ranks."""
+
+    def __init__(self, size: int, *, rank: int, world_size: int) -> None:
+        self.indices = list(range(rank, size, world_size))
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def build_train_loader(
+    data: Any, index: DatasetIndex, *, batch_size: int, seed: int, rank: int, world_size: int
+) -> tuple[DataLoader, ResumableSampler, VideoDataset]:
+    """Training clips ``(1, U, C, T, size, size)`` per video, shuffled per epoch, drop_last."""
+    transform = TrainTransform(
+        size=data.size, flip=data.flip, flip_label_map=_flip_map(data, index.classes)
+    )
+    dataset = VideoDataset(
+        index, units=data.units, frames_per_unit=data.frames, stride=data.stride,
+        mode="train", transform=transform, seed=seed,
+    )  # fmt: skip
+    sampler = ResumableSampler(
+        dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=seed, drop_last=True
+    )
+    loader = build_loader(
+        dataset, batch_size=batch_size, shuffle=False, num_workers=data.workers,
+        sampler=sampler, drop_last=True, seed=seed,
+    )  # fmt: skip
+    return loader, sampler, dataset
+
+
+def build_eval_loader(
+    data: Any,
+    index: DatasetIndex,
+    *,
+    views: str,
+    batch_size: int,
+    rank: int = 0,
+    world_size: int = 1,
+    seed: int = 0,
+) -> DataLoader:
+    """Test clips: ``multi`` = test_units x test_crops views, ``single`` = units x 1 centre crop."""
+    if views == "multi":
+        units = data.test_units
+        transform = TestTransform(
+            size=data.size, scale_size=data.scale_size, num_crops=data.test_crops
+        )
+    elif views == "single":
+        units = data.units
+        transform = TestTransform(
+            size=data.size, scale_size=data.scale_size, num_crops=1, crop_size=data.size
+        )
+    else:
+        raise ValueError(f"views must be 'multi' or 'single', got {views!r}")
+    dataset = VideoDataset(
+        index, units=units, frames_per_unit=data.frames, stride=data.stride, mode="test",
+        transform=transform, seed=seed,
+    )  # fmt: skip
+    sampler = ShardSampler(len(dataset), rank=rank, world_size=world_size)
+    return build_loader(
+        dataset, batch_size=batch_size, shuffle=False, num_workers=data.workers,
+        sampler=sampler, seed=seed,
+    )  # fmt: skip

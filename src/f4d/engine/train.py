@@ -1,0 +1,645 @@
+"""The training loop (paper section 4.2): SGD with momentum, lr schedule, accumulation, DDP.
+
+``train(cfg)`` runs one experiment end to end: parse the splits, build the model (optionally
+initialised from another run with ``run.init_from``), resume if asked, train with a global
+batch of ``optim.global_batch_size`` videos per optimizer step on any number of processes,
+validate, checkpoint (``last``, ``best``, keep-N), log to ``metrics.jsonl`` and TensorBoard and
+draw the plots. ``run.task=units`` trains a unit classifier instead (each action unit of a
+video labelled by its own event) -- the demo's analogue of ImageNet pretraining.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from f4d.engine import checkpoint as ckpt
+from f4d.engine.config import ConfigError, save_config
+from f4d.engine.distributed import (
+    DistInfo,
+    all_reduce_sums,
+    any_across_ranks,
+    init_distributed,
+)
+from f4d.engine.loaders import build_eval_loader, build_train_loader, load_split
+from f4d.engine.metrics import RunningAverage, topk_correct
+from f4d.engine.schedule import LRSchedule, scaled_lr
+
+__all__ = [
+    "NonFiniteLossError",
+    "Trainer",
+    "TrainingError",
+    "batch_plan",
+    "prepare_batch",
+    "train",
+]
+
+CHECKPOINT_DIR = "checkpoints"
+METRICS_FILE = "metrics.jsonl"
+STEPS_FILE = "steps.jsonl"
+
+
+class TrainingError(RuntimeError):
+    """The run cannot go on (too many bad videos, a dataset without unit labels, ...)."""
+
+
+class NonFiniteLossError(TrainingError):
+    """The loss became NaN or infinite and ``run.nonfinite=stop``."""
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """How a global batch is reached: ``batch_size x world_size x accum_steps``."""
+
+    batch_size: int
+    world_size: int
+    accum_steps: int
+    lr: float
+
+    @property
+    def global_batch(self) -> int:
+        return self.batch_size * self.world_size * self.accum_steps
+
+
+def batch_plan(optim: Any, world_size: int) -> BatchPlan:
+    """Work out gradient accumulation and the linearly scaled lr; ConfigError if it cannot."""
+    per_step = optim.batch_size * world_size
+    target = optim.global_batch_size or per_step
+    if target % per_step:
+        raise ConfigError(
+            f"optim.global_batch_size={target} is not a multiple of optim.batch_size x world "
+            f"= {optim.batch_size} x {world_size} = {per_step}"
+        )
+    lr = scaled_lr(
+        optim.lr, global_batch=target, base_batch_size=optim.base_batch_size, scale=optim.scale_lr
+    )
+    return BatchPlan(optim.batch_size, world_size, target // per_step, lr)
+
+
+def prepare_batch(
+    batch: dict[str, Any], *, task: str, device: torch.device, mean: Any, std: Any
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Move a collated batch to ``device``, normalise it and pick the labels of ``task``.
+
+    ``video`` is ``(B, U, C, T, H, W)`` uint8 (one view in training). For ``task="units"`` every
+    unit becomes its own clip: ``(B·U, 1, C, T, H, W)`` with labels ``unit_labels (B·U,)``.
+    """
+    from f4d.data.transforms import normalize
+
+    video = batch["video"].to(device, non_blocking=True)
+    video = normalize(video, mean, std)  # (B, U, C, T, H, W) float
+    if task == "units":
+        if "unit_labels" not in batch:
+            raise TrainingError("run.task=units needs per-unit labels (unit_labels) in the data")
+        b, u = video.shape[:2]
+        video = video.reshape(b * u, 1, *video.shape[2:])  # (B·U, 1, C, T, H, W)
+        labels = batch["unit_labels"].reshape(b * u)
+    else:
+        labels = batch["label"]
+    return video, labels.to(device, non_blocking=True)
+
+
+def train(cfg: DictConfig, *, task: str | None = None) -> dict[str, Any]:
+    """Train the model described by ``cfg``; return the final metrics (rank 0's view).
+
+    ``task`` overrides ``cfg.run.task`` (``video`` or ``units``).
+    """
+    if task is not None:
+        cfg = cfg.copy()
+        cfg.run.task = task
+    info = init_distributed(cfg.run.device)
+    trainer = Trainer(cfg, info)
+    try:
+        return trainer.fit()
+    finally:
+        trainer.close()
+
+
+def _seed_all(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+class Trainer:
+    """One training run; see :func:`train`. Attributes are the run's live objects."""
+
+    def __init__(self, cfg: DictConfig, info: DistInfo) -> None:
+        self.cfg, self.info, self.device = cfg, info, info.device
+        self.task = cfg.run.task
+        self.out_dir = Path(cfg.run.out_dir)
+        self.ckpt_dir = self.out_dir / CHECKPOINT_DIR
+        self.plan = batch_plan(cfg.optim, info.world_size)
+        _seed_all(cfg.run.seed)
+        self._configure_backends()
+        self.train_index = load_split(cfg.data, "train")
+        self.val_index = self._try_val_split()
+        self.classes = self._class_names()
+        self.model = self._build_model()
+        self.loader, self.sampler, self.dataset = build_train_loader(
+            cfg.data, self.train_index, batch_size=self.plan.batch_size, seed=cfg.run.seed,
+            rank=info.rank, world_size=info.world_size,
+        )  # fmt: skip
+        self.steps_per_epoch = len(self.loader) // self.plan.accum_steps
+        if self.steps_per_epoch == 0:
+            raise TrainingError(
+                f"{len(self.train_index)} training videos are fewer than one global batch of "
+                f"{self.plan.global_batch}; lower optim.batch_size / global_batch_size"
+            )
+        self.optimizer = self._build_optimizer()
+        self.scheduler = LRSchedule(
+            self.optimizer, name=cfg.optim.schedule, base_lr=self.plan.lr,
+            steps_per_epoch=self.steps_per_epoch, epochs=cfg.optim.epochs,
+            milestones=list(cfg.optim.milestones), gamma=cfg.optim.gamma,
+            warmup_epochs=cfg.optim.warmup_epochs,
+        )  # fmt: skip
+        self.amp_dtype = self._amp_dtype()
+        self.scaler = torch.amp.GradScaler(
+            "cuda", enabled=self.amp_dtype == torch.float16 and self.device.type == "cuda"
+        )
+        from f4d.data.dataset import SkipCounter
+
+        self.skips = SkipCounter(cfg.data.max_bad_videos)
+        self.epoch, self.step, self.batch_in_epoch = 0, 0, 0
+        self.best_metric: float | None = None
+        self.skipped_steps = 0
+        self.history: list[dict[str, Any]] = []
+        self.writer: Any = None
+        self._rng_to_restore: dict | None = None
+        self._maybe_resume()
+        self.net = self._wrap_model()
+        self._prepare_output()
+
+    # ------------------------------------------------------------------------------- set-up
+    def _configure_backends(self) -> None:
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = self.cfg.run.cudnn_benchmark
+        if self.cfg.run.deterministic:
+            torch.backends.cudnn.benchmark = False
+            torch.use_deterministic_algorithms(True, warn_only=True)
+
+    def _try_val_split(self) -> Any:
+        try:
+            return load_split(self.cfg.data, "val")
+        except FileNotFoundError as err:
+            self._log(f"no validation split ({err}); training without validation")
+            return None
+
+    def _class_names(self) -> list[str]:
+        if self.task == "video":
+            return list(self.train_index.classes)
+        labels = [
+            u
+            for index in (self.train_index, self.val_index)
+            if index is not None
+            for record in index.records
+            for u in (record.unit_labels or ())
+        ]
+        if not labels:
+            raise TrainingError(
+                f"run.task=units but {self.train_index.source} has no per-unit labels"
+            )
+        return [f"unit_{i}" for i in range(max(labels) + 1)]
+
+    def _build_model(self) -> nn.Module:
+        from f4d.models import create_model
+
+        cfg = self.cfg
+        num_classes = len(self.classes)
+        if self.task == "video" and cfg.model.num_classes not in (0, num_classes):
+            raise ConfigError(
+                f"model.num_classes={cfg.model.num_classes} but the dataset has "
+                f"{num_classes} classes"
+            )
+        args = OmegaConf.to_container(cfg.model.args, resolve=True)
+        model = create_model(cfg.model.name, num_classes, **args)
+        if cfg.model.pretrained_2d:
+            from f4d.models import inflate_from_2d
+
+            inflate_from_2d(model, cfg.model.pretrained_2d)
+        if cfg.run.init_from:
+            self._init_from(model, cfg.run.init_from)
+        _freeze(model, freeze_bn=cfg.run.freeze_bn, stages=cfg.run.freeze_stages)
+        model.to(self.device)
+        if self.device.type == "cuda" and cfg.run.channels_last:
+            model.to(memory_format=torch.channels_last_3d)
+        return model
+
+    def _init_from(self, model: nn.Module, path: str) -> None:
+        meta = ckpt.load_meta(path)
+        reset = meta.get("task", "video") != self.task
+        ckpt.init_from_checkpoint(
+            model, path, reset_classifier=reset, print_report=self.info.is_main
+        )
+
+    def _build_optimizer(self) -> torch.optim.Optimizer:
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        optim = self.cfg.optim
+        return torch.optim.SGD(
+            params, lr=self.plan.lr, momentum=optim.momentum,
+            weight_decay=optim.weight_decay, nesterov=optim.nesterov,
+        )  # fmt: skip
+
+    def _amp_dtype(self) -> torch.dtype | None:
+        amp = self.cfg.run.amp
+        if self.device.type != "cuda":
+            if amp in ("bf16", "fp16"):
+                self._log(f"run.amp={amp} is only used on CUDA; training in float32 on CPU")
+            return None
+        return {"auto": torch.bfloat16, "bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
+
+    def _wrap_model(self) -> nn.Module:
+        net: nn.Module = self.model
+        if self.info.distributed:
+            device_ids = [self.device] if self.device.type == "cuda" else None
+            net = nn.parallel.DistributedDataParallel(net, device_ids=device_ids)
+        if self.cfg.run.compile:
+            net = torch.compile(net)
+        return net
+
+    def _prepare_output(self) -> None:
+        if not self.info.is_main:
+            return
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        save_config(self.cfg, self.out_dir / "config.yaml")
+        (self.out_dir / "classes.json").write_text(json.dumps(self.classes))
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(str(self.out_dir / "tb"))
+
+    # ------------------------------------------------------------------------------- resume
+    def _resume_path(self) -> Path | None:
+        resume = self.cfg.run.resume
+        if not resume:
+            return None
+        if resume == "auto":
+            last = self.ckpt_dir / f"last{ckpt.WEIGHTS_SUFFIX}"
+            return last if last.is_file() else None
+        return ckpt.resolve_checkpoint(resume)
+
+    def _maybe_resume(self) -> None:
+        path = self._resume_path()
+        if path is None:
+            return
+        meta = ckpt.load_meta(path)
+        ckpt.check_compatible(self.model, meta, source=str(path))
+        if meta.get("task", "video") != self.task:
+            raise ckpt.CheckpointError(
+                f"checkpoint {path} was trained with run.task={meta.get('task')} but this run "
+                f"has run.task={self.task}"
+            )
+        self.model.load_state_dict(ckpt.load_weights(path), strict=True)
+        state = ckpt.load_training_state(path)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if state.get("scaler") and self.scaler.is_enabled():
+            self.scaler.load_state_dict(state["scaler"])
+        self.epoch, self.step = state["epoch"], state["step"]
+        self.batch_in_epoch = int(meta.get("batch_in_epoch", 0))
+        self.best_metric = state["best_metric"]
+        self.skipped_steps = int(meta.get("skipped_steps", 0))
+        self._rng_to_restore = state["rng"]
+        self._log(f"resumed from {path}: epoch {self.epoch}, step {self.step}")
+
+    # ------------------------------------------------------------------------------- loop
+    def fit(self) -> dict[str, Any]:
+        """Train until ``optim.epochs`` (or ``run.max_steps``); return the final metrics."""
+        cfg = self.cfg
+        start = time.perf_counter()
+        if self._rng_to_restore is not None:
+            ckpt.restore_rng_state(self._rng_to_restore)
+        last: dict[str, Any] = {}
+        while self.epoch < cfg.optim.epochs and not self._step_limit_reached():
+            train_stats = self._train_epoch()
+            finished = self.epoch >= cfg.optim.epochs or self._step_limit_reached()
+            last = {**train_stats, **self._maybe_validate(finished)}
+            self._end_epoch(last)
+        last.update(
+            wall_time_s=time.perf_counter() - start,
+            best_metric=self.best_metric,
+            skipped_steps=self.skipped_steps,
+            bad_videos=self.skips.count,
+            out_dir=str(self.out_dir),
+            checkpoint=str(self.ckpt_dir / f"last{ckpt.WEIGHTS_SUFFIX}"),
+            num_classes=len(self.classes),
+            global_batch=self.plan.global_batch,
+            accum_steps=self.plan.accum_steps,
+        )
+        self._finish(last)
+        return last
+
+    def _step_limit_reached(self) -> bool:
+        return bool(self.cfg.run.max_steps) and self.step >= self.cfg.run.max_steps
+
+    def _train_epoch(self) -> dict[str, Any]:
+        """One pass over the training split (or the rest of it after a mid-epoch resume)."""
+        self.net.train()
+        _freeze(self.model, freeze_bn=self.cfg.run.freeze_bn, stages=self.cfg.run.freeze_stages)
+        self.sampler.set_epoch(self.epoch)
+        self.dataset.set_epoch(self.epoch)
+        self.sampler.skip = self.batch_in_epoch * self.plan.batch_size
+        stats = RunningAverage()
+        micro_batches = len(self.loader)
+        usable = (micro_batches // self.plan.accum_steps) * self.plan.accum_steps
+        bar = self._progress(usable)
+        tic = time.perf_counter()
+        finite = True
+        for i, batch in enumerate(self.loader):
+            if i >= usable:
+                break
+            finite &= self._forward_backward(
+                batch, stats, last=(i + 1) % self.plan.accum_steps == 0
+            )
+            self.batch_in_epoch += 1
+            if (i + 1) % self.plan.accum_steps:
+                continue
+            self._optimizer_step(finite)
+            finite = True
+            self._after_step(stats, tic, bar)
+            if self._step_limit_reached():
+                break
+        if bar is not None:
+            bar.close()
+        self.epoch += 1
+        self.batch_in_epoch = 0
+        return self._epoch_train_stats(stats, time.perf_counter() - tic)
+
+    def _forward_backward(
+        self, batch: dict[str, Any], stats: RunningAverage, *, last: bool
+    ) -> bool:
+        """Forward + backward of one micro-batch; return whether its loss was finite."""
+        self._count_bad_videos(batch)
+        if batch["video"].shape[0] == 0:
+            return True
+        video, labels = prepare_batch(
+            batch, task=self.task, device=self.device, mean=self.cfg.data.mean,
+            std=self.cfg.data.std,
+        )  # fmt: skip
+        sync = nullcontext() if last or not self.info.distributed else self.net.no_sync()
+        with sync, self._autocast():
+            logits = self.net(video)  # (B, K)
+            loss = F.cross_entropy(
+                logits.float(), labels, label_smoothing=self.cfg.optim.label_smoothing
+            )
+        self._last_loss = float(loss.detach())
+        if not math.isfinite(self._last_loss):
+            self._zero_grad_after_bad_loss(sync, loss)
+            return False
+        with sync:
+            self.scaler.scale(loss / self.plan.accum_steps).backward()
+        hits = topk_correct(logits.detach().float(), labels, (1,))[1]
+        n = labels.shape[0]
+        stats.add(loss=self._last_loss * n, correct=hits, count=n, videos=batch["label"].shape[0])
+        return True
+
+    def _zero_grad_after_bad_loss(self, sync: Any, loss: torch.Tensor) -> None:
+        """Keep DDP ranks in step: run a zero backward so every rank all-reduces the same."""
+        if self.info.distributed:
+            with sync:
+                (loss.nan_to_num(0.0, 0.0, 0.0) * 0.0).backward()
+
+    def _count_bad_videos(self, batch: dict[str, Any]) -> None:
+        from f4d.data.dataset import TooManyBadVideos
+
+        try:
+            self.skips.update(batch)
+        except TooManyBadVideos as err:
+            raise TrainingError(
+                f"stopping at epoch {self.epoch + 1}: more than data.max_bad_videos="
+                f"{self.cfg.data.max_bad_videos} videos could not be read.\n{err}"
+            ) from err
+
+    def _optimizer_step(self, finite: bool) -> None:
+        """Apply the accumulated gradients, or handle a non-finite loss per ``run.nonfinite``."""
+        if any_across_ranks(not finite, self.device):
+            if self.cfg.run.nonfinite == "stop":
+                raise NonFiniteLossError(
+                    f"non-finite loss ({self._last_loss}) at epoch {self.epoch + 1}, step "
+                    f"{self.step + 1}; stopped without saving a checkpoint (last good one: "
+                    f"{self.ckpt_dir / 'last.safetensors'}). Try a lower optim.lr, "
+                    f"optim.clip_grad, or run.nonfinite=skip."
+                )
+            self.skipped_steps += 1
+            self.optimizer.zero_grad(set_to_none=True)
+            self._log(f"skipped step {self.step + 1} (non-finite loss {self._last_loss})")
+            return
+        if self.cfg.optim.clip_grad:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.clip_grad)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scheduler.step()
+        self.step += 1
+        every = self.cfg.run.checkpoint_every_steps
+        if every and self.step % every == 0:
+            self._save(f"step_{self.step:07d}", periodic=True)
+
+    def _after_step(self, stats: RunningAverage, tic: float, bar: Any) -> None:
+        elapsed = max(time.perf_counter() - tic, 1e-9)
+        speed = stats.sums.get("videos", 0.0) * self.info.world_size / elapsed
+        lr = self.scheduler.get_last_lr()
+        if bar is not None:
+            bar.set_postfix(loss=f"{self._last_loss:.4f}", lr=f"{lr:.2e}", vps=f"{speed:.1f}")
+            bar.update(self.plan.accum_steps)
+        if self.step % self.cfg.run.log_every == 0 and self.info.is_main:
+            record = {"step": self.step, "epoch": self.epoch + 1, "loss": self._last_loss,
+                      "lr": lr, "videos_per_s": speed}  # fmt: skip
+            _append_jsonl(self.out_dir / STEPS_FILE, record)
+            self.writer.add_scalar("step/loss", self._last_loss, self.step)
+            self.writer.add_scalar("step/lr", lr, self.step)
+
+    def _epoch_train_stats(self, stats: RunningAverage, seconds: float) -> dict[str, Any]:
+        sums = all_reduce_sums(
+            {k: stats.sums.get(k, 0.0) for k in ("loss", "correct", "count", "videos")},
+            self.device,
+        )
+        count = max(sums["count"], 1.0)
+        return {
+            "epoch": self.epoch,
+            "step": self.step,
+            "train_loss": sums["loss"] / count,
+            "train_top1": 100.0 * sums["correct"] / count,
+            "lr": self.scheduler.get_last_lr(),
+            "time": seconds,
+            "videos_per_s": sums["videos"] / max(seconds, 1e-9),
+        }
+
+    # ------------------------------------------------------------------------------- eval
+    def _maybe_validate(self, finished: bool) -> dict[str, float]:
+        every = self.cfg.run.eval_every
+        due = finished or (every and self.epoch % every == 0)
+        if self.val_index is None or not due:
+            return {}
+        return self.validate()
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        """Single-view loss / top-1 / top-5 on the validation split, reduced over ranks."""
+        loader = build_eval_loader(
+            self.cfg.data, self.val_index, views="single", batch_size=self.cfg.test.batch_size,
+            rank=self.info.rank, world_size=self.info.world_size, seed=self.cfg.run.seed,
+        )  # fmt: skip
+        self.net.eval()
+        sums = {"loss": 0.0, "top1": 0.0, "top5": 0.0, "count": 0.0}
+        for batch in loader:
+            if batch["video"].shape[0] == 0:
+                continue
+            video, labels = prepare_batch(
+                batch, task=self.task, device=self.device, mean=self.cfg.data.mean,
+                std=self.cfg.data.std,
+            )  # fmt: skip
+            with self._autocast():
+                logits = self.model(video).float()  # (B, K)
+            hits = topk_correct(logits, labels, (1, 5))
+            sums["loss"] += float(F.cross_entropy(logits, labels, reduction="sum"))
+            sums["top1"] += hits[1]
+            sums["top5"] += hits[5]
+            sums["count"] += labels.shape[0]
+        sums = all_reduce_sums(sums, self.device)
+        count = max(sums["count"], 1.0)
+        self.net.train()
+        return {
+            "val_loss": sums["loss"] / count,
+            "val_top1": 100.0 * sums["top1"] / count,
+            "val_top5": 100.0 * sums["top5"] / count,
+        }
+
+    # ------------------------------------------------------------------------------- outputs
+    def _end_epoch(self, record: dict[str, Any]) -> None:
+        self.history.append(record)
+        metric = record.get("val_top1", record["train_top1"])
+        improved = self.best_metric is None or metric > self.best_metric
+        if improved:
+            self.best_metric = metric
+        if self.info.is_main:
+            _append_jsonl(self.out_dir / METRICS_FILE, record)
+            for key, value in record.items():
+                if key not in ("epoch", "step") and isinstance(value, (int, float)):
+                    self.writer.add_scalar(f"epoch/{key}", value, record["epoch"])
+            self.writer.flush()
+            self._log(_epoch_line(record))
+        self._save("last")
+        self._save(f"epoch_{self.epoch:04d}", periodic=True)
+        if improved:
+            self._save("best")
+
+    def _save(self, tag: str, *, periodic: bool = False) -> None:
+        if not self.info.is_main or (periodic and self.cfg.run.keep_last == 0):
+            return
+        extra = {"task": self.task, "batch_in_epoch": self.batch_in_epoch,
+                 "skipped_steps": self.skipped_steps}  # fmt: skip
+        ckpt.save_checkpoint(
+            self.ckpt_dir, model=self.model, optimizer=self.optimizer, scheduler=self.scheduler,
+            scaler=self.scaler, epoch=self.epoch, step=self.step, best_metric=self.best_metric,
+            config=OmegaConf.to_container(self.cfg, resolve=True), classes=self.classes,
+            tag=tag, extra=extra,
+        )  # fmt: skip
+        if periodic:
+            ckpt.prune_checkpoints(self.ckpt_dir, self.cfg.run.keep_last)
+
+    def _finish(self, last: dict[str, Any]) -> None:
+        if not self.info.is_main:
+            return
+        (self.out_dir / "train_summary.json").write_text(json.dumps(last, indent=2))
+        if self.cfg.run.plots:
+            last["plots"] = [str(p) for p in _plot(self.out_dir)]
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    # ------------------------------------------------------------------------------- helpers
+    def _autocast(self) -> Any:
+        if self.amp_dtype is None:
+            return nullcontext()
+        return torch.autocast(device_type="cuda", dtype=self.amp_dtype)
+
+    def _progress(self, total: int) -> Any:
+        if not (self.info.is_main and self.cfg.run.progress):
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, desc=f"epoch {self.epoch + 1}/{self.cfg.optim.epochs}",
+                    unit="batch", leave=False, dynamic_ncols=True)  # fmt: skip
+
+    def _log(self, message: str) -> None:
+        if self.info.is_main:
+            print(message, flush=True)
+
+
+def _freeze(model: nn.Module, *, freeze_bn: bool, stages: int) -> None:
+    """Freeze BatchNorm layers (eval mode, no gradients) and the first ``stages`` stages.
+
+    Stages follow the paper's naming: 1 = conv1 (the stem), 2 = conv2 (``layer1``), ... 5 =
+    conv5. A model may define its own ``freeze_stages(n)``.
+    """
+    if freeze_bn:
+        for module in model.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                _freeze_module(module)
+    if stages:
+        custom = getattr(model, "freeze_stages", None)
+        if callable(custom):
+            custom(stages)
+            return
+        for module in _stage_modules(model, stages):
+            _freeze_module(module)
+
+
+def _stage_modules(model: nn.Module, stages: int) -> list[nn.Module]:
+    names = [["conv1", "bn1"], *[[f"layer{i}"] for i in range(1, 5)]]
+    if stages > len(names):
+        raise ConfigError(f"run.freeze_stages={stages} but the model has {len(names)} stages")
+    found = [getattr(model, n, None) for group in names[:stages] for n in group]
+    if any(m is None for m in found):
+        raise ConfigError(
+            f"run.freeze_stages={stages}: model '{getattr(model, 'model_name', '?')}' has no "
+            "conv1/bn1/layerN stages and no freeze_stages() method"
+        )
+    return found
+
+
+def _freeze_module(module: nn.Module) -> None:
+    module.eval()
+    for p in module.parameters():
+        p.requires_grad_(False)
+
+
+def _append_jsonl(path: Path, record: dict[str, Any]) -> None:
+    with open(path, "a") as handle:
+        handle.write(json.dumps(record) + "\n")
+
+
+def _epoch_line(record: dict[str, Any]) -> str:
+    parts = [f"epoch {record['epoch']}", f"step {record['step']}"]
+    for key in ("train_loss", "train_top1", "val_loss", "val_top1", "val_top5", "videos_per_s"):
+        if key in record:
+            parts.append(f"{key} {record[key]:.4g}")
+    return " | ".join(parts)
+
+
+def _plot(out_dir: Path) -> list[Path]:
+    """Draw the run's PNG plots if :mod:`f4d.engine.plots` is available; never fail the run."""
+    try:
+        from f4d.engine.plots import plot_run
+    except ImportError:
+        return []
+    try:
+        return list(plot_run(out_dir))
+    except Exception as err:  # plotting must not lose a finished run
+        print(f"warning: plots for {out_dir} failed: {err}", flush=True)
+        return []
