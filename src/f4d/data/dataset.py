@@ -268,6 +268,25 @@ def seed_worker(worker_id: int) -> None:
     np.random.seed(seed)
 
 
+class EpochShuffleSampler(Sampler[int]):
+    """A random order that depends only on ``(seed, epoch)``, the epoch read from
+    ``dataset.epoch`` (set with :meth:`VideoDataset.set_epoch`), so the order is the same
+    whatever the worker count and however many loaders were iterated before."""
+
+    def __init__(self, dataset: Dataset, *, seed: int = 0) -> None:
+        self.dataset = dataset
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __iter__(self):
+        epoch = int(getattr(self.dataset, "epoch", 0))
+        state = np.random.SeedSequence([self.seed, epoch]).generate_state(2)
+        generator = torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
+        return iter(torch.randperm(len(self.dataset), generator=generator).tolist())
+
+
 def build_loader(
     dataset: Dataset,
     *,
@@ -281,19 +300,21 @@ def build_loader(
 ) -> DataLoader:
     """A :class:`DataLoader` using :func:`collate`, seeded shuffling and worker seeding.
 
-    ``pin_memory`` is on when CUDA is available; workers are persistent when
-    ``num_workers > 0``. Give either ``shuffle=True`` or a ``sampler`` (e.g. a
-    ``DistributedSampler``), not both.
+    ``shuffle=True`` uses :class:`EpochShuffleSampler` (order from ``(seed, epoch)``; call
+    ``dataset.set_epoch(epoch)`` before each epoch). ``pin_memory`` is on when CUDA is
+    available; workers are persistent when ``num_workers > 0``. Give either ``shuffle=True``
+    or a ``sampler`` (e.g. a ``DistributedSampler``), not both.
     """
     if sampler is not None and shuffle:
         raise ValueError("pass shuffle=False with a sampler (the sampler decides the order)")
+    if shuffle:
+        sampler = EpochShuffleSampler(dataset, seed=seed)
     extra = {}
     if num_workers > 0:
         extra = {"persistent_workers": True, "prefetch_factor": prefetch_factor or 2}
     return DataLoader(
         dataset,
         batch_size=batch_size,
-        shuffle=shuffle,
         sampler=sampler,
         num_workers=num_workers,
         collate_fn=collate,
