@@ -1,0 +1,133 @@
+"""TA, CA, STA (eqns 4-12), SE and CBAM: shapes, the equations by hand, recorded maps."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from f4d.nn import (
+    CBAM3d,
+    ChannelAttention,
+    SpatioTemporalAttention,
+    SqueezeExcitation3d,
+    TemporalAttention,
+)
+
+
+def _two_path(x, paths, conv):
+    return sum(conv(x, p.weight, p.bias, padding=p.padding, dilation=p.dilation) for p in paths)
+
+
+def test_temporal_attention_follows_eqns_4_to_6():
+    ta = TemporalAttention().double()
+    ta.record = True
+    x = torch.randn(2, 5, 3, 4, 3, 3, dtype=torch.float64)  # (B, C, U, T, H, W)
+    descriptor = x.mean(dim=(1, 4, 5)) + x.amax(dim=(1, 4, 5))  # (B, U, T), eqn 5
+    seq = descriptor.reshape(2, 1, 12)  # frames in order u·T + t
+    paths = ta.conv.paths
+    assert [p.dilation for p in paths] == [(2,), (3,)]
+    expected_map = torch.sigmoid(_two_path(seq, paths, F.conv1d)).view(2, 1, 3, 4, 1, 1)
+    out = ta(x)
+    torch.testing.assert_close(ta.last_map, expected_map)
+    torch.testing.assert_close(out, x * expected_map + x)
+
+
+def test_temporal_attention_map_crosses_action_units():
+    ta = TemporalAttention()
+    ta.record = True
+    x = torch.randn(1, 2, 3, 4, 2, 2)
+    ta(x)
+    before = ta.last_map.clone()
+    x[:, :, 0, 3] += 5.0  # last frame of unit 0 (flat frame 3)
+    ta(x)
+    changed = (ta.last_map - before).abs().flatten() > 0  # flat frame order u·T + t
+    # taps at offsets 0, ±2 (dilation 2) and 0, ±3 (dilation 3): frames 0, 1, 3, 5, 6 of which
+    # 5 and 6 belong to unit 1 -- the map links neighbouring action units.
+    assert torch.nonzero(changed).flatten().tolist() == [0, 1, 3, 5, 6]
+
+
+def test_temporal_attention_records_only_when_asked():
+    ta = TemporalAttention()
+    ta(torch.randn(1, 2, 2, 3, 2, 2))
+    assert ta.last_map is None
+    ta.record = True
+    ta(torch.randn(3, 2, 5, 3, 2, 2))
+    assert ta.last_map.shape == (3, 1, 5, 3, 1, 1)
+    assert not ta.last_map.requires_grad
+
+
+def test_temporal_attention_rejects_3d_input():
+    with pytest.raises(ValueError, match=r"\(B, C, U, T, H, W\)"):
+        TemporalAttention()(torch.randn(2, 3, 4, 5, 5))
+
+
+def test_channel_attention_follows_eqns_7_to_9():
+    ca = ChannelAttention(32, reduction=16).double()
+    assert ca.mlp[0].weight.shape == (2, 32)  # W_0: C/r × C
+    x = torch.randn(3, 32, 2, 3, 3, dtype=torch.float64)
+    avg, peak = x.mean(dim=(2, 3, 4)), x.amax(dim=(2, 3, 4))
+    attn = torch.sigmoid(ca.mlp(avg) + ca.mlp(peak))[:, :, None, None, None]
+    torch.testing.assert_close(ca(x), x * attn + x)
+
+
+def test_spatio_temporal_attention_follows_eqns_10_to_12():
+    sta = SpatioTemporalAttention().double()
+    sta.record = True
+    x = torch.randn(2, 6, 4, 5, 5, dtype=torch.float64)  # (N, C, T, H, W)
+    m_st = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
+    assert [p.dilation for p in sta.spatial.paths] == [(1, 2, 2), (1, 3, 3)]
+    assert [p.dilation for p in sta.temporal.paths] == [(2, 1, 1), (3, 1, 1)]
+    hidden = torch.relu(_two_path(m_st, sta.spatial.paths, F.conv3d))
+    expected_map = torch.sigmoid(_two_path(hidden, sta.temporal.paths, F.conv3d))
+    out = sta(x)
+    assert sta.last_map.shape == (2, 1, 4, 5, 5)
+    torch.testing.assert_close(sta.last_map, expected_map)
+    torch.testing.assert_close(out, x * expected_map + x)
+
+
+def test_squeeze_excitation_has_no_inner_residual():
+    se = SqueezeExcitation3d(16, reduction=4).double()
+    x = torch.randn(2, 16, 2, 3, 3, dtype=torch.float64)
+    attn = torch.sigmoid(se.mlp(x.mean(dim=(2, 3, 4))))[:, :, None, None, None]
+    torch.testing.assert_close(se(x), x * attn)
+
+
+def test_cbam_channel_then_spatial_map():
+    cbam = CBAM3d(16, reduction=4).double()
+    x = torch.randn(2, 16, 3, 4, 4, dtype=torch.float64)
+    mlp = cbam.mlp
+    channel = torch.sigmoid(mlp(x.mean(dim=(2, 3, 4))) + mlp(x.amax(dim=(2, 3, 4))))
+    refined = x * channel[:, :, None, None, None]
+    pooled = torch.cat([refined.mean(1, keepdim=True), refined.amax(1, keepdim=True)], dim=1)
+    assert cbam.spatial.kernel_size == (7, 7, 7)
+    torch.testing.assert_close(cbam(x), refined * torch.sigmoid(cbam.spatial(pooled)))
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: ChannelAttention(32, reduction=4),
+        SpatioTemporalAttention,
+        lambda: SqueezeExcitation3d(32, reduction=4),
+        lambda: CBAM3d(32, reduction=4),
+    ],
+    ids=["ca", "sta", "se", "cbam"],
+)
+@pytest.mark.parametrize("frames", [1, 2, 8])
+def test_3d_attention_keeps_shape_and_every_parameter_learns(build, frames):
+    module = build()
+    x = torch.randn(4, 32, frames, 5, 5)
+    out = module(x)
+    assert out.shape == x.shape
+    out.square().sum().backward()
+    for name, param in module.named_parameters():
+        assert param.grad is not None and param.grad.abs().sum() > 0, name
+
+
+def test_reduction_never_drops_below_one_hidden_unit():
+    assert ChannelAttention(4, reduction=16).mlp[0].out_features == 1
+    with pytest.raises(ValueError, match="reduction"):
+        SqueezeExcitation3d(8, reduction=0)
+    with pytest.raises(ValueError, match="odd"):
+        TemporalAttention(kernel_size=4)
