@@ -1,0 +1,44 @@
+"""``f4d test CONFIG [checkpoint=PATH] [key=value ...]``: test a checkpoint (multi/single view)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from f4d.cli.train import run_guarded
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``test`` sub-command."""
+    parser = subparsers.add_parser(
+        "test",
+        help="evaluate a checkpoint: top-1/top-5, per-class accuracy, confusion matrix",
+        description="Test a checkpoint on the validation/test split of the config's dataset. "
+        "`checkpoint=PATH` is short for test.checkpoint=PATH (default: the run's best). "
+        "test.views=multi averages data.test_units x data.test_crops views per video; "
+        "test.views=single uses data.units units and one centre crop.",
+    )
+    parser.add_argument("config", help="YAML config file")
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+    parser.set_defaults(func=_main)
+
+
+def _expand(overrides: list[str]) -> list[str]:
+    return [f"test.{item}" if item.startswith("checkpoint=") else item for item in overrides]
+
+
+def _main(args: argparse.Namespace) -> int:
+    def job() -> Any:
+        from f4d.engine.config import load_config
+        from f4d.engine.evaluate import evaluate
+
+        return evaluate(load_config(args.config, _expand(list(args.overrides))))
+
+    return run_guarded(job, on_success=_print_files)
+
+
+def _print_files(result: dict[str, Any]) -> None:
+    for name, path in result.get("files", {}).items():
+        print(f"{name}: {path}")
