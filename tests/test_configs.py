@@ -1,0 +1,137 @@
+"""Every YAML under configs/ loads, names a registered model, and says what it is.
+
+Paper experiment configs are named ``<model>[_in1k]_<T>x<stride>x<U>_<epochs>e_<dataset>
+[_split<N>]`` (mmaction2 style); these tests hold each name against the values the file
+really sets, check the paper recipe (section 4.2) and that every table row has its config.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from f4d.engine.config import load_config
+from f4d.models import is_model, list_models
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+ALL = sorted(p for p in CONFIGS.rglob("*.yaml") if "_base" not in p.parts)
+PAPER = [p for p in ALL if "demo" not in p.parts]
+DATASETS = ("sthv1", "sthv2", "k400", "ucf101", "hmdb51")
+NAME = re.compile(
+    r"^(?P<model>[a-z0-9_]+?)(?P<in1k>_in1k)?_(?P<frames>\d+)x(?P<stride>\d+)x(?P<units>\d+)"
+    r"_(?P<epochs>\d+)e_(?P<dataset>[a-z0-9]+?)(?:_split(?P<split>[123]))?$"
+)
+
+
+def rel(path: Path) -> str:
+    return path.relative_to(CONFIGS).as_posix()
+
+
+@pytest.fixture(scope="module")
+def loaded() -> dict[Path, object]:
+    return {path: load_config(path) for path in ALL}
+
+
+def test_there_are_paper_configs_for_every_dataset():
+    folders = {p.relative_to(CONFIGS).parts[0] for p in PAPER}
+    assert set(DATASETS) <= folders
+
+
+@pytest.mark.parametrize("path", ALL, ids=rel)
+def test_config_loads_and_model_is_registered(path, loaded):
+    cfg = loaded[path]
+    assert is_model(cfg.model.name), (
+        f"{rel(path)}: model {cfg.model.name!r} is not registered; known: {list_models()}"
+    )
+
+
+@pytest.mark.parametrize("path", PAPER, ids=rel)
+def test_name_says_what_the_config_sets(path, loaded):
+    cfg = loaded[path]
+    match = NAME.match(path.stem)
+    assert match, f"{rel(path)} does not follow <model>_<T>x<stride>x<U>_<E>e_<dataset>"
+    assert match["model"] == cfg.model.name
+    assert (int(match["frames"]), int(match["stride"]), int(match["units"])) == (
+        cfg.data.frames,
+        cfg.data.stride,
+        cfg.data.units,
+    )
+    assert int(match["epochs"]) == cfg.optim.epochs
+    assert match["dataset"] == cfg.data.format == path.relative_to(CONFIGS).parts[0]
+    if match["split"]:
+        assert int(match["split"]) == cfg.data.split
+    assert cfg.run.out_dir == f"runs/{cfg.data.format}/{path.stem}"
+
+
+@pytest.mark.parametrize("path", PAPER, ids=rel)
+def test_pretraining_matches_name_and_chain_is_runnable(path, loaded):
+    """``_in1k`` and K400 runs start from ImageNet; the rest from a K400 run in this repo."""
+    cfg = loaded[path]
+    k400_runs = {loaded[p].run.out_dir: loaded[p] for p in PAPER if loaded[p].data.format == "k400"}
+    if "_in1k_" in path.stem or cfg.data.format == "k400":
+        assert cfg.model.pretrained_2d and cfg.run.init_from is None
+        return
+    assert cfg.model.pretrained_2d is None
+    assert cfg.run.init_from in k400_runs, f"{rel(path)}: init_from is not a K400 config's run"
+    family = cfg.model.name.split("_")[0]
+    assert k400_runs[cfg.run.init_from].model.name == f"{family}_r50"
+
+
+@pytest.mark.parametrize("path", PAPER, ids=rel)
+def test_paper_recipe(path, loaded):
+    """Section 4.2/4.3: SGD 0.9, lr 0.01 per 128, x0.1 at 20/40/60, 80 epochs, 224 crops,
+    test U=10 x 3 crops, no flip on Something-Something."""
+    cfg = loaded[path]
+    optim = cfg.optim
+    assert (optim.lr, optim.base_batch_size, optim.momentum, optim.schedule) == (
+        0.01,
+        128,
+        0.9,
+        "step",
+    )
+    assert (list(optim.milestones), optim.gamma, optim.epochs) == ([20, 40, 60], 0.1, 80)
+    assert optim.global_batch_size == 128
+    data = cfg.data
+    assert (data.size, data.scale_size, data.test_units, data.test_crops) == (224, 256, 10, 3)
+    assert data.flip is (data.format not in ("sthv1", "sthv2"))
+    if data.format in ("ucf101", "hmdb51"):
+        assert (data.units, data.frames) == (4, 16)
+
+
+TABLE_ROWS = {
+    "Table 2": [f"f4d_r50_{row}" for row in
+                ("conv1", "conv2", "conv3", "conv4", "conv5", "conv2_3", "conv3_4", "conv2_5")],
+    "Table 4": [f"f4d_r50_{row}" for row in ("attn_none", "ca", "sta", "ca_sta", "ta", "ta_ca")]
+    + ["f4d_r50"],
+    "Table 5": ["f4d_r50_se", "f4d_r50_cbam", "f4d_r50_stm", "f4d_r50_tea", "f4d_r50"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("dataset", ["sthv1", "sthv2"])
+def test_every_ablation_row_has_a_config(dataset, loaded):
+    configs = [loaded[p] for p in PAPER if p.relative_to(CONFIGS).parts[0] == dataset]
+    at_8x4x4 = {c.model.name for c in configs if (c.data.frames, c.data.units) == (8, 4)}
+    for table, names in TABLE_ROWS.items():
+        missing = sorted(set(names) - at_8x4x4)
+        assert not missing, f"{dataset} {table}: no config for {missing}"
+    units = {c.data.units for c in configs if c.model.name == "f4d_r50" and c.data.frames == 8}
+    assert {3, 4, 5, 6, 7} <= units, f"{dataset} Table 3: U_train rows {sorted(units)}"
+
+
+@pytest.mark.parametrize("dataset", ["ucf101", "hmdb51"])
+def test_small_datasets_have_three_splits(dataset, loaded):
+    splits = sorted(loaded[p].data.split for p in PAPER if p.parts[-2] == dataset)
+    assert splits == [1, 2, 3]
+
+
+def test_run_folders_are_unique(loaded):
+    out_dirs = [loaded[p].run.out_dir for p in PAPER]
+    assert len(out_dirs) == len(set(out_dirs))
+
+
+def test_docs_list_every_paper_config():
+    text = (CONFIGS.parent / "docs" / "configs.md").read_text()
+    missing = [rel(p) for p in PAPER if f"configs/{rel(p)}" not in text]
+    assert not missing, f"docs/configs.md does not list {missing}"
