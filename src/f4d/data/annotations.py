@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -139,7 +140,7 @@ class _Collector:
 
     def __init__(self, *, root: Path, classes: Sequence[str], allow_outside_root: bool) -> None:
         self.root = Path(root)
-        self._resolved_root = self.root.resolve()
+        self._abs_root = Path(os.path.abspath(self.root))
         self.classes = tuple(classes)
         self.allow_outside_root = allow_outside_root
         self.records: list[VideoRecord] = []
@@ -169,8 +170,9 @@ class _Collector:
     def _resolve(self, relative: str | Path, *, file: Path, line: int | None) -> Path:
         path = self.root / relative
         if not self.allow_outside_root:
-            resolved = path.resolve()
-            if resolved != self._resolved_root and self._resolved_root not in resolved.parents:
+            # Lexical check ("..", absolute paths); symlinks inside the root are allowed.
+            absolute = Path(os.path.abspath(path))
+            if absolute != self._abs_root and self._abs_root not in absolute.parents:
                 raise _fail(
                     file,
                     line,
@@ -795,7 +797,9 @@ def load_index(
 
     ``csv``: ``root`` is a csv file, or a folder holding ``<split>.csv``. ``folder``: ``root``
     (or ``root/<split>`` if it exists) has one sub-folder per class. ``fold`` (1-3) is only
-    used by ``ucf101`` and ``hmdb51``; ``annotations`` overrides where list files are found.
+    used by ``ucf101`` and ``hmdb51``. ``annotations`` overrides where list files are found:
+    a folder, or the split's list file itself (``sthv1``, ``sthv2``, ``k400``; for ``ucf101``
+    and ``hmdb51`` a file stands for its folder).
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown dataset format {fmt!r}; valid: {', '.join(FORMATS)}")
@@ -803,7 +807,16 @@ def load_index(
     if fmt in ("ucf101", "hmdb51"):
         kwargs["fold"] = fold
     if fmt not in ("csv", "folder"):
-        kwargs["annotations"] = annotations
+        kwargs.update(_annotation_kwargs(fmt, annotations))
     elif annotations is not None:
         raise ValueError(f"format {fmt!r} takes no separate annotations folder")
     return FORMATS[fmt](Path(root), split=split, **kwargs)
+
+
+def _annotation_kwargs(fmt: str, annotations: Path | None) -> dict:
+    if annotations is None or not Path(annotations).is_file():
+        return {"annotations": annotations}
+    annotations = Path(annotations)
+    if fmt in ("sthv1", "sthv2", "k400"):
+        return {"annotations": annotations.parent, "list_file": annotations}
+    return {"annotations": annotations.parent}

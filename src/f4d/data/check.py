@@ -1,0 +1,166 @@
+"""``f4d data check``: scan every video of a split and list what would break training.
+
+For each record: the file must exist, :func:`f4d.data.video.probe` must succeed, and the first
+and last frame (the extremes any segment sampling may ask for) must decode. A video shorter
+than one action-unit snippet (``frames_per_unit * stride`` frames) is reported as ``short``:
+sampling still works (it repeats frames), but the clip no longer has the configured stride.
+Labels outside the class list are ``label`` problems. Classes without videos are notes, not
+problems. Annotation errors (malformed rows, unknown labels) are raised by the parsers before
+the scan starts.
+
+Dataset descriptions can also come from a YAML file: the ``data`` section (or the top level)
+with keys ``format``, ``root``, and optionally ``annotations``, ``train_list``, ``val_list``,
+``classes``, ``train_unit_labels``, ``val_unit_labels``, ``split`` (the fold, 1-3),
+``units``, ``frames``, ``stride``. Unknown keys are ignored, so a full training config works.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from f4d.data.annotations import DatasetIndex, VideoRecord, load_csv, load_index
+
+PROBLEM_KINDS = ("missing", "unreadable", "short", "label")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One bad video: ``kind`` is one of :data:`PROBLEM_KINDS`."""
+
+    path: str
+    kind: str
+    detail: str
+
+
+@dataclass
+class CheckReport:
+    """What :func:`check_index` found."""
+
+    checked: int
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    frame_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def counts(self) -> dict[str, int]:
+        """Problems per kind, every kind listed."""
+        return {k: sum(p.kind == k for p in self.problems) for k in PROBLEM_KINDS}
+
+
+def check_record(
+    record: VideoRecord,
+    *,
+    num_classes: int,
+    min_frames: int,
+    prober: Callable[[Path], Any],
+    reader: Callable[[Path, Any], Any],
+) -> tuple[list[Problem], int | None]:
+    """Check one video; return its problems and its frame count (``None`` if unreadable)."""
+    from f4d.data.video import VideoDecodeError
+
+    path = str(record.path)
+    problems = []
+    if not 0 <= record.label < num_classes:
+        problems.append(Problem(path, "label", f"label {record.label} not in 0..{num_classes - 1}"))
+    if not record.path.exists():
+        return [*problems, Problem(path, "missing", "file or frame folder does not exist")], None
+    try:
+        num_frames = int(prober(record.path).num_frames)
+        reader(record.path, [0, num_frames - 1])
+    except (VideoDecodeError, OSError) as err:
+        return [*problems, Problem(path, "unreadable", str(err))], None
+    if num_frames < min_frames:
+        detail = f"{num_frames} frames < {min_frames} (one unit snippet); frames will repeat"
+        problems.append(Problem(path, "short", detail))
+    return problems, num_frames
+
+
+def check_index(
+    index: DatasetIndex,
+    *,
+    units: int = 4,
+    frames_per_unit: int = 8,
+    stride: int = 4,
+    workers: int = 4,
+    prober: Callable[[Path], Any] | None = None,
+    reader: Callable[[Path, Any], Any] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> CheckReport:
+    """Probe and decode every video of ``index`` (``workers`` threads); return a report.
+
+    ``units`` is accepted for symmetry with training; only ``frames_per_unit * stride``
+    decides what counts as short. ``progress(n)`` is called after each video.
+    """
+    from f4d.data import video
+
+    prober = prober or video.probe
+    reader = reader or video.read_frames
+    report = CheckReport(checked=len(index))
+
+    def one(record: VideoRecord) -> tuple[list[Problem], int | None]:
+        result = check_record(
+            record, num_classes=index.num_classes, min_frames=frames_per_unit * stride,
+            prober=prober, reader=reader,
+        )  # fmt: skip
+        if progress is not None:
+            progress(1)
+        return result
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for record, (problems, num_frames) in zip(index.records, pool.map(one, index.records)):
+            report.problems.extend(problems)
+            if num_frames is not None:
+                report.frame_counts[str(record.path)] = num_frames
+    empty = [name for name, n in zip(index.classes, index.class_counts()) if n == 0]
+    if empty:
+        shown = ", ".join(empty[:10]) + (" ..." if len(empty) > 10 else "")
+        report.notes.append(f"{len(empty)} of {index.num_classes} classes have no videos: {shown}")
+    return report
+
+
+# --------------------------------------------------------------------------- YAML configs
+def read_data_config(path: Path) -> dict[str, Any]:
+    """The ``data`` section (or top level) of a YAML file as a plain dict."""
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+    if not isinstance(cfg, dict):
+        raise ValueError(f"{path}: expected a mapping at the top level")
+    data = cfg.get("data", cfg)
+    if not isinstance(data, dict) or "root" not in data:
+        raise ValueError(f"{path}: needs data.root (and data.format, default 'csv')")
+    return data
+
+
+def index_from_config(data: dict[str, Any], *, split: str = "train") -> DatasetIndex:
+    """Parse the ``split`` (``train`` or ``val``/``test``) described by a data-config dict.
+
+    ``train_list`` / ``val_list`` name the csv (format ``csv``) or the split's list file
+    (other formats), relative to ``root`` unless absolute; ``split`` in the dict is the fold.
+    """
+    fmt = data.get("format", "csv")
+    root = Path(data["root"])
+    is_train = split == "train"
+    list_file = _under(root, data.get("train_list" if is_train else "val_list"))
+    if fmt == "csv" and list_file is not None:
+        units = _under(root, data.get("train_unit_labels" if is_train else "val_unit_labels"))
+        classes = _under(root, data.get("classes"))
+        return load_csv(list_file, root=root, class_file=classes, units_file=units)
+    annotations = list_file or _under(root, data.get("annotations"))
+    return load_index(
+        fmt, root, split=split, fold=int(data.get("split", 1)),
+        annotations=annotations if fmt not in ("csv", "folder") else None,
+    )  # fmt: skip
+
+
+def _under(root: Path, name: str | None) -> Path | None:
+    if not name:
+        return None
+    return Path(name) if Path(name).is_absolute() else root / name
