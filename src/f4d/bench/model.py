@@ -224,6 +224,14 @@ def add_ratios(results: list[dict]) -> None:
                 )
 
 
+def _check_names(names: Sequence[str]) -> None:
+    from f4d.models import is_model, list_models
+
+    unknown = [n for n in names if not is_model(n)]
+    if unknown:
+        raise ValueError(f"unknown model(s) {unknown}; valid: {', '.join(list_models())}")
+
+
 def bench_models(
     names: Sequence[str],
     *,
@@ -239,6 +247,7 @@ def bench_models(
     """
     if not names:
         raise ValueError("no models given; name at least one (see `f4d.models.list_models()`)")
+    _check_names(names)
     peak, source = _peak(settings, device)
     results = []
     for name in names:

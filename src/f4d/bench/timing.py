@@ -181,12 +181,17 @@ def peak_tflops(device: torch.device, dtype: str) -> tuple[float | None, str]:
     """
     if device.type != "cuda":
         return None, "unknown (CPU); pass --peak-tflops"
-    name = torch.cuda.get_device_name(device)
     key = "tf32" if dtype == "fp32" and torch.backends.cudnn.allow_tf32 else dtype
+    return vendor_peak(torch.cuda.get_device_name(device), key)
+
+
+def vendor_peak(card_name: str, key: str) -> tuple[float | None, str]:
+    """Look ``card_name`` (as CUDA reports it) up in :data:`PEAK_TFLOPS` for ``key``
+    (``fp32`` / ``tf32`` / ``bf16``); returns ``(TFLOP/s or None, where it comes from)``."""
     for card, peaks in PEAK_TFLOPS.items():
-        if card in name:
+        if card in card_name:
             return peaks[key], f"NVIDIA {card} data sheet, dense {key}"
-    return None, f"unknown card {name!r}; pass --peak-tflops"
+    return None, f"unknown card {card_name!r}; pass --peak-tflops"
 
 
 def machine_info(device: torch.device) -> dict[str, object]:

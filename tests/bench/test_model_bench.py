@@ -1,0 +1,86 @@
+"""f4d.bench.model on tiny models: sane fields, fair ratios, failures kept, bad names refused."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from f4d.bench import model as model_bench
+from f4d.bench.model import ModelBenchSettings, bench_models, channels_last_6d
+from f4d.models import create_model
+
+CPU = torch.device("cpu")
+TINY = ModelBenchSettings(frames=2, units=2, batch=2, size=16, repeats=2, warmup=1,
+                          num_classes=5, train=True)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def report() -> dict:
+    torch.manual_seed(0)
+    return bench_models(["f4d_tiny", "tsn_tiny"], settings=TINY, device=CPU)
+
+
+def test_params_equal_the_sum_of_parameter_sizes(report: dict) -> None:
+    for result in report["results"]:
+        fresh = create_model(result["model"], 5)
+        assert result["params"] == sum(p.numel() for p in fresh.parameters())
+
+
+def test_times_are_positive_and_throughput_is_batch_over_median(report: dict) -> None:
+    for result in report["results"]:
+        for phase in ("inference", "train"):
+            data = result[phase]
+            assert len(data["times_s"]) == TINY.repeats
+            assert min(data["times_s"]) > 0
+            assert data["videos_per_s"] == pytest.approx(TINY.batch / data["median_s"])
+            assert data["achieved_tflops"] > 0 and data["peak_share"] is None  # CPU: no peak
+
+
+def test_flops_of_a_training_step_exceed_twice_the_forward(report: dict) -> None:
+    for result in report["results"]:
+        assert result["flops_per_video"] == 2 * result["macs_per_video"] > 0
+        assert 2 * result["flops_per_video"] < result["train_flops_per_video"]
+        assert result["train_flops_per_video"] < 3.01 * result["flops_per_video"]
+
+
+def test_ratios_are_against_the_first_model(report: dict) -> None:
+    first, second = report["results"]
+    assert first["inference"]["speedup_vs_first"] == 1.0
+    expected = second["inference"]["videos_per_s"] / first["inference"]["videos_per_s"]
+    assert second["inference"]["speedup_vs_first"] == pytest.approx(expected)
+    assert second["macs_vs_first"] == pytest.approx(
+        second["macs_per_video"] / first["macs_per_video"]
+    )
+    assert report["machine"]["torch"] == torch.__version__
+    assert report["settings"]["batch"] == 2
+
+
+def test_a_failing_model_is_recorded_and_the_rest_still_run(monkeypatch) -> None:
+    real = model_bench.bench_model
+
+    def flaky(name: str, **kwargs):
+        if name == "v4d_tiny":
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(name, **kwargs)
+
+    monkeypatch.setattr(model_bench, "bench_model", flaky)
+    settings = ModelBenchSettings(frames=2, units=2, batch=1, size=16, repeats=1, warmup=0)
+    report = bench_models(["v4d_tiny", "tsn_tiny"], settings=settings, device=CPU)
+    failed, ok = report["results"]
+    assert "out of memory" in failed["error"]
+    assert ok["inference"]["speedup_vs_first"] == 1.0  # ratios start at the first success
+
+
+def test_unknown_model_names_are_refused_before_any_work() -> None:
+    with pytest.raises(ValueError, match=r"unknown model\(s\) \['f4d_r5'\]"):
+        bench_models(["f4d_tiny", "f4d_r5"], settings=TINY, device=CPU)
+    with pytest.raises(ValueError, match="dtype"):
+        ModelBenchSettings(dtype="fp8")
+
+
+def test_channels_last_6d_gives_channels_last_3d_after_merging_units() -> None:
+    x = torch.randn(2, 3, 4, 5, 6, 7)  # (B, U, C, T, H, W)
+    y = channels_last_6d(x)
+    merged = y.view(6, 4, 5, 6, 7)  # (B·U, C, T, H, W), a view: no copy
+    assert torch.equal(y, x)
+    assert merged.is_contiguous(memory_format=torch.channels_last_3d)

@@ -1,0 +1,56 @@
+"""f4d.bench.report: markdown and rich tables from result dicts."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from f4d.bench.report import markdown_from_files, markdown_table, model_rows, rich_table
+
+REPORT = {
+    "kind": "model",
+    "machine": {"device_name": "NVIDIA H200", "torch": "2.11.0"},
+    "settings": {"dtype": "bf16", "compile": False, "channels_last": True, "batch": 16,
+                 "units": 4, "frames": 8, "size": 224, "repeats": 5, "warmup": 2},
+    "peak_tflops": 989.5,
+    "peak_source": "NVIDIA H200 data sheet, dense bf16",
+    "results": [
+        {"model": "v4d_r50", "params": 30_000_000, "macs_per_video": 80e9, "macs_vs_first": 1.0,
+         "inference": {"videos_per_s": 100.0, "speedup_vs_first": 1.0, "peak_memory_mib": 2048.0,
+                       "achieved_tflops": 16.0, "peak_share": 16.0 / 989.5}},
+        {"model": "f4d_r50", "params": 31_000_000, "macs_per_video": 40e9, "macs_vs_first": 0.5,
+         "inference": {"videos_per_s": 150.0, "speedup_vs_first": 1.5, "peak_memory_mib": None,
+                       "achieved_tflops": 12.0, "peak_share": 12.0 / 989.5}},
+        {"model": "i3d_r50", "error": "OutOfMemoryError: CUDA out of memory"},
+    ],
+}  # fmt: skip
+
+
+def test_model_rows_format_ratios_shares_and_errors() -> None:
+    rows = model_rows(REPORT)
+    assert rows[0][:4] == ["v4d_r50", "30.00", "80", "1.00×"]
+    assert rows[1][4] == "150.00 (1.50×)"
+    assert rows[1][5] == "n/a"
+    assert rows[1][6] == "12.000 (1.2%)"
+    assert rows[1][7] == "-"  # no training phase measured
+    assert rows[2][1].startswith("error: OutOfMemoryError")
+
+
+def test_markdown_table_has_caption_with_card_and_settings(tmp_path) -> None:
+    text = markdown_table(REPORT, title="bf16 eager")
+    lines = text.splitlines()
+    assert lines[0] == "### bf16 eager"
+    assert sum(line.startswith("| ") for line in lines) == 4  # header + 3 models
+    assert "NVIDIA H200, torch 2.11.0" in text and "channels_last_3d" in text
+    path = tmp_path / "bf16_eager.json"
+    path.write_text(json.dumps(REPORT))
+    assert markdown_from_files([path]).startswith("### bf16_eager")
+    assert rich_table(REPORT).row_count == 3
+
+
+def test_unknown_report_kind_and_missing_file_are_errors(tmp_path) -> None:
+    with pytest.raises(ValueError, match="unknown report kind 'gpu'"):
+        markdown_table({"kind": "gpu"})
+    with pytest.raises(FileNotFoundError, match=r"nope\.json"):
+        markdown_from_files([tmp_path / "nope.json"])
