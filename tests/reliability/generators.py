@@ -594,416 +594,308 @@ def frame_folder_inputs(root: Path) -> list[BadInput]:
 # Annotation files
 # --------------------------------------------------------------------------------------------
 
+SSV1_LABELS = "something-something-v1-labels.csv"
+SSV2_LABELS = "something-something-v2-labels.json"
+
 
 def annotation_inputs(root: Path) -> list[BadInput]:
-    """Broken annotation files for every format; ``extra`` holds the classes file if one is used.
+    """Broken (and a few valid but odd) annotation sets, one dataset folder per case.
 
-    Every file names videos ``vid0 ... vid3`` that exist under ``root/videos`` as empty files (the
-    parsers read lists, not videos). The ``fmt`` field says which parser to use.
+    ``path`` is the list file under test; ``extra["root"]`` is the dataset folder holding it and
+    its companion files (class lists). ``extra["bad_line"]`` is the 1-based line the error must
+    name (None: any), ``extra["rows"]`` the record count of a valid case and ``extra["escape"]``
+    marks paths that leave the root (valid only with ``allow_outside_root=True``);
+    ``extra["bad_file"]`` names the file the error must name when it is not the list file.
     """
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "videos").mkdir(exist_ok=True)
-    out: list[BadInput] = []
-    for build in (
-        _csv_annotations,
-        _sthv1_annotations,
-        _sthv2_annotations,
-        _k400_annotations,
-        _ucf_annotations,
-        _hmdb_annotations,
-    ):
-        out.extend(build(root))
+    out = []
+    for fmt, cases in _ANNOTATION_CASES.items():
+        for case in cases:
+            name, files, list_name, expect, note, facts = case
+            folder = root / fmt / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for file_name, content in files.items():
+                data = content.encode() if isinstance(content, str) else content
+                (folder / file_name).write_bytes(data)
+            extra = {"root": str(folder), "bad_line": None, "rows": None, "escape": False, **facts}
+            out.append(
+                BadInput(
+                    f"{fmt}:{name}",
+                    "annotation",
+                    folder / list_name,
+                    expect,
+                    note,
+                    fmt=fmt,
+                    extra=extra,
+                )
+            )
     return out
 
 
-def _ann(
-    root: Path, name: str, fmt: str, content: bytes | str, expect: str, note: str, **extra
-) -> BadInput:
-    path = root / name
-    if isinstance(content, str):
-        content = content.encode()
-    path.write_bytes(content)
-    return BadInput(f"{fmt}:{name}", "annotation", path, expect, note, fmt=fmt, extra=extra)
+def _csv_case(name, body, expect, note, **facts):
+    files = {"classes.txt": "walk\nrun\njump\n", "list.csv": body}
+    return name, files, "list.csv", expect, note, facts
 
 
-def _csv_annotations(root: Path) -> list[BadInput]:
-    classes = root / "csv_classes.txt"
-    classes.write_text("walk\nrun\njump\n")
-    c = {"classes": str(classes)}
-    good = "videos/vid0.mp4,0\nvideos/vid1.mp4,1\n"
-    return [
-        _ann(root, "csv_good.csv", "csv", good, "decode", "two valid rows", rows=2, **c),
-        _ann(
-            root,
-            "csv_blank_lines.csv",
-            "csv",
-            "\n" + good.replace("\n", "\n\n") + "  \n",
+def _ssv1_case(name, body, expect, note, **facts):
+    files = {SSV1_LABELS: "Pushing something\nPulling something\n", "train.csv": body}
+    return name, files, "train.csv", expect, note, facts
+
+
+def _ssv2_case(name, body, expect, note, **facts):
+    labels = json.dumps({"Pushing something": "0", "Pulling something": "1"})
+    return name, {SSV2_LABELS: labels, "train.json": body}, "train.json", expect, note, facts
+
+
+_K400_HEAD = "label,youtube_id,time_start,time_end,split\n"
+
+
+def _k400_case(name, body, expect, note, **facts):
+    return name, {"train.csv": body}, "train.csv", expect, note, facts
+
+
+def _ucf_case(name, body, expect, note, classes="1 ApplyEyeMakeup\r\n2 Archery\r\n", **facts):
+    files = {"classInd.txt": classes, "trainlist01.txt": body}
+    return name, files, "trainlist01.txt", expect, note, facts
+
+
+def _hmdb_case(name, files, expect, note, **facts):
+    return name, files, next(iter(files)), expect, note, facts
+
+
+_J = json.dumps
+_SSV2_ROW = {"id": "1", "template": "Pushing [something]"}
+_ANNOTATION_CASES = {
+    "csv": [
+        _csv_case("good", "a.mp4,walk\nb.mp4,1\n", "decode", "names and indices", rows=2),
+        _csv_case(
+            "blank_lines",
+            "\na.mp4,walk\n\n  \nb.mp4,run\n\n",
             "decode",
-            "valid rows separated by blank lines",
+            "blank and space-only lines between rows",
             rows=2,
-            **c,
         ),
-        _ann(
-            root,
-            "csv_semicolon.csv",
-            "csv",
-            "videos/vid0.mp4;0\nvideos/vid1.mp4;1\n",
-            "error",
-            "semicolon separator",
-            bad_line=1,
-            **c,
+        _csv_case(
+            "crlf_bom", "\ufeffa.mp4,walk\r\nb.mp4,run\r\n", "decode", "UTF-8 BOM and CRLF", rows=2
         ),
-        _ann(
-            root,
-            "csv_missing_col.csv",
-            "csv",
-            "videos/vid0.mp4,0\nvideos/vid1.mp4\n",
+        _csv_case("semicolon", "a.mp4;walk\nb.mp4;run\n", "error", "';' separator", bad_line=1),
+        _csv_case("tab", "a.mp4\twalk\n", "error", "tab separator", bad_line=1),
+        _csv_case("missing_col", "a.mp4,walk\nb.mp4\n", "error", "row without label", bad_line=2),
+        _csv_case(
+            "extra_col", "a.mp4,walk\nb.mp4,run,x\n", "error", "one row has 3 cells", bad_line=2
+        ),
+        _csv_case(
+            "unknown_label", "a.mp4,walk\nb.mp4,swim\n", "error", "label not in classes", bad_line=2
+        ),
+        _csv_case(
+            "index_range", "a.mp4,walk\nb.mp4,7\n", "error", "index 7 with 3 classes", bad_line=2
+        ),
+        _csv_case("negative", "a.mp4,-1\n", "error", "index -1", bad_line=1),
+        _csv_case("duplicate", "a.mp4,walk\na.mp4,run\n", "error", "same video twice", bad_line=2),
+        _csv_case(
+            "latin1",
+            "a.mp4,walk\nb\xe9.mp4,run\n".encode("latin-1"),
             "error",
-            "second row has no label",
+            "byte 0xE9 (latin-1) on line 2",
             bad_line=2,
-            **c,
         ),
-        _ann(
-            root,
-            "csv_label_text.csv",
-            "csv",
-            "videos/vid0.mp4,0\nvideos/vid1.mp4,one\n",
+        _csv_case("utf16", "a.mp4,walk\n".encode("utf-16"), "error", "UTF-16 file"),
+        _csv_case("empty", "", "error", "empty file"),
+        _csv_case("only_blank", "\n\n   \n", "error", "only blank lines"),
+        _csv_case(
+            "bad_header",
+            "file,label\na.mp4,walk\n",
             "error",
-            "label 'one' is not an integer",
-            bad_line=2,
-            **c,
-        ),
-        _ann(
-            root,
-            "csv_label_range.csv",
-            "csv",
-            "videos/vid0.mp4,0\nvideos/vid1.mp4,7\n",
-            "error",
-            "label 7 with 3 classes",
-            bad_line=2,
-            **c,
-        ),
-        _ann(
-            root,
-            "csv_label_negative.csv",
-            "csv",
-            "videos/vid0.mp4,-1\n",
-            "error",
-            "label -1",
+            "header row not 'path,label'",
             bad_line=1,
-            **c,
         ),
-        _ann(
-            root,
-            "csv_duplicate.csv",
-            "csv",
-            "videos/vid0.mp4,0\nvideos/vid0.mp4,1\n",
+        _csv_case("empty_path", ",walk\n", "error", "empty path cell", bad_line=1),
+        _csv_case(
+            "escape",
+            "a.mp4,walk\n../../etc/passwd,run\n",
             "error",
-            "same video listed twice with two labels",
+            "path climbs out of the root",
             bad_line=2,
-            **c,
-        ),
-        _ann(
-            root,
-            "csv_latin1.csv",
-            "csv",
-            "videos/vid\xe9.mp4,0\n".encode("latin-1"),
-            "error",
-            "non-UTF-8 byte 0xE9 in a path",
-            bad_line=1,
-            **c,
-        ),
-        _ann(root, "csv_empty.csv", "csv", "", "error", "empty file", **c),
-        _ann(
-            root,
-            "csv_escape.csv",
-            "csv",
-            "../../etc/passwd,0\n",
-            "error",
-            "path escapes the dataset root",
-            bad_line=1,
             escape=True,
-            **c,
         ),
-        _ann(
-            root,
-            "csv_absolute.csv",
-            "csv",
-            "/etc/passwd,0\n",
+        _csv_case(
+            "absolute",
+            "/etc/passwd,walk\n",
             "error",
             "absolute path outside the root",
             bad_line=1,
             escape=True,
-            **c,
         ),
-    ]
-
-
-def _sthv1_annotations(root: Path) -> list[BadInput]:
-    """Something-Something v1 lists: ``<folder> <num_frames> <label>`` per line (space sep)."""
-    classes = root / "sthv1_classes.txt"
-    classes.write_text("Pushing something\nPulling something\n")
-    c = {"classes": str(classes)}
-    return [
-        _ann(
-            root,
-            "sthv1_good.txt",
-            "sthv1",
-            "vid0 30 0\nvid1 40 1\n",
-            "decode",
-            "two rows",
-            rows=2,
-            **c,
+    ],
+    "sthv1": [
+        _ssv1_case(
+            "good", "1;Pushing something\n2;Pulling something\n", "decode", "2 rows", rows=2
         ),
-        _ann(
-            root,
-            "sthv1_tabs.txt",
-            "sthv1",
-            "vid0\t30\t0\nvid1,40,1\n",
+        _ssv1_case("comma", "1,Pushing something\n", "error", "',' instead of ';'", bad_line=1),
+        _ssv1_case("missing_col", "1;Pushing something\n2\n", "error", "no label", bad_line=2),
+        _ssv1_case(
+            "unknown_label", "1;Juggling something\n", "error", "label not in list", bad_line=1
+        ),
+        _ssv1_case(
+            "duplicate",
+            "1;Pushing something\n1;Pulling something\n",
             "error",
-            "tab then comma separators",
+            "id 1 twice",
             bad_line=2,
-            **c,
         ),
-        _ann(
-            root,
-            "sthv1_missing_col.txt",
-            "sthv1",
-            "vid0 30 0\nvid1 40\n",
+        _ssv1_case(
+            "binary",
+            b"1;Pushing something\n\xff\xfe\x00;x\n",
             "error",
-            "no label column",
+            "binary bytes on line 2",
             bad_line=2,
-            **c,
         ),
-        _ann(
-            root,
-            "sthv1_frames_text.txt",
-            "sthv1",
-            "vid0 thirty 0\n",
+        _ssv1_case(
+            "escape",
+            "../../etc;Pushing something\n",
             "error",
-            "frame count not an integer",
+            "id climbs out",
             bad_line=1,
-            **c,
+            escape=True,
         ),
-        _ann(
-            root,
-            "sthv1_label_range.txt",
-            "sthv1",
-            "vid0 30 0\nvid1 40 5\n",
-            "error",
-            "label 5 with 2 classes",
-            bad_line=2,
-            **c,
-        ),
-        _ann(
-            root,
-            "sthv1_dup.txt",
-            "sthv1",
-            "vid0 30 0\nvid0 30 1\n",
-            "error",
-            "duplicate id vid0",
-            bad_line=2,
-            **c,
-        ),
-        _ann(
-            root,
-            "sthv1_binary.txt",
-            "sthv1",
-            b"vid0 30 0\n\xff\xfe\x00garbage\n",
-            "error",
-            "binary bytes",
-            bad_line=2,
-            **c,
-        ),
-    ]
-
-
-def _sthv2_annotations(root: Path) -> list[BadInput]:
-    """Something-Something v2: labels json (name -> id string) + list json of {id, template}."""
-    labels = root / "sthv2_labels.json"
-    labels.write_text(json.dumps({"Pushing something": "0", "Pulling something": "1"}))
-    c = {"classes": str(labels)}
-    good = [{"id": "1", "template": "Pushing [something]", "label": "x", "placeholders": []}]
-    return [
-        _ann(root, "sthv2_good.json", "sthv2", json.dumps(good), "decode", "one row", rows=1, **c),
-        _ann(
-            root,
-            "sthv2_unknown_label.json",
-            "sthv2",
-            json.dumps([{"id": "1", "template": "Juggling [something]"}]),
-            "error",
-            "template not in the label json",
-            **c,
-        ),
-        _ann(
-            root,
-            "sthv2_missing_key.json",
-            "sthv2",
-            json.dumps([{"template": "Pushing [x]"}]),
-            "error",
-            "entry without id",
-            **c,
-        ),
-        _ann(
-            root,
-            "sthv2_not_list.json",
-            "sthv2",
-            json.dumps({"id": "1"}),
-            "error",
-            "an object, not a list",
-            **c,
-        ),
-        _ann(
-            root,
-            "sthv2_truncated.json",
-            "sthv2",
-            json.dumps(good)[:20],
-            "error",
-            "JSON cut in the middle",
-            **c,
-        ),
-        _ann(
-            root,
-            "sthv2_dup.json",
-            "sthv2",
-            json.dumps(good + good),
-            "error",
-            "id 1 listed twice",
-            **c,
-        ),
-    ]
-
-
-def _k400_annotations(root: Path) -> list[BadInput]:
-    """Kinetics csv: ``label,youtube_id,time_start,time_end,split[,is_cc]``; names from labels."""
-    head = "label,youtube_id,time_start,time_end,split\n"
-    return [
-        _ann(
-            root,
-            "k400_good.csv",
-            "k400",
-            head + '"playing drums",abc,10,20,val\n',
+    ],
+    "sthv2": [
+        _ssv2_case(
+            "good",
+            _J([_SSV2_ROW, {"id": "2", "template": "Pulling [something]"}]),
             "decode",
-            "one quoted multi-word label",
+            "2 entries",
+            rows=2,
+        ),
+        _ssv2_case(
+            "unknown_template",
+            _J([_SSV2_ROW, {"id": "2", "template": "Juggling"}]),
+            "error",
+            "template not in labels",
+        ),
+        _ssv2_case(
+            "missing_id", _J([{"template": "Pushing [something]"}]), "error", "entry without id"
+        ),
+        _ssv2_case("not_array", _J({"id": "1"}), "error", "an object, not an array"),
+        _ssv2_case("cut", _J([_SSV2_ROW, _SSV2_ROW])[:30], "error", "JSON cut mid-entry"),
+        _ssv2_case("duplicate", _J([_SSV2_ROW, _SSV2_ROW]), "error", "id 1 twice"),
+        _ssv2_case(
+            "escape",
+            _J([{"id": "../../etc/x", "template": "Pushing [something]"}]),
+            "error",
+            "id climbs out",
+            escape=True,
+        ),
+    ],
+    "k400": [
+        _k400_case(
+            "good",
+            _K400_HEAD + '"playing drums",abc,10,20,train\n',
+            "decode",
+            "quoted multi-word label",
             rows=1,
         ),
-        _ann(
-            root,
-            "k400_no_header.csv",
-            "k400",
-            '"playing drums",abc,10,20,val\n',
-            "error",
-            "header row missing",
+        _k400_case(
+            "no_header", '"playing drums",abc,10,20,train\n', "error", "no header", bad_line=1
         ),
-        _ann(
-            root,
-            "k400_missing_col.csv",
-            "k400",
-            head + '"playing drums",abc,10\n',
+        _k400_case(
+            "missing_col", _K400_HEAD + "drums,abc,10\n", "error", "3 of 5 columns", bad_line=2
+        ),
+        _k400_case(
+            "bad_time",
+            _K400_HEAD + "drums,abc,ten,20,train\n",
             "error",
-            "row with 3 of 5 columns",
+            "time_start 'ten'",
             bad_line=2,
         ),
-        _ann(
-            root,
-            "k400_bad_time.csv",
-            "k400",
-            head + '"playing drums",abc,ten,20,val\n',
-            "error",
-            "time_start not a number",
-            bad_line=2,
-        ),
-        _ann(
-            root,
-            "k400_tsv.csv",
-            "k400",
-            head.replace(",", "\t") + "drums\tabc\t10\t20\tval\n",
+        _k400_case(
+            "tsv",
+            _K400_HEAD.replace(",", "\t") + "drums\tabc\t10\t20\ttrain\n",
             "error",
             "tab-separated",
+            bad_line=1,
         ),
-        _ann(
-            root,
-            "k400_dup.csv",
-            "k400",
-            head + "drums,abc,10,20,val\ndrums,abc,10,20,val\n",
+        _k400_case(
+            "duplicate",
+            _K400_HEAD + "drums,abc,10,20,train\ndrums,abc,10,20,train\n",
             "error",
             "same clip twice",
             bad_line=3,
         ),
-    ]
-
-
-def _ucf_annotations(root: Path) -> list[BadInput]:
-    """UCF101 ``classInd.txt`` + ``trainlist01.txt`` (``Class/v_Class_g01_c01.avi [label]``)."""
-    folder = root / "ucf"
-    folder.mkdir(exist_ok=True)
-    ind = folder / "classInd.txt"
-    ind.write_text("1 ApplyEyeMakeup\r\n2 Archery\r\n")
-    c = {"classes": str(ind)}
-    good = "ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi 1\r\nArchery/v_Archery_g01_c01.avi 2\r\n"
-    return [
-        _ann(folder, "trainlist_good.txt", "ucf101", good, "decode", "CRLF lines", rows=2, **c),
-        _ann(
-            folder,
-            "trainlist_unknown_class.txt",
-            "ucf101",
-            "Juggling/v_Juggling_g01_c01.avi 3\n",
-            "error",
-            "class folder not in classInd",
-            bad_line=1,
-            **c,
+    ],
+    "ucf101": [
+        _ucf_case(
+            "good",
+            "ApplyEyeMakeup/v_A_g01_c01.avi 1\r\nArchery/v_B_g01_c01.avi 2\r\n",
+            "decode",
+            "CRLF rows",
+            rows=2,
         ),
-        _ann(
-            folder,
-            "trainlist_label_mismatch.txt",
-            "ucf101",
-            "Archery/v_Archery_g01_c01.avi 1\n",
+        _ucf_case(
+            "unknown_class",
+            "Juggling/v_J_g01_c01.avi 1\n",
             "error",
-            "label 1 (ApplyEyeMakeup) but folder Archery",
+            "folder not in classInd",
             bad_line=1,
-            **c,
         ),
-        _ann(
-            folder,
-            "trainlist_zero_label.txt",
-            "ucf101",
-            "ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi 0\n",
+        _ucf_case(
+            "mismatch",
+            "Archery/v_B_g01_c01.avi 1\n",
             "error",
-            "label 0 (UCF labels are 1-based)",
+            "label 1 but folder Archery",
             bad_line=1,
-            **c,
         ),
-        _ann(
-            folder,
-            "trainlist_escape.txt",
-            "ucf101",
-            "../../etc/passwd 1\n",
+        _ucf_case(
+            "zero_label",
+            "ApplyEyeMakeup/v_A_g01_c01.avi 0\n",
             "error",
-            "path escapes the root",
+            "label 0 (1-based format)",
+            bad_line=1,
+        ),
+        _ucf_case(
+            "bad_classind",
+            "ApplyEyeMakeup/v_A_g01_c01.avi 1\n",
+            "error",
+            "classInd out of order",
+            classes="2 Archery\n1 ApplyEyeMakeup\n",
+            bad_file="classInd.txt",
+            bad_line=1,
+        ),
+        _ucf_case(
+            "escape",
+            "ApplyEyeMakeup/../../../etc/passwd 1\n",
+            "error",
+            "path climbs out",
             bad_line=1,
             escape=True,
-            **c,
         ),
-    ]
-
-
-def _hmdb_annotations(root: Path) -> list[BadInput]:
-    """HMDB51 split files ``<class>_test_split1.txt`` with ``<video> <flag>`` (flag 0/1/2)."""
-    folder = root / "hmdb"
-    folder.mkdir(exist_ok=True)
-    return [
-        _ann(
-            folder,
-            "brush_hair_test_split1.txt",
-            "hmdb51",
-            "a.avi 1 \nb.avi 2 \nc.avi 0 \n",
+    ],
+    "hmdb51": [
+        _hmdb_case(
+            "good",
+            {"brush_hair_test_split1.txt": "a.avi 1 \nb.avi 2 \nc.avi 0 \n"},
             "decode",
-            "flags 0/1/2 with trailing spaces",
+            "flags 0/1/2, trailing spaces",
             rows=1,
         ),
-        _ann(folder, "clap_test_split1.txt", "hmdb51", "a.avi 7\n", "error", "flag 7", bad_line=1),
-        _ann(folder, "climb_test_split1.txt", "hmdb51", "a.avi\n", "error", "no flag", bad_line=1),
-    ]
+        _hmdb_case(
+            "bad_flag", {"clap_test_split1.txt": "a.avi 7\n"}, "error", "flag 7", bad_line=1
+        ),
+        _hmdb_case(
+            "no_flag",
+            {"climb_test_split1.txt": "a.avi 1\nb.avi\n"},
+            "error",
+            "row without flag",
+            bad_line=2,
+        ),
+        _hmdb_case(
+            "duplicate",
+            {"run_test_split1.txt": "a.avi 1\na.avi 1\n"},
+            "error",
+            "same video twice",
+            bad_line=2,
+        ),
+    ],
+}
 
 
 # --------------------------------------------------------------------------------------------
