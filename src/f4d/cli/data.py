@@ -57,7 +57,7 @@ def run_check(args: argparse.Namespace) -> int:
     try:
         index, sampling = _load(args)
     except (AnnotationError, FileNotFoundError, ValueError) as err:
-        console.print(f"[red]annotation error:[/red] {err}", markup=True, highlight=False)
+        console.print(f"[red]annotation error:[/red] {err}", highlight=False, soft_wrap=True)
         return 2
     report = _scan(index, sampling, args.workers, console)
     _print_report(report, index, console)
@@ -118,9 +118,10 @@ def _print_report(report: Any, index: DatasetIndex, console: Any) -> None:
         f"{index.source or index.root}: {report.checked} videos, {index.num_classes} classes; "
         f"problems: {len(report.problems)} ({counts})",
         highlight=False,
+        soft_wrap=True,
     )
     for note in report.notes:
-        console.print(f"note: {note}", highlight=False)
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
     if report.ok:
         console.print("[green]all videos readable[/green]")
         return

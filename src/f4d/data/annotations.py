@@ -71,10 +71,11 @@ class DatasetIndex:
         return [r for r in self.records if not r.path.exists()]
 
     def class_counts(self) -> list[int]:
-        """Number of videos per class, in class order."""
+        """Number of videos per class, in class order (labels out of range are not counted)."""
         counts = [0] * len(self.classes)
         for record in self.records:
-            counts[record.label] += 1
+            if 0 <= record.label < len(counts):
+                counts[record.label] += 1
         return counts
 
 

@@ -1,0 +1,65 @@
+"""``f4d data check``: exit codes and the printed table, on real videos linked into tmp trees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from f4d.cli.main import main
+
+
+def _link(target: Path, link: Path) -> None:
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(target)
+
+
+@pytest.fixture
+def folder_dataset(realdata, tmp_path) -> Path:
+    videos = realdata / "videos"
+    root = tmp_path / "ds"
+    _link(videos / "human2bot_task5_0.webm", root / "push" / "p1.webm")
+    _link(videos / "mmaction2_test.avi", root / "pull" / "q1.avi")
+    return root
+
+
+def test_clean_folder_exits_zero(folder_dataset, capsys):
+    assert main(["data", "check", str(folder_dataset), "--frames", "4", "--stride", "4"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "2 videos, 2 classes" in out and "all videos readable" in out
+
+
+def test_bad_videos_exit_one_with_a_table(folder_dataset, realdata, capsys):
+    _link(realdata / "videos" / "decord_corrupted.mp4", folder_dataset / "push" / "bad.mp4")
+    code = main(["data", "check", str(folder_dataset), "--frames", "8", "--stride", "8"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "bad videos" in out and "unreadable" in out and "bad.mp4" in out
+    assert "short" in out  # the 52-frame webm is shorter than 8 x 8 frames
+    assert "unreadable 1, short 1" in " ".join(out.split())
+
+
+def test_csv_with_unknown_label_exits_two(tmp_path, capsys):
+    (tmp_path / "classes.txt").write_text("push\n")
+    (tmp_path / "train.csv").write_text("path,label\na.mp4,push\nb.mp4,pull\n")
+    assert main(["data", "check", str(tmp_path)]) == 2  # train.csv found: csv format
+    out = capsys.readouterr().out.replace("\n", "")
+    assert "train.csv:3: unknown label 'pull'" in out
+
+
+def test_yaml_config_and_split(folder_dataset, tmp_path, capsys):
+    (tmp_path / "val.csv").write_text("push/p1.webm,0\n")
+    config = tmp_path / "cfg.yaml"
+    config.write_text(
+        f"data:\n  format: csv\n  root: {folder_dataset}\n  val_list: {tmp_path / 'val.csv'}\n"
+        "  frames: 8\n  stride: 8\n"
+    )
+    assert main(["data", "check", str(config), "--split", "val"]) == 1  # 52 < 64: short
+    assert "short 1" in capsys.readouterr().out
+    assert main(["data", "check", str(config), "--split", "val", "--stride", "2"]) == 0
+
+
+def test_unknown_format_is_an_argparse_error(folder_dataset):
+    with pytest.raises(SystemExit) as err:
+        main(["data", "check", str(folder_dataset), "--format", "avi"])
+    assert err.value.code == 2
