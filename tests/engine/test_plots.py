@@ -15,12 +15,12 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 # Epoch 2 has no validation (eval_every=2 style); epoch 4 misses train_top1.
 RECORDS = [
-    {"epoch": 1, "train_loss": 2.3, "train_top1": 0.10, "val_loss": 2.2, "val_top1": 0.12,
-     "val_top5": 0.50, "lr": 0.01},
-    {"epoch": 2, "train_loss": 1.9, "train_top1": 0.30, "lr": 0.01},
-    {"epoch": 3, "train_loss": 1.2, "train_top1": 0.55, "val_loss": 1.4, "val_top1": 0.48,
-     "val_top5": 0.90, "lr": 0.001},
-    {"epoch": 4, "train_loss": 0.8, "val_loss": 1.1, "val_top1": 0.61, "val_top5": 0.95},
+    {"epoch": 1, "train_loss": 2.3, "train_top1": 10.0, "val_loss": 2.2, "val_top1": 12.0,
+     "val_top5": 50.0, "lr": 0.01},
+    {"epoch": 2, "train_loss": 1.9, "train_top1": 30.0, "lr": 0.01},
+    {"epoch": 3, "train_loss": 1.2, "train_top1": 55.0, "val_loss": 1.4, "val_top1": 48.0,
+     "val_top5": 90.0, "lr": 0.001},
+    {"epoch": 4, "train_loss": 0.8, "val_loss": 1.1, "val_top1": 61.0, "val_top5": 95.0},
 ]  # fmt: skip
 
 
@@ -61,7 +61,7 @@ def test_loss_figure_plots_the_logged_losses_skipping_missing_epochs():
     assert line_data(fig, "val") == ([1, 3, 4], [2.2, 1.4, 1.1])
 
 
-def test_top1_figure_converts_fractions_to_percent():
+def test_top1_figure_plots_percent_values():
     fig = plots.top1_figure(RECORDS)
     x, y = line_data(fig, "train top-1")
     assert x == [1, 2, 3]
@@ -69,9 +69,10 @@ def test_top1_figure_converts_fractions_to_percent():
     np.testing.assert_allclose(line_data(fig, "val top-5")[1], [50.0, 90.0, 95.0])
 
 
-def test_top1_figure_keeps_percent_values():
-    records = [{"epoch": 1, "val_top1": 40.0}, {"epoch": 2, "val_top1": 62.5}]
-    assert line_data(plots.top1_figure(records), "val top-1") == ([1, 2], [40.0, 62.5])
+def test_small_percentages_are_not_rescaled():
+    records = [{"epoch": 1, "val_top1": 0.5}, {"epoch": 2, "val_top1": 0.9}]  # at chance, 174 cl.
+    assert line_data(plots.top1_figure(records), "val top-1") == ([1, 2], [0.5, 0.9])
+    assert line_data(plots.error_figure(records), "test error") == ([1, 2], [99.5, 99.1])
 
 
 def test_error_figure_is_hundred_minus_top1():
@@ -133,7 +134,7 @@ def test_confusion_rejects_wrong_class_count():
 
 def test_plot_compare_side_by_side(tmp_path):
     v4d = write_run(tmp_path / "v4d", RECORDS)
-    f4d = write_run(tmp_path / "f4d", [{"epoch": 1, "train_top1": 0.5, "val_top1": 0.4}])
+    f4d = write_run(tmp_path / "f4d", [{"epoch": 1, "train_top1": 50.0, "val_top1": 40.0}])
     out = plots.plot_compare({"V4D": v4d, "F4D": f4d}, tmp_path / "fig4" / "compare.png")
     assert_png(out)
     fig = plots.compare_figure({"V4D": RECORDS, "F4D": plots.read_metrics(f4d / "metrics.jsonl")})

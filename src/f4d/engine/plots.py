@@ -1,7 +1,8 @@
 """PNG plots of a training run: loss / top-1 curves, train vs test error, confusion matrix.
 
 A run folder holds ``metrics.jsonl`` (one JSON object per epoch with any of ``epoch``,
-``train_loss``, ``train_top1``, ``val_loss``, ``val_top1``, ``val_top5``, ``lr``) and, after
+``train_loss``, ``train_top1``, ``val_loss``, ``val_top1``, ``val_top5``, ``lr``; accuracies in
+percent, as :mod:`f4d.engine.train` writes them) and, after
 evaluation, ``confusion.npy`` (``(K, K)`` counts, rows = true class, columns = predicted) with
 the class names in ``classes.json`` or ``classes.txt``. Missing keys are tolerated: a series is
 drawn from the epochs that have it.
@@ -73,12 +74,6 @@ def series(records: Sequence[Mapping], key: str) -> Series:
     return epochs, values
 
 
-def accuracy_scale(records: Sequence[Mapping]) -> float:
-    """Return 100 if accuracies are stored as fractions in [0, 1], else 1 (already percent)."""
-    values = [v for key in ("train_top1", "val_top1", "val_top5") for v in series(records, key)[1]]
-    return 100.0 if values and max(values) <= 1.0 else 1.0
-
-
 def loss_figure(records: Sequence[Mapping]) -> Figure:
     """Train and validation loss against epoch (lines labelled ``train`` and ``val``)."""
     fig = Figure(figsize=(6, 4))
@@ -93,7 +88,7 @@ def top1_figure(records: Sequence[Mapping]) -> Figure:
     fig = Figure(figsize=(6, 4))
     ax = fig.subplots()
     labels = {"train top-1": "train_top1", "val top-1": "val_top1", "val top-5": "val_top5"}
-    _plot_series(ax, records, labels, scale=accuracy_scale(records))
+    _plot_series(ax, records, labels)
     _decorate(ax, title="Accuracy", ylabel="accuracy (%)")
     return fig
 
@@ -202,23 +197,19 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
     return path
 
 
-def _plot_series(
-    ax: Axes, records: Sequence[Mapping], labels: Mapping[str, str], *, scale: float = 1.0
-) -> None:
+def _plot_series(ax: Axes, records: Sequence[Mapping], labels: Mapping[str, str]) -> None:
     for label, key in labels.items():
         epochs, values = series(records, key)
         if values:
-            ax.plot(epochs, [v * scale for v in values], marker="o", markersize=3, label=label)
+            ax.plot(epochs, values, marker="o", markersize=3, label=label)
 
 
 def _plot_error(ax: Axes, records: Sequence[Mapping]) -> None:
-    scale = accuracy_scale(records)
     for label, key in {"train error": "train_top1", "test error": "val_top1"}.items():
         epochs, values = series(records, key)
         if values:
-            ax.plot(
-                epochs, [100.0 - v * scale for v in values], marker="o", markersize=3, label=label
-            )
+            errors = [100.0 - v for v in values]
+            ax.plot(epochs, errors, marker="o", markersize=3, label=label)
 
 
 def _decorate(ax: Axes, *, title: str, ylabel: str) -> None:
