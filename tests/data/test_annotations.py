@@ -396,3 +396,19 @@ def test_unknown_format_lists_valid_names(tmp_path):
         ValueError, match="unknown dataset format 'avi'; valid: csv, folder, ucf101"
     ):
         load_index("avi", tmp_path)
+
+
+def test_folder_splits_share_the_root_class_list(tmp_path):
+    _write(tmp_path / "classes.txt", "a\nb\n")
+    _write(tmp_path / "train" / "b" / "x.mp4", "")
+    _write(tmp_path / "test" / "a" / "y.mp4", "")
+    assert _rel(load_index("folder", tmp_path, split="train"), tmp_path / "train") == [
+        ("b/x.mp4", 1)
+    ]
+    assert _rel(load_index("folder", tmp_path, split="test"), tmp_path / "test") == [("a/y.mp4", 0)]
+
+
+def test_list_file_given_as_annotations(realdata, tmp_path):
+    list_file = realdata / "annotations" / "ssv2" / "something-something-v2-validation.first50.json"
+    index = load_index("sthv2", tmp_path, split="validation", annotations=list_file)
+    assert (len(index), index.num_classes) == (50, 174)

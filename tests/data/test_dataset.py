@@ -196,3 +196,19 @@ def test_real_videos_decode_and_corrupt_file_is_skipped(realdata):
     assert batch["skipped_paths"] == [str(videos / "decord_corrupted.mp4")]
     assert "truncated" in batch["skipped_reasons"][0]
     assert batch["video"].float().std() > 10  # real picture content, not blank frames
+
+
+def test_synthetic_dataset_end_to_end(tmp_path):
+    from f4d.data.annotations import load_index
+    from f4d.data.synthetic import generate
+
+    generate(tmp_path, num_train=4, num_test=1, size=32, frames=16, seed=0)
+    index = load_index("csv", tmp_path, split="train", check_files=True)
+    assert len(index) == 4 and index.num_classes == 12
+    ds = VideoDataset(
+        index, units=4, frames_per_unit=2, stride=2, mode="train", transform=TrainTransform(size=16)
+    )
+    batch = collate([ds[i] for i in range(4)])
+    assert batch["video"].shape == (4, 4, 3, 2, 16, 16) and batch["skipped"] == 0
+    assert batch["unit_labels"].shape == (4, 4)
+    assert sorted(batch["unit_labels"][0].tolist()) == [0, 1, 2, 3]  # a permutation of events

@@ -600,24 +600,26 @@ def _k400_clip_path(root: Path, row: dict[str, str]) -> Path:
 def load_folder(
     root: Path,
     *,
+    class_file: Path | None = None,
     check_files: bool = False,
     allow_outside_root: bool = False,
 ) -> DatasetIndex:
     """One sub-folder per class: ``root/<class>/<video file or frame folder>``.
 
-    Classes are the sorted sub-folder names, or the order of ``root/classes.txt`` if present
-    (then every sub-folder must be listed). Hidden entries are ignored.
+    Classes are the order of ``class_file`` (default ``root/classes.txt`` if present; then
+    every sub-folder must be listed, and listed classes may lack a folder), else the sorted
+    sub-folder names. Hidden entries are ignored.
     """
     root = Path(root)
     if not root.is_dir():
         raise AnnotationError(f"dataset folder not found: {root}")
     folders = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    classes = read_class_file(root / "classes.txt") if (root / "classes.txt").is_file() else None
-    if classes is None:
-        classes = tuple(folders)
+    if class_file is None and (root / "classes.txt").is_file():
+        class_file = root / "classes.txt"
+    classes = read_class_file(class_file) if class_file is not None else tuple(folders)
     unknown = sorted(set(folders) - set(classes))
     if unknown:
-        raise AnnotationError(f"{root / 'classes.txt'}: class folders not listed: {unknown}")
+        raise AnnotationError(f"{class_file}: class folders not listed: {unknown}")
     out = _Collector(root=root, classes=classes, allow_outside_root=allow_outside_root)
     for label, name in enumerate(classes):
         for entry in _folder_videos(root / name):
@@ -767,8 +769,12 @@ def _load_generic_csv(root: Path, *, split: str = "train", **kwargs) -> DatasetI
 
 
 def _load_generic_folder(root: Path, *, split: str = "train", **kwargs) -> DatasetIndex:
+    """``root/<split>/<class>/...`` (classes from ``root/classes.txt`` if present, so every
+    split gets the same labels) or ``root/<class>/...``."""
     root = Path(root)
     if (root / split).is_dir():
+        if (root / "classes.txt").is_file() and not (root / split / "classes.txt").is_file():
+            kwargs["class_file"] = root / "classes.txt"
         root = root / split
     return load_folder(root, **kwargs)
 
