@@ -41,7 +41,9 @@ class ModelBenchSettings:
     size: int = 224
     dtype: str = "fp32"
     compile: bool = False
+    compile_backend: str = "inductor"
     channels_last: bool = False
+    cudnn_benchmark: bool = True
     train: bool = False
     repeats: int = 5
     warmup: int = 2
@@ -173,10 +175,11 @@ def bench_model(name: str, *, settings: ModelBenchSettings, device: torch.device
     ``achieved_tflops``, ``peak_share``) and, with ``settings.train``, ``train`` (same keys).
     """
     peak, _ = _peak(settings, device)
+    torch.backends.cudnn.benchmark = settings.cudnn_benchmark
     model = build_model(name, settings, device)
     result: dict = {"model": name, "params": count_parameters(model)}
     result.update(count_model_flops(model, settings))
-    runner = torch.compile(model) if settings.compile else model
+    runner = torch.compile(model, backend=settings.compile_backend) if settings.compile else model
     runner.eval()
     result["inference"] = _measure(_inference_fn(runner, settings, device), settings, device)
     result["inference"].update(

@@ -62,7 +62,8 @@ def model_rows(report: dict) -> list[list[str]]:
 def model_caption(report: dict) -> str:
     """Device, software and settings of a model report in one line."""
     s, m = report["settings"], report["machine"]
-    flags = [s["dtype"], "compiled" if s["compile"] else "eager"]
+    compiled = f"compiled ({s.get('compile_backend', 'inductor')})"
+    flags = [s["dtype"], compiled if s["compile"] else "eager"]
     if s["channels_last"]:
         flags.append("channels_last_3d")
     peak = report.get("peak_tflops")

@@ -10,7 +10,9 @@ f4d bench report bench_out/*.json --out bench_out/summary.md
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -72,6 +74,12 @@ def _add_model_parser(subparsers) -> None:
     p.add_argument("--num-classes", type=int, default=174, help="classifier width (174: SSv1)")
     p.add_argument("--dtype", choices=sorted(DTYPES), default="fp32", help="autocast dtype")
     p.add_argument("--compile", action="store_true", help="torch.compile the whole model")
+    p.add_argument("--compile-backend", default="inductor", help="torch.compile backend")
+    p.add_argument(
+        "--no-cudnn-benchmark",
+        action="store_true",
+        help="leave cuDNN benchmark mode (autotuning, default on) off",
+    )
     p.add_argument("--channels-last", action="store_true", help="channels_last_3d layout")
     p.add_argument("--train", action="store_true", help="also time a training step (SGD)")
     p.add_argument(
@@ -162,7 +170,8 @@ def run_model(args: argparse.Namespace) -> int:
     device = _setup(args)
     settings = ModelBenchSettings(
         frames=args.frames, units=args.units, batch=args.batch, size=args.size,
-        dtype=args.dtype, compile=args.compile, channels_last=args.channels_last,
+        dtype=args.dtype, compile=args.compile, compile_backend=args.compile_backend,
+        channels_last=args.channels_last, cudnn_benchmark=not args.no_cudnn_benchmark,
         train=args.train, repeats=args.repeats, warmup=args.warmup,
         num_classes=args.num_classes, peak_tflops=args.peak_tflops,
     )  # fmt: skip
@@ -232,3 +241,16 @@ def run_report(args: argparse.Namespace) -> int:
     args.out.write_text(text)
     print(f"wrote {args.out}")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m f4d.cli.bench WHAT ...`: the bench commands without the other sub-commands
+    (and their dependencies), as used by ``benchmarks/gpu.sh``."""
+    parser = argparse.ArgumentParser(prog="python -m f4d.cli.bench")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["bench", *(sys.argv[1:] if argv is None else argv)])
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""``f4d predict VIDEO [VIDEO ...] --checkpoint PATH``: top-k classes, optional attention maps."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``predict`` sub-command."""
+    parser = subparsers.add_parser(
+        "predict",
+        help="top-k classes of video files with a trained checkpoint",
+        description=(
+            "Predict the top-k classes of one or more videos (files or frame folders) with a "
+            "trained checkpoint: U units of T frames (test sampling), short side to scale_size, "
+            "one centre crop. Clip settings default to the checkpoint's training config."
+        ),
+    )
+    parser.add_argument("videos", nargs="+", metavar="VIDEO", help="video file or frame folder")
+    parser.add_argument(
+        "--checkpoint", required=True, help="checkpoint .safetensors, its stem, or a run folder"
+    )
+    parser.add_argument("--topk", type=int, default=5, help="classes to show (default 5)")
+    parser.add_argument("--units", type=int, help="action units U (default: as trained)")
+    parser.add_argument("--frames", type=int, help="frames T per unit (default: as trained)")
+    parser.add_argument("--stride", type=int, help="frame stride in a unit (default: as trained)")
+    parser.add_argument(
+        "--explain",
+        metavar="OUT_DIR",
+        help="write TA weights (PNG) and STA maps over the frames (PNG grid + GIF) per video",
+    )
+    parser.add_argument("--json", action="store_true", help="print results as JSON")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the checkpoint, predict every video; exit 1 if any video or the checkpoint fails."""
+    from f4d.engine.checkpoint import CheckpointError
+    from f4d.engine.predict import (
+        attention_modules,
+        explain_dirs,
+        load_predictor,
+        predict_video,
+        predictions_table,
+    )
+
+    if args.topk < 1:
+        return _fail(f"--topk must be >= 1, got {args.topk}")
+    try:
+        predictor = load_predictor(
+            args.checkpoint,
+            units=args.units,
+            frames=args.frames,
+            stride=args.stride,
+            device=args.device,
+        )
+    except (CheckpointError, ValueError, FileNotFoundError) as err:
+        return _fail(f"cannot load checkpoint {args.checkpoint}: {err}")
+    out_dirs: list = [None] * len(args.videos)
+    if args.explain:
+        ta, sta = attention_modules(predictor.model)
+        name = getattr(predictor.model, "model_name", type(predictor.model).__name__)
+        if ta or sta:
+            out_dirs = explain_dirs(args.videos, args.explain)
+        else:
+            print(
+                f"--explain: model '{name}' has no temporal (TA) or spatio-temporal (STA) "
+                "attention modules; nothing to explain, predicting only",
+                file=sys.stderr,
+            )
+    predictions, failed = [], 0
+    for video, out_dir in zip(args.videos, out_dirs):
+        try:
+            predictions.append(predict_video(predictor, video, topk=args.topk, explain_dir=out_dir))
+        except (ValueError, OSError) as err:  # VideoDecodeError is a ValueError
+            failed += 1
+            print(f"error: {video}: {err}", file=sys.stderr)
+    if args.json:
+        print(json.dumps([p.to_dict() for p in predictions], indent=2))
+    elif predictions:
+        print(predictions_table(predictions))
+    return 1 if failed else 0
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 1

@@ -1,0 +1,396 @@
+"""Top-k prediction for single video files, and attention explanations (``f4d predict``).
+
+One video at a time: ``probe`` -> ``sample_segments(mode="test")`` -> ``read_frames`` ->
+:class:`~f4d.data.transforms.TestTransform` (short side to ``scale_size``, centre crop) ->
+``normalize`` -> model -> softmax averaged over views -> top-k.
+
+``explain`` switches on ``record`` in the model's :class:`~f4d.nn.TemporalAttention` (TA) and
+:class:`~f4d.nn.SpatioTemporalAttention` (STA) modules, runs the clip once and writes, per video:
+
+- ``ta.png``: for every TA module, the map ``M_T`` ``(U, T')`` as a heat-map over units and frames
+  and as a line over the ``U·T'`` frame sequence (unit boundaries dashed);
+- ``sta_<i>.png`` / ``sta_<i>.gif`` for STA module ``i``: the map ``M_ST`` ``(U, T', H', W')``
+  upsampled (trilinear) to the clip's ``(U, T, h, w)``, min-max scaled over the whole clip,
+  coloured and blended over the sampled frames: a ``U`` rows × ``T`` columns grid and an
+  animation of ``U·T`` frames (a bar along the bottom shows the position in the clip);
+- ``explain.json``: the TA weights, each STA map's raw range, and the files written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import numpy as np
+import torch
+import torch.nn.functional as F
+from matplotlib.figure import Figure
+from omegaconf import OmegaConf
+from PIL import Image
+from torch import nn
+
+from f4d.data.sampling import sample_segments
+from f4d.data.transforms import IMAGENET_MEAN, IMAGENET_STD, TestTransform, normalize
+from f4d.data.video import probe, read_frames
+from f4d.engine.checkpoint import (
+    CheckpointError,
+    load_for_inference,
+    load_training_state,
+    resolve_checkpoint,
+)
+from f4d.nn import SpatioTemporalAttention, TemporalAttention
+
+GIF_FRAME_MS = 125
+OVERLAY_ALPHA = 0.5
+COLORMAP = "jet"
+
+
+@dataclass(frozen=True)
+class ClipSettings:
+    """How a video becomes model input: U units of T frames ``stride`` apart, one centre crop."""
+
+    units: int = 4
+    frames: int = 8
+    stride: int = 4
+    size: int = 224
+    scale_size: int = 256
+    mean: tuple[float, ...] = IMAGENET_MEAN
+    std: tuple[float, ...] = IMAGENET_STD
+
+
+@dataclass
+class Prediction:
+    """Top-k result for one video: ``topk`` holds ``(class index, class name, probability)``."""
+
+    video: str
+    topk: list[tuple[int, str, float]]
+    explain: list[Path] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: ``{"video", "topk": [{"index", "class", "prob"}], "explain"}``."""
+        topk = [{"index": i, "class": name, "prob": p} for i, name, p in self.topk]
+        return {"video": self.video, "topk": topk, "explain": [str(p) for p in self.explain]}
+
+
+@dataclass
+class Predictor:
+    """A model loaded for inference with its class names and clip settings."""
+
+    model: nn.Module
+    classes: list[str]
+    settings: ClipSettings
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    settings_source: str = "defaults"  # where the clip settings were read from
+
+
+# ------------------------------------------------------------------------------- loading
+
+
+def load_predictor(
+    checkpoint: str | Path,
+    *,
+    units: int | None = None,
+    frames: int | None = None,
+    stride: int | None = None,
+    device: str = "cpu",
+) -> Predictor:
+    """Load a checkpoint for prediction; clip settings come from its training config.
+
+    The training config is found by :func:`training_data_config`; without one, the
+    :class:`ClipSettings` defaults (the paper's 8 x 4, U=4, 224) apply.
+    ``units``/``frames``/``stride`` override the trained values (U at test may differ from U
+    at training). Raises ``CheckpointError`` for a missing or foreign checkpoint.
+    """
+    model, classes, meta = load_for_inference(checkpoint, device=device)
+    num_classes = int(meta.get("num_classes", len(classes)))
+    if len(classes) != num_classes:
+        classes = [str(i) for i in range(num_classes)]
+    data, source = training_data_config(checkpoint, meta)
+    overrides = {"units": units, "frames": frames, "stride": stride}
+    settings = clip_settings(data, **{k: v for k, v in overrides.items() if v is not None})
+    return Predictor(model, classes, settings, torch.device(device), settings_source=source)
+
+
+def training_data_config(checkpoint: str | Path, meta: Mapping[str, Any]) -> tuple[dict, str]:
+    """The ``data`` section of the run config the checkpoint was trained with, and its source.
+
+    Looks in the checkpoint's meta, then its ``<tag>.state.pt``, then ``config.yaml`` in the
+    checkpoint's folder or the run folder above it; ``({}, "defaults")`` if none has one.
+    """
+    weights = resolve_checkpoint(checkpoint)
+    if isinstance(meta.get("config"), Mapping):
+        return dict(meta["config"].get("data", {})), f"{weights} (meta)"
+    state_file = weights.with_name(weights.name.removesuffix(".safetensors") + ".state.pt")
+    if state_file.is_file():
+        try:
+            config = load_training_state(weights).get("config") or {}
+        except CheckpointError:
+            config = {}
+        if isinstance(config.get("data"), Mapping):
+            return dict(config["data"]), str(state_file)
+    for run_config in (weights.parent / "config.yaml", weights.parent.parent / "config.yaml"):
+        if run_config.is_file():
+            data = OmegaConf.to_container(OmegaConf.load(run_config)).get("data", {})
+            return dict(data), str(run_config)
+    return {}, "defaults"
+
+
+def clip_settings(data: Mapping[str, Any], **overrides: int) -> ClipSettings:
+    """Build :class:`ClipSettings` from a config ``data`` dict plus explicit overrides."""
+    names = ("units", "frames", "stride", "size", "scale_size", "mean", "std")
+    values = {k: data[k] for k in names if data.get(k) is not None}
+    values.update(overrides)
+    for key in ("mean", "std"):
+        if key in values:
+            values[key] = tuple(float(v) for v in values[key])
+    settings = ClipSettings(**values)
+    for key in ("units", "frames", "stride", "size", "scale_size"):
+        if getattr(settings, key) < 1:
+            raise ValueError(f"{key} must be >= 1, got {getattr(settings, key)}")
+    return settings
+
+
+def load_clip(path: str | Path, settings: ClipSettings) -> torch.Tensor:
+    """Decode and transform one video: uint8 ``(V=1, U, C, T, size, size)`` (centre crop).
+
+    Raises ``VideoDecodeError`` (a ``ValueError``) naming the file if it cannot be read.
+    """
+    info = probe(path)
+    indices = sample_segments(
+        info.num_frames, settings.units, settings.frames, settings.stride, mode="test"
+    )  # (U, T)
+    frames = read_frames(path, indices)  # (U·T, H, W, 3)
+    clip = frames.reshape(settings.units, settings.frames, *frames.shape[1:])  # (U, T, H, W, 3)
+    transform = TestTransform(size=settings.size, scale_size=settings.scale_size, num_crops=1)
+    views, _ = transform(clip, 0)
+    return views  # (V, U, C, T, size, size)
+
+
+# ------------------------------------------------------------------------------ predicting
+
+
+@torch.no_grad()
+def class_probabilities(predictor: Predictor, clip: torch.Tensor) -> torch.Tensor:
+    """Class probabilities ``(K,)``: softmax averaged over the views of ``(V, U, C, T, H, W)``."""
+    x = normalize(clip.to(predictor.device), predictor.settings.mean, predictor.settings.std)
+    logits = predictor.model(x)  # (V, K)
+    return logits.float().softmax(dim=-1).mean(dim=0).cpu()
+
+
+def top_k(probs: torch.Tensor, classes: Sequence[str], k: int) -> list[tuple[int, str, float]]:
+    """The ``k`` most probable classes (fewer if there are fewer), most probable first."""
+    if k < 1:
+        raise ValueError(f"topk must be >= 1, got {k}")
+    values, indices = probs.topk(min(k, probs.numel()))
+    return [(int(i), classes[int(i)], float(v)) for v, i in zip(values, indices)]
+
+
+def predict_video(
+    predictor: Predictor,
+    path: str | Path,
+    *,
+    topk: int = 5,
+    explain_dir: str | Path | None = None,
+) -> Prediction:
+    """Predict the top-k classes of one video; with ``explain_dir`` also write explanations."""
+    clip = load_clip(path, predictor.settings)
+    if explain_dir is None:
+        probs = class_probabilities(predictor, clip)
+        return Prediction(str(path), top_k(probs, predictor.classes, topk))
+    with recording(predictor.model) as (ta_modules, sta_modules):
+        probs = class_probabilities(predictor, clip)
+        files = write_explanation(clip[0], ta_modules, sta_modules, Path(explain_dir))
+    return Prediction(str(path), top_k(probs, predictor.classes, topk), files)
+
+
+def explain_dirs(paths: Sequence[str | Path], out_dir: str | Path) -> list[Path]:
+    """One sub-folder of ``out_dir`` per video, named by its stem (numbered if stems repeat)."""
+    stems = [Path(p).stem or "video" for p in paths]
+    repeated = {s for s in stems if stems.count(s) > 1}
+    return [Path(out_dir) / (f"{i:02d}_{s}" if s in repeated else s) for i, s in enumerate(stems)]
+
+
+# ------------------------------------------------------------------------------ explaining
+
+
+def attention_modules(model: nn.Module) -> tuple[list[nn.Module], list[nn.Module]]:
+    """The model's TA and STA modules, in forward (registration) order."""
+    ta = [m for m in model.modules() if isinstance(m, TemporalAttention)]
+    sta = [m for m in model.modules() if isinstance(m, SpatioTemporalAttention)]
+    return ta, sta
+
+
+@contextmanager
+def recording(model: nn.Module) -> Iterator[tuple[list[nn.Module], list[nn.Module]]]:
+    """Switch ``record`` on for every TA/STA module of ``model``; restore it on exit."""
+    ta, sta = attention_modules(model)
+    modules = ta + sta
+    before = [m.record for m in modules]
+    for m in modules:
+        m.record = True
+    try:
+        yield ta, sta
+    finally:
+        for m, flag in zip(modules, before):
+            m.record = flag
+
+
+def write_explanation(
+    clip: torch.Tensor,
+    ta_modules: Sequence[nn.Module],
+    sta_modules: Sequence[nn.Module],
+    out_dir: Path,
+) -> list[Path]:
+    """Write the TA plot, STA grids/GIFs and ``explain.json`` for one clip ``(U, C, T, h, w)``.
+
+    Must be called after a forward pass with recording on. Raises ``ValueError`` if the model
+    has neither TA nor STA modules.
+    """
+    if not ta_modules and not sta_modules:
+        raise ValueError(
+            "the model has no TemporalAttention (TA) or SpatioTemporalAttention (STA) modules, "
+            "so there is no attention to explain (F4D models with attention have them)"
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    units = clip.shape[0]
+    frames = clip.permute(0, 2, 3, 4, 1).numpy()  # (U, T, h, w, 3) uint8
+    summary: dict[str, Any] = {"units": units, "frames_per_unit": int(clip.shape[2])}
+    files: list[Path] = []
+    if ta_modules:
+        ta_maps = [ta_map(m, units) for m in ta_modules]
+        files.append(save_ta_plot(ta_maps, out_dir / "ta.png"))
+        summary["ta"] = [m.tolist() for m in ta_maps]
+    summary["sta"] = []
+    for i, module in enumerate(sta_modules):
+        raw = sta_map(module, units)
+        overlay = overlay_frames(frames, upsample_map(raw, frames.shape[1:4]))
+        files.append(save_grid(overlay, out_dir / f"sta_{i}.png"))
+        files.append(save_gif(overlay, out_dir / f"sta_{i}.gif"))
+        summary["sta"].append({"shape": list(raw.shape), "min": float(raw.min()),
+                               "max": float(raw.max())})  # fmt: skip
+    summary["files"] = [p.name for p in files]
+    json_path = out_dir / "explain.json"
+    json_path.write_text(json.dumps(summary, indent=2))
+    return [*files, json_path]
+
+
+def ta_map(module: nn.Module, units: int) -> np.ndarray:
+    """The first video's TA map ``M_T`` as ``(U, T')`` from ``last_map`` ``(B, 1, U, T', 1, 1)``."""
+    last = _last_map(module)
+    if last.dim() != 6 or last.shape[2] != units:
+        raise ValueError(f"TA map of shape {tuple(last.shape)} does not have U={units} units")
+    return last[0, 0, :, :, 0, 0].float().cpu().numpy()
+
+
+def sta_map(module: nn.Module, units: int) -> np.ndarray:
+    """The first video's STA map ``(U, T', H', W')`` from ``last_map`` ``(B·U, 1, T', H', W')``."""
+    last = _last_map(module)
+    if last.dim() != 5 or last.shape[0] < units:
+        raise ValueError(f"STA map of shape {tuple(last.shape)} holds fewer than U={units} rows")
+    return last[:units, 0].float().cpu().numpy()
+
+
+def _last_map(module: nn.Module) -> torch.Tensor:
+    last = getattr(module, "last_map", None)
+    if last is None:
+        raise RuntimeError(f"{type(module).__name__} recorded no map; run a forward pass first")
+    return last
+
+
+def upsample_map(maps: np.ndarray, size: tuple[int, int, int]) -> np.ndarray:
+    """Trilinear resize of ``(U, T', H', W')`` to ``(U, T, h, w)``, min-max scaled to [0, 1]."""
+    grid = torch.from_numpy(maps).float()[:, None]  # (U, 1, T', H', W')
+    up = F.interpolate(grid, size=size, mode="trilinear", align_corners=False)[:, 0]
+    low, high = float(up.min()), float(up.max())
+    scaled = (up - low) / (high - low) if high > low else torch.zeros_like(up)
+    return scaled.numpy()  # (U, T, h, w)
+
+
+def overlay_frames(frames: np.ndarray, heat: np.ndarray) -> np.ndarray:
+    """Blend colour-mapped ``heat`` ``(U, T, h, w)`` in [0, 1] over frames ``(U, T, h, w, 3)``."""
+    colours = matplotlib.colormaps[COLORMAP](heat)[..., :3] * 255.0  # (U, T, h, w, 3)
+    mixed = (1.0 - OVERLAY_ALPHA) * frames.astype(np.float64) + OVERLAY_ALPHA * colours
+    return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+
+
+def save_grid(images: np.ndarray, path: Path, gap: int = 2) -> Path:
+    """Tile ``(U, T, h, w, 3)`` uint8 images as U rows × T columns (``gap`` px white lines)."""
+    units, length, h, w, _ = images.shape
+    canvas = np.full((units * (h + gap) - gap, length * (w + gap) - gap, 3), 255, np.uint8)
+    for u in range(units):
+        for t in range(length):
+            top, left = u * (h + gap), t * (w + gap)
+            canvas[top : top + h, left : left + w] = images[u, t]
+    Image.fromarray(canvas).save(path, format="PNG")
+    return path
+
+
+def save_gif(images: np.ndarray, path: Path) -> Path:
+    """Animate ``(U, T, h, w, 3)`` as ``U·T`` GIF frames with a progress bar along the bottom."""
+    sequence = images.reshape(-1, *images.shape[2:])  # (U·T, h, w, 3)
+    count, h, w = sequence.shape[:3]
+    bar = max(2, h // 32)
+    pictures = []
+    for i, image in enumerate(sequence):
+        framed = np.concatenate([image, np.zeros((bar, w, 3), np.uint8)])
+        framed[h:, : max(1, round(w * (i + 1) / count))] = 255
+        pictures.append(Image.fromarray(framed))
+    pictures[0].save(
+        path, format="GIF", save_all=True, append_images=pictures[1:], duration=GIF_FRAME_MS,
+        loop=0, disposal=1,
+    )  # fmt: skip
+    return path
+
+
+def save_ta_plot(maps: Sequence[np.ndarray], path: Path) -> Path:
+    """Heat-map ``(U, T')`` and line over the ``U·T'`` sequence for each TA module's map."""
+    fig = Figure(figsize=(10, 2.8 * len(maps)))
+    axes = fig.subplots(len(maps), 2, squeeze=False)
+    for row, weights in enumerate(maps):
+        _ta_heatmap(fig, axes[row, 0], weights, title=f"TA module {row}: M_T over units × frames")
+        _ta_line(axes[row, 1], weights, title=f"TA module {row}: M_T along the video")
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=100)
+    return path
+
+
+def _ta_heatmap(fig: Figure, ax: Any, weights: np.ndarray, *, title: str) -> None:
+    image = ax.imshow(weights, aspect="auto", cmap="viridis", interpolation="nearest")
+    fig.colorbar(image, ax=ax)
+    ax.set_xlabel("frame t (feature time)")
+    ax.set_ylabel("action unit u")
+    ax.set_yticks(range(weights.shape[0]))
+    ax.set_title(title, fontsize=9)
+
+
+def _ta_line(ax: Any, weights: np.ndarray, *, title: str) -> None:
+    units, length = weights.shape
+    ax.plot(np.arange(units * length), weights.reshape(-1), marker="o", markersize=3)
+    for u in range(1, units):
+        ax.axvline(u * length - 0.5, color="grey", linestyle="--", linewidth=0.8)
+    ax.set_xlabel("frame index u·T' + t")
+    ax.set_ylabel("attention weight")
+    ax.set_title(title, fontsize=9)
+    ax.grid(True, alpha=0.3)
+
+
+def predictions_table(predictions: Sequence[Prediction]) -> str:
+    """Plain-text table: one block per video, rank / probability / class index / class name."""
+    lines = []
+    for prediction in predictions:
+        lines.append(prediction.video)
+        lines.append(f"  {'rank':>4}  {'prob':>7}  {'index':>5}  class")
+        for rank, (index, name, prob) in enumerate(prediction.topk, start=1):
+            lines.append(f"  {rank:>4}  {prob:7.4f}  {index:>5}  {name}")
+        lines.extend(f"  explain: {path}" for path in prediction.explain)
+    return "\n".join(lines)
+
+
+def settings_dict(settings: ClipSettings) -> dict[str, Any]:
+    """:class:`ClipSettings` as a JSON-ready dict."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items()}

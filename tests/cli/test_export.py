@@ -1,0 +1,43 @@
+"""`f4d export`: from a checkpoint (shape taken from its saved config) and from --model."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from f4d.cli.main import main
+from f4d.engine.checkpoint import save_checkpoint
+from f4d.engine.export import example_input, run_torchscript
+from f4d.models import create_model
+
+
+def test_export_checkpoint_uses_saved_shape_and_weights(tmp_path, capsys) -> None:
+    torch.manual_seed(0)
+    model = create_model("tsn_tiny", 3).eval()
+    config = {"data": {"units": 3, "frames": 2, "size": 16}}
+    weights = save_checkpoint(
+        tmp_path / "ckpt", model=model, optimizer=None, scheduler=None, scaler=None, epoch=1,
+        step=10, best_metric=None, config=config, classes=["a", "b", "c"], tag="best",
+    )  # fmt: skip
+    out = tmp_path / "tsn.pt"
+    assert main(["export", str(weights), "--format", "torchscript", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "(2, 3, 3, 2, 16, 16)" in text and "max |exported - PyTorch| = 0.00e+00" in text
+    x = example_input(batch=2, units=3, frames=2, size=16)
+    with torch.no_grad():
+        assert torch.equal(run_torchscript(out, x), model(x))
+
+
+def test_export_untrained_model_to_onnx(tmp_path, capsys) -> None:
+    out = tmp_path / "tiny.onnx"
+    args = ["export", "--model", "tsn_tiny", "--num-classes", "4", "--out", str(out),
+            "--exporter", "legacy", "--units", "2", "--frames", "2", "--size", "16"]  # fmt: skip
+    assert main(args) == 0
+    assert out.is_file() and "onnx via legacy" in capsys.readouterr().out
+
+
+def test_export_needs_exactly_one_source(tmp_path) -> None:
+    with pytest.raises(SystemExit, match="CHECKPOINT or --model"):
+        main(["export", "--out", str(tmp_path / "x.onnx")])
+    with pytest.raises(SystemExit, match="--num-classes"):
+        main(["export", "--model", "f4d_tiny", "--out", str(tmp_path / "x.onnx")])

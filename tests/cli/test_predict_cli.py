@@ -1,0 +1,82 @@
+"""Tests for ``f4d predict``: table / JSON output, --explain, and its error exits."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from f4d.cli.main import main
+from tests.engine.test_predict import CLASSES, make_run, make_video
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    root = tmp_path_factory.mktemp("predict_cli")
+    return {
+        "video": make_video(root / "clip.mp4"),
+        "f4d": make_run(root / "f4d"),
+        "tsn": make_run(root / "tsn", "tsn_tiny"),
+    }
+
+
+def test_json_output_has_topk_per_video(assets, capsys):
+    video = str(assets["video"])
+    rc = main(
+        ["predict", video, video, "--checkpoint", str(assets["f4d"]), "--topk", "3", "--json"]
+    )
+    assert rc == 0
+    results = json.loads(capsys.readouterr().out)
+    assert [r["video"] for r in results] == [video, video]
+    for result in results:
+        probs = [row["prob"] for row in result["topk"]]
+        assert len(probs) == 3 and probs == sorted(probs, reverse=True) and sum(probs) <= 1.0
+        assert all(row["class"] == CLASSES[row["index"]] for row in result["topk"])
+
+
+def test_table_output_names_classes(assets, capsys):
+    rc = main(["predict", str(assets["video"]), "--checkpoint", str(assets["f4d"]), "--topk", "2"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    lines = out.splitlines()
+    assert lines[0] == str(assets["video"])
+    assert len(lines) == 1 + 1 + 2  # video, header, 2 ranks
+    assert any(name in lines[2] for name in CLASSES)
+
+
+def test_bad_video_is_named_and_exit_is_1(assets, tmp_path, capsys):
+    bad = tmp_path / "corrupt.mp4"
+    bad.write_bytes(b"\x00" * 64)
+    argv = ["predict", str(bad), str(assets["video"]), "--checkpoint", str(assets["f4d"]), "--json"]
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    assert "corrupt.mp4" in captured.err
+    assert [r["video"] for r in json.loads(captured.out)] == [str(assets["video"])]
+
+
+def test_missing_checkpoint_is_an_error(assets, tmp_path, capsys):
+    rc = main(["predict", str(assets["video"]), "--checkpoint", str(tmp_path / "nope")])
+    assert rc == 1
+    assert "nope" in capsys.readouterr().err
+
+
+def test_explain_writes_one_folder_per_video(assets, tmp_path, capsys):
+    out = tmp_path / "explain"
+    argv = ["predict", str(assets["video"]), "--checkpoint", str(assets["f4d"]),
+            "--explain", str(out), "--units", "3"]  # fmt: skip
+    assert main(argv) == 0
+    written = sorted(p.name for p in (out / "clip").iterdir())
+    assert written == ["explain.json", "sta_0.gif", "sta_0.png", "ta.png"]
+    assert json.loads((out / "clip" / "explain.json").read_text())["units"] == 3
+    assert "explain:" in capsys.readouterr().out
+
+
+def test_explain_without_attention_says_so_and_still_predicts(assets, tmp_path, capsys):
+    out = tmp_path / "explain"
+    argv = ["predict", str(assets["video"]), "--checkpoint", str(assets["tsn"]),
+            "--explain", str(out), "--json"]  # fmt: skip
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "tsn_tiny" in captured.err and "nothing to explain" in captured.err
+    assert len(json.loads(captured.out)[0]["topk"]) == len(CLASSES)
+    assert not out.exists()

@@ -1,0 +1,190 @@
+"""Tests for f4d.engine.predict: top-k from a real checkpoint and video, attention explanations."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+from omegaconf import OmegaConf
+from PIL import Image
+
+from f4d.data.video import VideoDecodeError
+from f4d.engine import predict
+from f4d.engine.checkpoint import save_checkpoint
+from f4d.models import create_model
+
+CLASSES = ["push left", "push right", "lift", "drop", "spin"]
+DATA = {"units": 2, "frames": 4, "stride": 2, "size": 32, "scale_size": 36}
+
+
+def make_video(path: Path, *, frames: int = 24, height: int = 40, width: int = 48) -> Path:
+    """Write an mp4 of a bright square moving right over a gradient, ``frames`` long."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=12)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        base = np.linspace(0, 120, width, dtype=np.uint8)[None, :, None].repeat(height, 0)
+        for i in range(frames):
+            image = np.repeat(base, 3, axis=2).copy()
+            left = (i * 2) % (width - 10)
+            image[15:25, left : left + 10] = (250, 200, 40)
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+def make_checkpoint(folder: Path, model_name: str = "f4d_tiny") -> Path:
+    """Save an untrained (seeded) tiny model through the real checkpoint API."""
+    torch.manual_seed(0)
+    model = create_model(model_name, num_classes=len(CLASSES))
+    return save_checkpoint(
+        folder, model=model, optimizer=None, scheduler=None, scaler=None, epoch=1, step=10,
+        best_metric=None, config={"data": DATA}, classes=CLASSES, tag="best",
+    )  # fmt: skip
+
+
+def make_run(folder: Path, model_name: str = "f4d_tiny") -> Path:
+    """A run folder as `f4d train` leaves it: config.yaml + checkpoints/best.*; returns weights."""
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text(OmegaConf.to_yaml({"data": DATA}))
+    return make_checkpoint(folder / "checkpoints", model_name)
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("predict")
+    return {
+        "video": make_video(root / "clip.mp4"),
+        "f4d": make_run(root / "f4d"),
+        "tsn": make_run(root / "tsn", "tsn_tiny"),
+    }
+
+
+@pytest.fixture(scope="module")
+def predictor(assets) -> predict.Predictor:
+    return predict.load_predictor(assets["f4d"])
+
+
+def test_settings_come_from_the_training_config(predictor):
+    assert predictor.settings == predict.ClipSettings(**DATA)
+    assert predictor.classes == CLASSES
+    assert not predictor.model.training
+
+
+def test_settings_are_read_from_the_checkpoint_state(tmp_path):
+    weights = make_checkpoint(tmp_path)  # no config.yaml anywhere near
+    loaded = predict.load_predictor(weights)
+    assert loaded.settings_source == str(tmp_path / "best.state.pt")
+    assert loaded.settings == predict.ClipSettings(**DATA)
+
+
+def test_settings_fall_back_to_the_run_config_yaml(tmp_path):
+    run = tmp_path / "run"
+    weights = make_checkpoint(run / "checkpoints")
+    weights.with_name("best.state.pt").unlink()
+    (run / "config.yaml").write_text("data:\n  units: 3\n  frames: 2\n  size: 48\n")
+    loaded = predict.load_predictor(run)  # a run folder resolves to checkpoints/best
+    assert loaded.settings == predict.ClipSettings(units=3, frames=2, size=48)
+    assert loaded.settings_source == str(run / "config.yaml")
+
+
+def test_units_and_frames_can_be_overridden(assets):
+    loaded = predict.load_predictor(assets["f4d"], units=3, frames=2)
+    clip = predict.load_clip(assets["video"], loaded.settings)
+    assert clip.shape == (1, 3, 3, 2, 32, 32) and clip.dtype == torch.uint8
+
+
+def test_load_clip_is_the_centre_view(assets, predictor):
+    clip = predict.load_clip(assets["video"], predictor.settings)
+    assert clip.shape == (1, 2, 3, 4, 32, 32)  # (V, U, C, T, size, size)
+    # 16 sampled frames differ: the square moves between them.
+    frames = clip[0].permute(0, 2, 1, 3, 4).reshape(8, -1).float()
+    assert torch.unique(frames, dim=0).shape[0] == 8
+
+
+def test_predict_returns_k_sorted_classes(assets, predictor):
+    result = predict.predict_video(predictor, assets["video"], topk=3)
+    assert result.video == str(assets["video"])
+    probs = [p for _, _, p in result.topk]
+    assert len(probs) == 3 and probs == sorted(probs, reverse=True)
+    assert 0.0 < sum(probs) <= 1.0 + 1e-6
+    assert all(CLASSES[i] == name for i, name, _ in result.topk)
+
+
+def test_all_classes_sum_to_one_and_match_the_model(assets, predictor):
+    result = predict.predict_video(predictor, assets["video"], topk=10)
+    assert len(result.topk) == len(CLASSES)
+    assert sum(p for _, _, p in result.topk) == pytest.approx(1.0, abs=1e-5)
+    clip = predict.load_clip(assets["video"], predictor.settings)
+    with torch.no_grad():
+        x = (clip.float() / 255 - torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1, 1)) / (
+            torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1, 1)
+        )
+        expected = predictor.model(x).softmax(-1)[0]
+    for index, _, prob in result.topk:
+        assert prob == pytest.approx(float(expected[index]), abs=1e-6)
+
+
+def test_bad_video_names_the_file(tmp_path, predictor):
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"not a video at all")
+    with pytest.raises(VideoDecodeError, match=r"broken\.mp4"):
+        predict.predict_video(predictor, bad)
+
+
+def test_explain_writes_ta_plot_and_sta_overlays(assets, predictor, tmp_path):
+    result = predict.predict_video(predictor, assets["video"], topk=2, explain_dir=tmp_path)
+    names = sorted(p.name for p in result.explain)
+    assert names == ["explain.json", "sta_0.gif", "sta_0.png", "ta.png"]
+    with Image.open(tmp_path / "sta_0.gif") as gif:
+        assert gif.n_frames == 2 * 4  # U·T sampled frames
+        assert gif.size == (32, 32 + 2)  # frame + progress bar
+    with Image.open(tmp_path / "sta_0.png") as grid:
+        assert grid.size == (4 * 34 - 2, 2 * 34 - 2)  # T columns x U rows, 2 px gaps
+    with Image.open(tmp_path / "ta.png") as plot:
+        assert plot.width > 300 and (tmp_path / "ta.png").stat().st_size > 5000
+    summary = json.loads((tmp_path / "explain.json").read_text())
+    ta = np.array(summary["ta"])
+    assert ta.shape == (1, 2, 4)  # one TA module, (U, T') = (2, 4) at conv4 of f4d_tiny
+    assert ((ta > 0) & (ta < 1)).all()  # sigmoid weights
+    ta_modules, sta_modules = predict.attention_modules(predictor.model)
+    assert not any(m.record for m in ta_modules + sta_modules)  # switched off again
+
+
+def test_explained_ta_weights_are_the_recorded_map(assets, predictor, tmp_path):
+    predict.predict_video(predictor, assets["video"], explain_dir=tmp_path)
+    (module,), _ = predict.attention_modules(predictor.model)
+    recorded = module.last_map[0, 0, :, :, 0, 0].numpy()
+    saved = np.array(json.loads((tmp_path / "explain.json").read_text())["ta"][0])
+    np.testing.assert_allclose(saved, recorded, rtol=1e-6)
+
+
+def test_explain_without_attention_says_so(assets, tmp_path):
+    tsn = predict.load_predictor(assets["tsn"])
+    assert predict.attention_modules(tsn.model) == ([], [])
+    with pytest.raises(ValueError, match=r"no TemporalAttention \(TA\) or SpatioTemporal"):
+        predict.predict_video(tsn, assets["video"], explain_dir=tmp_path)
+
+
+def test_upsample_map_scales_to_unit_range():
+    maps = np.array([[[[0.2, 0.6]]]], dtype=np.float32)  # (U=1, T'=1, H'=1, W'=2)
+    up = predict.upsample_map(maps, (2, 1, 4))
+    assert up.shape == (1, 2, 1, 4)
+    assert up.min() == 0.0 and up.max() == 1.0
+    assert (np.diff(up[0, 0, 0]) >= 0).all()  # left-to-right increase is kept
+    assert not predict.upsample_map(np.full((1, 1, 2, 2), 0.5, np.float32), (1, 2, 2)).any()
+
+
+def test_overlay_blends_half_and_half():
+    frames = np.zeros((1, 1, 1, 1, 3), np.uint8)
+    heat = np.ones((1, 1, 1, 1))  # jet(1.0) = dark red (0.5, 0, 0) -> 127.5 at half strength
+    assert predict.overlay_frames(frames, heat)[0, 0, 0, 0].tolist() == [64, 0, 0]
+
+
+def test_explain_dirs_are_unique_per_video():
+    dirs = predict.explain_dirs(["a/x.mp4", "b/x.mp4", "c/y.avi"], "out")
+    assert [d.as_posix() for d in dirs] == ["out/00_x", "out/01_x", "out/y"]
