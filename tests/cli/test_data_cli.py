@@ -63,3 +63,14 @@ def test_unknown_format_is_an_argparse_error(folder_dataset):
     with pytest.raises(SystemExit) as err:
         main(["data", "check", str(folder_dataset), "--format", "avi"])
     assert err.value.code == 2
+
+
+def test_training_config_with_override(folder_dataset, tmp_path, capsys):
+    (tmp_path / "train.csv").write_text("push/p1.webm,0\npull/q1.avi,1\n")
+    config = tmp_path / "train.yaml"
+    config.write_text("data:\n  format: csv\n  root: nowhere\n  frames: 4\n  stride: 2\n")
+    args = ["data", "check", str(config), f"data.root={folder_dataset}",
+            f"data.train_list={tmp_path / 'train.csv'}"]  # fmt: skip
+    assert main(args) == 0
+    assert "2 videos" in capsys.readouterr().out
+    assert main(["data", "check", str(folder_dataset), "data.root=x"]) == 2

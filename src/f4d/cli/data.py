@@ -1,6 +1,7 @@
 """``f4d data check PATH_OR_CONFIG``: scan a dataset split for unreadable/short videos.
 
-PATH_OR_CONFIG is a YAML config (its ``data`` section, see :mod:`f4d.data.check`), a csv
+PATH_OR_CONFIG is a YAML config (a training config with ``KEY=VALUE`` overrides, or a minimal
+file with a ``data`` section, see :mod:`f4d.data.check`), a csv
 file (``path,label``), or a dataset folder. Without ``--format`` a folder holding
 ``<split>.csv`` is read as ``csv``, any other folder as ``folder`` (one sub-folder per class).
 Exit code 0 when every video is fine, 1 when any problem was found, 2 when the annotations
@@ -29,6 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     check.add_argument("path", type=Path, metavar="PATH_OR_CONFIG")
+    check.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                       help="config overrides, e.g. data.root=/data/sthv1 (YAML only)")  # fmt: skip
     check.add_argument("--format", choices=sorted(FORMATS), default=None)
     check.add_argument("--split", default="train", help="train | val | test (default: train)")
     check.add_argument("--fold", type=int, default=None, help="ucf101/hmdb51 fold 1-3")
@@ -65,12 +68,14 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace) -> tuple[DatasetIndex, dict[str, int]]:
-    from f4d.data.check import index_from_config, read_data_config
+    from f4d.data.check import index_from_config
 
     sampling = {"units": 4, "frames": 8, "stride": 4}
     path = args.path
+    if args.overrides and path.suffix.lower() not in (".yaml", ".yml"):
+        raise ValueError(f"KEY=VALUE overrides need a YAML config, got {path}")
     if path.suffix.lower() in (".yaml", ".yml"):
-        data = read_data_config(path)
+        data = _config_data(path, args.overrides)
         data = {**data, **({"format": args.format} if args.format else {})}
         if args.fold is not None:
             data["split"] = args.fold
@@ -86,6 +91,23 @@ def _load(args: argparse.Namespace) -> tuple[DatasetIndex, dict[str, int]]:
         if getattr(args, key) is not None:
             sampling[key] = getattr(args, key)
     return index, sampling
+
+
+def _config_data(path: Path, overrides: list[str]) -> dict[str, Any]:
+    """``data`` of a training config (engine loader), else of a minimal YAML file."""
+    from omegaconf import OmegaConf
+
+    from f4d.data.check import read_data_config
+    from f4d.engine.config import ConfigError, load_config
+
+    try:
+        cfg = load_config(path, overrides)
+    except ConfigError as err:
+        try:
+            return read_data_config(path, overrides)
+        except ValueError:
+            raise ValueError(str(err)) from None
+    return OmegaConf.to_container(cfg.data, resolve=True)
 
 
 def _guess_format(path: Path, split: str) -> str:

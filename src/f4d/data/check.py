@@ -8,15 +8,17 @@ Labels outside the class list are ``label`` problems. Classes without videos are
 problems. Annotation errors (malformed rows, unknown labels) are raised by the parsers before
 the scan starts.
 
-Dataset descriptions can also come from a YAML file: the ``data`` section (or the top level)
-with keys ``format``, ``root``, and optionally ``annotations``, ``train_list``, ``val_list``,
-``classes``, ``train_unit_labels``, ``val_unit_labels``, ``split`` (the fold, 1-3),
-``units``, ``frames``, ``stride``. Unknown keys are ignored, so a full training config works.
+Dataset descriptions can also come from a YAML file. ``f4d data check`` reads training configs
+with the engine's loader (bases, overrides, validation); any other YAML file is read here: the
+``data`` section (or the top level) with keys ``format``, ``root``, and optionally
+``annotations``, ``train_list``, ``val_list``, ``classes``, ``train_unit_labels``,
+``val_unit_labels``, ``split`` (the fold, 1-3), ``units``, ``frames``, ``stride``. Unknown keys
+are ignored.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,11 +128,17 @@ def check_index(
 
 
 # --------------------------------------------------------------------------- YAML configs
-def read_data_config(path: Path) -> dict[str, Any]:
-    """The ``data`` section (or top level) of a YAML file as a plain dict."""
+def read_data_config(path: Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """The ``data`` section (or top level) of a YAML file as a plain dict.
+
+    ``overrides`` are dotted ``key=value`` strings (``data.root=/data/x``) merged on top.
+    """
     from omegaconf import OmegaConf
 
-    cfg = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+    loaded = OmegaConf.load(path)
+    if overrides:
+        loaded = OmegaConf.merge(loaded, OmegaConf.from_dotlist(list(overrides)))
+    cfg = OmegaConf.to_container(loaded, resolve=True)
     if not isinstance(cfg, dict):
         raise ValueError(f"{path}: expected a mapping at the top level")
     data = cfg.get("data", cfg)
