@@ -95,3 +95,10 @@ def test_bench_data_measures_real_loading(realdata):
     with pytest.raises(ValueError, match="num_videos >= 1"):
         bench_data(DatasetIndex(records, ("a",)), units=2, frames_per_unit=2, stride=2,
                    size=32, workers=0, num_videos=0)  # fmt: skip
+
+
+def test_config_val_split_of_ucf101_is_its_test_list(realdata, tmp_path):
+    ann = realdata / "annotations" / "ucf101_tsn"
+    data = {"format": "ucf101", "root": str(tmp_path), "annotations": str(ann), "split": 1}
+    assert len(index_from_config(data, split="val")) == 3783
+    assert len(index_from_config(data, split="train")) == 9537

@@ -162,6 +162,8 @@ def index_from_config(data: dict[str, Any], *, split: str = "train") -> DatasetI
         classes = _under(root, data.get("classes"))
         return load_csv(list_file, root=root, class_file=classes, units_file=units)
     annotations = list_file or _under(root, data.get("annotations"))
+    if fmt in ("ucf101", "hmdb51") and split in ("val", "validation"):
+        split = "test"  # no validation split: the official test list serves as one
     return load_index(
         fmt, root, split=split, fold=int(data.get("split", 1)),
         annotations=annotations if fmt not in ("csv", "folder") else None,
