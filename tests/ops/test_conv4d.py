@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -138,3 +139,24 @@ def test_conv4d_layer_rejects_bad_kernel():
         Conv4d(2, 2, (3, 3, 1))
     with pytest.raises(ValueError, match=">= 1"):
         Conv4d(2, 2, (3, 0, 1, 1))
+
+
+@pytest.mark.parametrize(
+    ("kernel", "padding", "expected_input"),
+    [
+        ((3, 3, 1, 1), (1, 1, 0, 0), (2, 3, 5, 4, 30)),  # pointwise-space: (B, C, U, T, H·W)
+        ((3, 3, 3, 3), 1, (2 * 5, 3 * 3, 4, 5, 6)),  # folded: (B·U', C·u, T, H, W)
+    ],
+)
+def test_conv4d_is_one_conv3d_call(monkeypatch, kernel, padding, expected_input):
+    """The fast path does not loop over output units or offsets (issue 7)."""
+    shapes = []
+    original = F.conv3d
+
+    def counting(x, *args, **kwargs):
+        shapes.append(tuple(x.shape))
+        return original(x, *args, **kwargs)
+
+    monkeypatch.setattr(F, "conv3d", counting)
+    Conv4d(3, 4, kernel, padding=padding)(torch.randn(2, 3, 5, 4, 5, 6))
+    assert shapes == [expected_input]
