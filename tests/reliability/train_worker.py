@@ -1,0 +1,82 @@
+"""Subprocess side of the training fault tests: a tiny deterministic CPU run with fault hooks.
+
+``python train_worker.py OUT_DIR DATA_ROOT [key=value ...]`` trains ``f4d_tiny`` on the synthetic
+dataset at ``DATA_ROOT`` (extra dotted overrides go to the config). Hooks, by environment:
+
+- ``F4D_REL_SLOW_REPLACE=<seconds>``: every ``os.replace`` (the commit step of an atomic
+  checkpoint write) first prints ``REPLACE <file>`` and sleeps, so the parent can kill the
+  process while a checkpoint is half written.
+- Every optimizer step prints ``STEP <n>`` after the forward pass, so the parent can kill the
+  process in the middle of a step.
+
+Under torchrun the same script runs once per rank (``RANK``/``WORLD_SIZE`` from the agent);
+``F4D_REL_DIE_RANK=<r>`` + ``F4D_REL_DIE_STEP=<n>`` make rank ``r`` SIGKILL itself at step ``n``
+of its first attempt (``TORCHELASTIC_RESTART_COUNT`` = 0).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+
+def tiny_overrides(out_dir: str, data_root: str) -> list[str]:
+    """Dotted overrides for a seconds-long, bit-reproducible CPU run."""
+    return [
+        f"data.root={data_root}", "data.format=csv", "data.units=2", "data.frames=2",
+        "data.stride=1", "data.size=16", "data.scale_size=16", "data.test_units=2",
+        "data.test_crops=1", "data.workers=0", "data.flip=false", "model.name=f4d_tiny",
+        "optim.batch_size=2", "optim.epochs=4", "optim.lr=0.05", "optim.base_batch_size=2",
+        "optim.schedule=constant", f"run.out_dir={out_dir}", "run.device=cpu",
+        "run.deterministic=true", "run.resume=auto", "run.progress=false", "run.plots=false",
+        "run.eval_every=0", "run.log_every=1", "run.seed=3", "test.views=single",
+    ]  # fmt: skip
+
+
+def _install_hooks() -> None:
+    delay = float(os.environ.get("F4D_REL_SLOW_REPLACE", "0"))
+    if delay:
+        real_replace = os.replace
+
+        def slow_replace(src, dst, *args, **kwargs):
+            print(f"REPLACE {Path(dst).name}", flush=True)
+            time.sleep(delay)
+            return real_replace(src, dst, *args, **kwargs)
+
+        os.replace = slow_replace
+    real_step = torch.optim.SGD.step
+    die_rank = os.environ.get("F4D_REL_DIE_RANK")
+    die_step = int(os.environ.get("F4D_REL_DIE_STEP", "-1"))
+    first_attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") == "0"
+    counter = {"n": 0}
+
+    def step(self, *args, **kwargs):
+        counter["n"] += 1
+        print(f"STEP {counter['n']}", flush=True)
+        if die_rank == os.environ.get("RANK") and counter["n"] == die_step and first_attempt:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real_step(self, *args, **kwargs)
+
+    torch.optim.SGD.step = step
+
+
+def main(argv: list[str]) -> int:
+    from f4d.engine.config import load_config
+    from f4d.engine.train import train
+
+    torch.set_num_threads(1)
+    _install_hooks()
+    out_dir, data_root, *extra = argv
+    cfg = load_config(None, [*tiny_overrides(out_dir, data_root), *extra])
+    train(cfg)
+    print("DONE", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
