@@ -251,8 +251,7 @@ def bench_models(
     if not names:
         raise ValueError("no models given; name at least one (see `f4d.models.list_models()`)")
     _check_names(names)
-    peak, source = _peak(settings, device)
-    results = []
+    results: list[dict] = []
     for name in names:
         with _released(device):
             try:
@@ -262,7 +261,13 @@ def bench_models(
         results.append(result)
         if on_result is not None:
             on_result(result)
+    return make_report(results, settings=settings, device=device)
+
+
+def make_report(results: list[dict], *, settings: ModelBenchSettings, device: torch.device) -> dict:
+    """Wrap per-model ``results`` (ratios added in place) with machine facts and settings."""
     add_ratios(results)
+    peak, source = _peak(settings, device)
     return {
         "kind": "model",
         "machine": machine_info(device),

@@ -125,6 +125,13 @@ def bench_ops(
         results.append(bench_op_width(width, settings=settings, device=device))
         if on_result is not None:
             on_result(results[-1])
+    return make_ops_report(results, settings=settings, device=device)
+
+
+def make_ops_report(
+    results: list[dict], *, settings: OpsBenchSettings, device: torch.device
+) -> dict:
+    """Wrap per-width rows with machine facts and settings."""
     return {
         "kind": "ops",
         "machine": machine_info(device),

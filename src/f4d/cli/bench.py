@@ -164,7 +164,7 @@ def _finish(console: Console, report: dict, json_path: Path | None, title: str) 
 
 def run_model(args: argparse.Namespace) -> int:
     """`f4d bench model`."""
-    from f4d.bench.model import ModelBenchSettings, bench_models
+    from f4d.bench.model import ModelBenchSettings, bench_models, make_report
 
     console = _console()
     device = _setup(args)
@@ -177,7 +177,12 @@ def run_model(args: argparse.Namespace) -> int:
     )  # fmt: skip
     _progress(console, f"benchmarking {', '.join(args.models)} on {device}")
 
+    finished: list[dict] = []
+
     def done(result: dict) -> None:
+        finished.append(result)
+        if args.json is not None:  # partial results survive a kill (gpu.sh's time limits)
+            write_json(make_report(finished, settings=settings, device=device), args.json)
         if "error" in result:
             _progress(console, f"{result['model']}: [red]{result['error']}[/red]")
             return
@@ -189,7 +194,7 @@ def run_model(args: argparse.Namespace) -> int:
 
 def run_ops(args: argparse.Namespace) -> int:
     """`f4d bench ops`."""
-    from f4d.bench.ops import OpsBenchSettings, bench_ops
+    from f4d.bench.ops import OpsBenchSettings, bench_ops, make_ops_report
 
     console = _console()
     device = _setup(args)
@@ -201,7 +206,12 @@ def run_ops(args: argparse.Namespace) -> int:
         warmup=args.warmup,
     )  # fmt: skip
 
+    finished: list[dict] = []
+
     def done(row: dict) -> None:
+        finished.append(row)
+        if args.json is not None:
+            write_json(make_ops_report(finished, settings=settings, device=device), args.json)
         _progress(console, f"width {row['width']}: Conv4d {row['conv4d_speedup']:.2f}× the loop")
 
     report = bench_ops(args.widths, settings=settings, device=device, on_result=done)
