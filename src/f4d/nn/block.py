@@ -83,6 +83,8 @@ class Residual4dBlock(nn.Module):
         self.channels, self.op_name = channels, op
         self.op = FOUR_D_OPS[op](channels, channels, kernel4, padding=padding4, bias=False)
         self.attention = nn.ModuleDict({n: make_attention(n, channels) for n in names})
+        self._names_4d = tuple(n for n in names if n in FOUR_D_ATTENTION)
+        self._names_3d = tuple(n for n in names if n not in FOUR_D_ATTENTION)
         self.norm = norm_layer(channels) if norm_layer is not None else nn.Identity()
         self.act = act_layer() if act_layer is not None else nn.Identity()
         self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
@@ -100,10 +102,9 @@ class Residual4dBlock(nn.Module):
         b = n // units
         y = x.view(b, units, c, t, h, w).transpose(1, 2)  # (B, C, U, T, H, W), eqn 3's ℘(C,U)
         y = self.op(y)  # (B, C, U, T, H, W)
-        for name in FOUR_D_ATTENTION.intersection(self.attention):
+        for name in self._names_4d:
             y = self.attention[name](y)
         y = y.transpose(1, 2).reshape(n, c, t, h, w)  # ℘(U,C): back to (B·U, C, T, H, W)
-        for name, module in self.attention.items():
-            if name not in FOUR_D_ATTENTION:
-                y = module(y)
+        for name in self._names_3d:
+            y = self.attention[name](y)
         return x + self.drop(self.act(self.norm(y)))
