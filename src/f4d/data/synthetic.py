@@ -41,8 +41,9 @@ DIRECTIONS = np.array([(1.0, 0.0), (-1.0, 0.0), (0.0, 1.0), (0.0, -1.0)])
 FORMATS = ("csv", "folder")
 SPLITS = ("train", "test")
 FPS = 12
-# libx264 settings: high quality, one thread per process so output bytes are reproducible.
-X264_OPTIONS = {"crf": "12", "preset": "veryfast", "threads": "1"}
+# libx264: high quality; one thread and no macroblock-tree rate control, both needed for
+# byte-identical output (mbtree made some tiny videos differ from run to run).
+X264_OPTIONS = {"crf": "12", "preset": "veryfast", "threads": "1", "x264-params": "mbtree=0"}
 
 
 def class_orders(units: int = 4, num_classes: int = 12) -> list[tuple[int, ...]]:
