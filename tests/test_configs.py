@@ -135,3 +135,46 @@ def test_docs_list_every_paper_config():
     text = (CONFIGS.parent / "docs" / "configs.md").read_text()
     missing = [rel(p) for p in PAPER if f"configs/{rel(p)}" not in text]
     assert not missing, f"docs/configs.md does not list {missing}"
+
+
+REALDATA = CONFIGS.parents[1] / "shared" / "realdata" / "annotations"
+
+
+def _tree(tmp_path: Path, dataset: str) -> None:
+    """Lay out the real annotation files the way the dataset's base config expects them."""
+    import shutil
+
+    places = {
+        "ucf101": [("ucf101_tsn/*.txt", "data/ucf101/UCF-101/ucfTrainTestlist")],
+        "hmdb51": [("hmdb51_tsn/*_split1.txt", "data/hmdb51/testTrainMulti_7030_splits")],
+        "sthv2": [("ssv2/*.json", "data/sthv2")],
+    }[dataset]
+    (tmp_path / "data" / dataset).mkdir(parents=True)
+    for pattern, folder in places:
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+        for source in REALDATA.glob(pattern):
+            name = source.name.replace(".first50", "")  # the excerpt of the validation list
+            shutil.copy(source, tmp_path / folder / name)
+
+
+@pytest.mark.skipif(not REALDATA.is_dir(), reason="../shared/realdata is absent")
+@pytest.mark.parametrize(
+    ("config", "split", "videos", "classes"),
+    [
+        ("ucf101/f4d_r50_16x2x4_80e_ucf101_split1.yaml", "train", 9537, 101),
+        ("ucf101/f4d_r50_16x2x4_80e_ucf101_split1.yaml", "val", 3783, 101),
+        ("hmdb51/f4d_r50_16x2x4_80e_hmdb51_split1.yaml", "train", 3570, 51),
+        ("hmdb51/f4d_r50_16x2x4_80e_hmdb51_split1.yaml", "val", 1530, 51),
+        ("sthv2/f4d_r50_8x4x4_80e_sthv2.yaml", "val", 50, 174),
+    ],
+)
+def test_dataset_paths_find_the_native_files(config, split, videos, classes, tmp_path, monkeypatch):
+    """The configs' data.root / list paths, unchanged, find real native annotation files."""
+    from f4d.engine.loaders import load_split
+
+    _tree(tmp_path, config.split("/")[0])
+    monkeypatch.chdir(tmp_path)  # data.root is relative to the working directory
+    data = load_config(CONFIGS / config).data
+    Path(data.root).mkdir(parents=True, exist_ok=True)  # the (empty) video folder
+    index = load_split(data, split)
+    assert (len(index), index.num_classes) == (videos, classes)
