@@ -73,6 +73,8 @@ def test_model_args_round_trip_through_json(name: str, overrides: dict) -> None:
         args = json.loads(json.dumps(model.model_args))
         rebuilt = create_model(model.model_name, **args)
     assert args["num_classes"] == 6
+    if name == "v4d_tiny":  # block4d options update the variant's: still the full 4D op
+        assert args["block4d"]["op"] == "full" and args["block4d"]["attention"] == ["se"]
     assert rebuilt.model_args == model.model_args
     assert _shapes(rebuilt) == _shapes(model)
     assert str(rebuilt) == str(model)

@@ -1,8 +1,8 @@
 """The registered models: TSN, TSM, I3D, slow-only, V4D and F4D on ResNets, and their variants.
 
 Every builder is ``fn(num_classes, **overrides) -> VideoResNet``; ``overrides`` replace the
-defaults below (any :class:`~f4d.models.resnet3d.VideoResNet` argument). See
-``docs/models.md`` for the configurations and parameter counts.
+defaults below (any :class:`~f4d.models.resnet3d.VideoResNet` argument; ``block4d`` options
+update the variant's). See ``docs/models.md`` for the configurations and parameter counts.
 """
 
 from __future__ import annotations
@@ -50,7 +50,11 @@ ATTENTION_VARIANTS = {
 
 
 def _build(num_classes: int, defaults: dict[str, Any], overrides: dict[str, Any]) -> VideoResNet:
-    return VideoResNet(num_classes=num_classes, **{**defaults, **overrides})
+    """Overrides replace defaults, except ``block4d``, whose options update the variant's."""
+    args = {**defaults, **overrides}
+    if overrides.get("block4d") is not None and defaults.get("block4d") is not None:
+        args["block4d"] = {**defaults["block4d"], **overrides["block4d"]}
+    return VideoResNet(num_classes=num_classes, **args)
 
 
 def placement(depth: int, places: tuple[str, ...] = ("conv3",)) -> dict[str, list[int]]:
