@@ -32,7 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="write TA weights (PNG) and STA maps over the frames (PNG grid + GIF) per video",
     )
     parser.add_argument("--json", action="store_true", help="print results as JSON")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    parser.add_argument(
+        "--device", default="auto", help="auto (cuda if available), cpu, cuda or cuda:N"
+    )
     parser.set_defaults(func=run)
 
 
@@ -59,6 +61,13 @@ def run(args: argparse.Namespace) -> int:
         )
     except (CheckpointError, ValueError, FileNotFoundError) as err:
         return _fail(f"cannot load checkpoint {args.checkpoint}: {err}")
+    clip = predictor.settings
+    print(
+        f"clip: U={clip.units} x T={clip.frames} frames at stride {clip.stride}, "
+        f"short side {clip.scale_size}, centre crop {clip.size} "
+        f"(settings from {predictor.settings_source})",
+        file=sys.stderr,
+    )
     out_dirs: list = [None] * len(args.videos)
     if args.explain:
         ta, sta = attention_modules(predictor.model)

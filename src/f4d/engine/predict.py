@@ -97,15 +97,18 @@ def load_predictor(
     units: int | None = None,
     frames: int | None = None,
     stride: int | None = None,
-    device: str = "cpu",
+    device: str = "auto",
 ) -> Predictor:
     """Load a checkpoint for prediction; clip settings come from its training config.
 
     The training config is found by :func:`training_data_config`; without one, the
     :class:`ClipSettings` defaults (the paper's 8 x 4, U=4, 224) apply.
     ``units``/``frames``/``stride`` override the trained values (U at test may differ from U
-    at training). Raises ``CheckpointError`` for a missing or foreign checkpoint.
+    at training). ``device="auto"`` picks CUDA when available. Raises ``CheckpointError`` for
+    a missing or foreign checkpoint.
     """
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     model, classes, meta = load_for_inference(checkpoint, device=device)
     num_classes = int(meta.get("num_classes", len(classes)))
     if len(classes) != num_classes:
