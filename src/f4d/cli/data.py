@@ -1,11 +1,10 @@
 """``f4d data check PATH_OR_CONFIG``: scan a dataset split for unreadable/short videos.
 
-PATH_OR_CONFIG is a YAML config (a training config with ``KEY=VALUE`` overrides, or a minimal
-file with a ``data`` section, see :mod:`f4d.data.check`), a csv
-file (``path,label``), or a dataset folder. Without ``--format`` a folder holding
-``<split>.csv`` is read as ``csv``, any other folder as ``folder`` (one sub-folder per class).
-Exit code 0 when every video is fine, 1 when any problem was found, 2 when the annotations
-themselves are wrong.
+PATH_OR_CONFIG is a YAML config (a training config, with KEY=VALUE overrides, or a minimal
+file with a ``data`` section; see f4d.data.check), a csv file (``path,label``), or a dataset
+folder. Without --format a folder holding ``<split>.csv`` is read as csv, any other folder as
+folder (one sub-folder per class). Exit code 0 when every video is fine, 1 when any problem
+was found, 2 when the annotations themselves are wrong. Layouts: docs/datasets.md.
 """
 
 from __future__ import annotations
