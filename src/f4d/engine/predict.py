@@ -367,6 +367,7 @@ def _ta_heatmap(fig: Figure, ax: Any, weights: np.ndarray, *, title: str) -> Non
     fig.colorbar(image, ax=ax)
     ax.set_xlabel("frame t (feature time)")
     ax.set_ylabel("action unit u")
+    ax.set_xticks(range(weights.shape[1]))
     ax.set_yticks(range(weights.shape[0]))
     ax.set_title(title, fontsize=9)
 
