@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -80,3 +81,19 @@ def test_explain_without_attention_says_so_and_still_predicts(assets, tmp_path, 
     assert "tsn_tiny" in captured.err and "nothing to explain" in captured.err
     assert len(json.loads(captured.out)[0]["topk"]) == len(CLASSES)
     assert not out.exists()
+
+
+REAL = Path(__file__).resolve().parents[3] / "shared" / "realdata" / "videos"
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="../shared/realdata is absent")
+def test_real_videos_predict_and_the_corrupted_one_is_named(assets, capsys):
+    """SSv2-native webm and XviD avi decode; the truncated mp4 fails by name, exit 1."""
+    videos = [REAL / "human2bot_task5_0.webm", REAL / "mmaction2_test.avi",
+              REAL / "decord_corrupted.mp4"]  # fmt: skip
+    argv = ["predict", *map(str, videos), "--checkpoint", str(assets["f4d"]), "--json"]
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    assert [r["video"] for r in json.loads(captured.out)] == [str(v) for v in videos[:2]]
+    (error,) = [line for line in captured.err.splitlines() if line.startswith("error:")]
+    assert "decord_corrupted.mp4" in error and "truncated" in error

@@ -86,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
             predictions.append(predict_video(predictor, video, topk=args.topk, explain_dir=out_dir))
         except (ValueError, OSError) as err:  # VideoDecodeError is a ValueError
             failed += 1
-            print(f"error: {video}: {err}", file=sys.stderr)
+            message = str(err) if str(video) in str(err) else f"{video}: {err}"
+            print(f"error: {message}", file=sys.stderr)
     if args.json:
         print(json.dumps([p.to_dict() for p in predictions], indent=2))
     elif predictions:
