@@ -160,7 +160,7 @@ def _build_meta(
         "epoch": int(epoch),
         "step": int(step),
         "best_metric": best_metric,
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),
     }
     meta.update(dict(extra or {}))
     return meta

@@ -82,6 +82,8 @@ class DataConfig:
     flip_label_map: str | None = None
     workers: int = 4
     max_bad_videos: int = 50
+    scales: list[float] = field(default_factory=lambda: [1.0, 0.875, 0.75, 0.66])  # crop scales
+    cache: bool = False  # decode each video once and keep all its frames in memory (small sets)
     mean: list[float] = field(default_factory=lambda: [0.485, 0.456, 0.406])
     std: list[float] = field(default_factory=lambda: [0.229, 0.224, 0.225])
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 from f4d.data.annotations import DatasetIndex, load_csv, load_index
@@ -19,6 +21,7 @@ from f4d.data.dataset import VideoDataset, build_loader
 from f4d.data.transforms import TestTransform, TrainTransform
 
 __all__ = [
+    "FrameCache",
     "ResumableSampler",
     "ShardSampler",
     "build_eval_loader",
@@ -86,6 +89,40 @@ def _flip_map(data: Any, classes: tuple[str, ...]) -> dict[int, int] | None:
     return {index(k): index(v) for k, v in raw.items()}
 
 
+class FrameCache:
+    """Decode each video once (all frames) and serve later reads from memory.
+
+    A ``reader``/``prober`` pair for :class:`~f4d.data.dataset.VideoDataset` (``data.cache``):
+    for small datasets such as the synthetic one, where decoding dominates the step time.
+    Holds ``frames x H x W x 3`` bytes per video for the life of the process (per worker).
+    """
+
+    def __init__(self) -> None:
+        self.videos: dict[str, np.ndarray] = {}
+
+    def _get(self, path: Path) -> np.ndarray:
+        key = str(path)
+        if key not in self.videos:
+            from f4d.data.video import probe, read_frames
+
+            count = int(probe(path).num_frames)
+            self.videos[key] = read_frames(path, np.arange(count))  # (F, H, W, 3)
+        return self.videos[key]
+
+    def read(self, path: Path, indices: np.ndarray) -> np.ndarray:
+        return self._get(path)[np.asarray(indices).reshape(-1)]
+
+    def probe(self, path: Path) -> SimpleNamespace:
+        return SimpleNamespace(num_frames=len(self._get(path)))
+
+
+def _io(data: Any) -> dict[str, Any]:
+    if not data.cache:
+        return {}
+    cache = FrameCache()
+    return {"reader": cache.read, "prober": cache.probe}
+
+
 class ResumableSampler(DistributedSampler):
     """``DistributedSampler`` (order = f(seed, epoch)) that can skip its first ``skip`` items."""
 
@@ -118,11 +155,12 @@ def build_train_loader(
 ) -> tuple[DataLoader, ResumableSampler, VideoDataset]:
     """Training clips ``(1, U, C, T, size, size)`` per video, shuffled per epoch, drop_last."""
     transform = TrainTransform(
-        size=data.size, flip=data.flip, flip_label_map=_flip_map(data, index.classes)
-    )
+        size=data.size, scales=list(data.scales), flip=data.flip,
+        flip_label_map=_flip_map(data, index.classes),
+    )  # fmt: skip
     dataset = VideoDataset(
         index, units=data.units, frames_per_unit=data.frames, stride=data.stride,
-        mode="train", transform=transform, seed=seed,
+        mode="train", transform=transform, seed=seed, **_io(data),
     )  # fmt: skip
     sampler = ResumableSampler(
         dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=seed, drop_last=True
@@ -159,7 +197,7 @@ def build_eval_loader(
         raise ValueError(f"views must be 'multi' or 'single', got {views!r}")
     dataset = VideoDataset(
         index, units=units, frames_per_unit=data.frames, stride=data.stride, mode="test",
-        transform=transform, seed=seed,
+        transform=transform, seed=seed, **_io(data),
     )  # fmt: skip
     sampler = ShardSampler(len(dataset), rank=rank, world_size=world_size)
     return build_loader(

@@ -178,6 +178,7 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.writer: Any = None
         self._rng_to_restore: dict | None = None
+        self._val_loader: Any = None
         self._maybe_resume()
         self.net = self._wrap_model()
         self._prepare_output()
@@ -488,10 +489,13 @@ class Trainer:
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
         """Single-view loss / top-1 / top-5 on the validation split, reduced over ranks."""
-        loader = build_eval_loader(
-            self.cfg.data, self.val_index, views="single", batch_size=self.cfg.test.batch_size,
-            rank=self.info.rank, world_size=self.info.world_size, seed=self.cfg.run.seed,
-        )  # fmt: skip
+        if self._val_loader is None:
+            self._val_loader = build_eval_loader(
+                self.cfg.data, self.val_index, views="single",
+                batch_size=self.cfg.test.batch_size, rank=self.info.rank,
+                world_size=self.info.world_size, seed=self.cfg.run.seed,
+            )  # fmt: skip
+        loader = self._val_loader
         self.net.eval()
         sums = {"loss": 0.0, "top1": 0.0, "top5": 0.0, "count": 0.0}
         for batch in loader:
