@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -393,8 +393,3 @@ def predictions_table(predictions: Sequence[Prediction]) -> str:
             lines.append(f"  {rank:>4}  {prob:7.4f}  {index:>5}  {name}")
         lines.extend(f"  explain: {path}" for path in prediction.explain)
     return "\n".join(lines)
-
-
-def settings_dict(settings: ClipSettings) -> dict[str, Any]:
-    """:class:`ClipSettings` as a JSON-ready dict."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items()}
