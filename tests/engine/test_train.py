@@ -1,0 +1,130 @@
+"""The training loop on the tiny synthetic set: outputs, resume, accumulation, failure policies."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from f4d.engine import checkpoint as ckpt
+from f4d.engine import train as train_module
+from f4d.engine.config import ConfigError
+from f4d.engine.train import NonFiniteLossError, batch_plan, train
+
+
+def weights(out_dir: str | Path) -> dict[str, torch.Tensor]:
+    return ckpt.load_weights(Path(out_dir) / "checkpoints" / "last")
+
+
+def test_run_writes_metrics_checkpoints_and_config(make_cfg) -> None:
+    cfg = make_cfg("optim.epochs=3", "run.max_steps=6")  # 4 steps per epoch: stop in epoch 2
+    result = train(cfg)
+    out = Path(cfg.run.out_dir)
+    lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in lines] == [1, 2] and [r["step"] for r in lines] == [4, 6]
+    for key in ("train_loss", "train_top1", "val_loss", "val_top1", "val_top5", "lr",
+                "time", "videos_per_s"):  # fmt: skip
+        assert key in lines[0], key
+    assert result["step"] == 6 and result["accum_steps"] == 1
+    names = {p.name for p in (out / "checkpoints").iterdir()}
+    assert {"last.safetensors", "best.safetensors", "last.state.pt"} <= names
+    assert (out / "config.yaml").is_file() and (out / "steps.jsonl").is_file()
+    assert any((out / "tb").iterdir())
+
+
+def test_resume_is_bit_exact(make_cfg) -> None:
+    straight = make_cfg("optim.epochs=2", "optim.schedule=cosine", out="straight")
+    train(straight)
+    split = make_cfg("optim.epochs=1", "optim.schedule=cosine", out="split")
+    # the schedule must see the full 2-epoch run from the start: same config but stop early
+    split.optim.epochs = 2
+    split.run.max_steps = 4  # 16 videos / batch 4 = 4 steps per epoch: stop after epoch 1
+    train(split)
+    split.run.max_steps = 0
+    split.run.resume = "auto"
+    result = train(split)
+    assert result["epoch"] == 2 and result["step"] == 8
+    a, b = weights(straight.run.out_dir), weights(split.run.out_dir)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_gradient_accumulation_matches_the_full_batch(make_cfg) -> None:
+    """4 videos in one step == 2 micro-batches of 2 (BN frozen: its batch statistics differ)."""
+    common = ("optim.epochs=1", "run.max_steps=2", "run.freeze_bn=true", "optim.weight_decay=0")
+    full = make_cfg(*common, "optim.batch_size=4", out="full")
+    accum = make_cfg(*common, "optim.batch_size=2", "optim.global_batch_size=4", out="accum")
+    assert train(accum)["accum_steps"] == 2
+    train(full)
+    a, b = weights(full.run.out_dir), weights(accum.run.out_dir)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-6)
+
+
+def test_batch_plan_and_linear_lr_scaling(make_cfg) -> None:
+    cfg = make_cfg("optim.batch_size=8", "optim.global_batch_size=128", "optim.lr=0.01",
+                   "optim.base_batch_size=128")  # fmt: skip
+    plan = batch_plan(cfg.optim, world_size=4)
+    assert (plan.accum_steps, plan.global_batch, plan.lr) == (4, 128, 0.01)
+    cfg.optim.global_batch_size = 0
+    assert batch_plan(cfg.optim, world_size=4).lr == pytest.approx(0.01 * 32 / 128)
+    cfg.optim.global_batch_size = 48
+    with pytest.raises(ConfigError, match="not a multiple"):
+        batch_plan(cfg.optim, world_size=4)
+
+
+def _nan_on_call(n: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = train_module.F.cross_entropy
+    calls = {"n": 0}
+
+    def fake(logits, labels, **kwargs):
+        calls["n"] += 1
+        loss = real(logits, labels, **kwargs)
+        return loss * float("nan") if calls["n"] == n else loss
+
+    monkeypatch.setattr(train_module.F, "cross_entropy", fake)
+
+
+def test_non_finite_loss_stops_naming_epoch_and_step(make_cfg, monkeypatch) -> None:
+    cfg = make_cfg("optim.epochs=2")
+    _nan_on_call(7, monkeypatch)  # 4 train + 2 validation calls per epoch -> epoch 2, step 5
+    with pytest.raises(NonFiniteLossError, match=r"epoch 2, step 5"):
+        train(cfg)
+    saved = weights(cfg.run.out_dir)  # epoch 1's checkpoint, untouched and finite
+    assert all(torch.isfinite(v).all() for v in saved.values() if v.is_floating_point())
+    assert ckpt.load_meta(Path(cfg.run.out_dir) / "checkpoints" / "last")["step"] == 4
+
+
+def test_non_finite_loss_can_be_skipped_and_counted(make_cfg, monkeypatch) -> None:
+    cfg = make_cfg("optim.epochs=1", "run.nonfinite=skip")
+    _nan_on_call(2, monkeypatch)
+    result = train(cfg)
+    assert result["skipped_steps"] == 1 and result["step"] == 3
+    assert all(torch.isfinite(v).all() for v in weights(cfg.run.out_dir).values())
+
+
+def test_resume_refuses_another_architecture(make_cfg) -> None:
+    cfg = make_cfg("optim.epochs=1", "run.max_steps=1")
+    train(cfg)
+    cfg.model.name = "f4d_tiny"
+    cfg.run.resume = "auto"
+    with pytest.raises(ckpt.CheckpointError, match=r"'tsn_tiny'.*'f4d_tiny'"):
+        train(cfg)
+
+
+def test_unit_pretraining_then_init_from(make_cfg, capsys) -> None:
+    units = make_cfg("optim.epochs=1", "run.max_steps=2", out="units")
+    result = train(units, task="units")
+    assert result["num_classes"] == 4  # the four primitives
+    meta = ckpt.load_meta(Path(units.run.out_dir) / "checkpoints" / "last")
+    assert meta["task"] == "units" and meta["classes"] == ["unit_0", "unit_1", "unit_2", "unit_3"]
+    order = make_cfg(
+        "optim.epochs=1", "run.max_steps=1", "model.name=f4d_tiny",
+        f"run.init_from={units.run.out_dir}/checkpoints/last.safetensors", out="order",
+    )  # fmt: skip
+    train(order)
+    printed = capsys.readouterr().out
+    assert "init_from" in printed and "missing" in printed and "blocks4d" in printed
