@@ -10,6 +10,7 @@ was found, 2 when the annotations themselves are wrong. Layouts: docs/datasets.m
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,8 @@ def run_check(args: argparse.Namespace) -> int:
     """Parse the split, scan it, print a table; 0 = clean, 1 = problems, 2 = bad annotations."""
     from rich.console import Console
 
-    console = Console()
+    # Piped or captured output keeps whole paths on one line instead of folding them at 80 columns.
+    console = Console() if sys.stdout.isatty() else Console(width=200)
     try:
         index, sampling = _load(args)
     except (AnnotationError, FileNotFoundError, ValueError) as err:
