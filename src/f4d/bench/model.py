@@ -201,14 +201,16 @@ def _peak(settings: ModelBenchSettings, device: torch.device) -> tuple[float | N
 
 
 @contextlib.contextmanager
-def _released(device: torch.device) -> Iterator[None]:
+def _released(device: torch.device, compiled: bool) -> Iterator[None]:
+    """Free the model's memory (and compiled graphs) before the next model is measured."""
     try:
         yield
     finally:
+        if compiled:
+            torch._dynamo.reset()
         gc.collect()
         if device.type == "cuda":
             torch.cuda.empty_cache()
-        torch._dynamo.reset()
 
 
 def add_ratios(results: list[dict]) -> None:
@@ -253,7 +255,7 @@ def bench_models(
     _check_names(names)
     results: list[dict] = []
     for name in names:
-        with _released(device):
+        with _released(device, settings.compile):
             try:
                 result = bench_model(name, settings=settings, device=device)
             except (RuntimeError, torch.cuda.OutOfMemoryError) as err:

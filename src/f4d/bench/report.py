@@ -94,7 +94,7 @@ def ops_rows(report: dict) -> list[list[str]]:
 
 OPS_COLUMNS = (
     "width", "loop ms", "Conv4d ms", "Conv4d speed-up", "Factorized4d ms",
-    "Factorized4d speed-up", "Conv4d max |diff|", "Factorized4d max |diff|",
+    "Factorized4d speed-up", "Conv4d max abs diff", "Factorized4d max abs diff",
 )  # fmt: skip
 
 

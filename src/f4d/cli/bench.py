@@ -19,7 +19,6 @@ from pathlib import Path
 from rich.console import Console
 
 from f4d.bench.report import markdown_from_files, rich_table, write_json
-from f4d.bench.timing import DTYPES, resolve_device
 
 
 def _int_list(text: str) -> list[int]:
@@ -72,7 +71,7 @@ def _add_model_parser(subparsers) -> None:
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--size", type=int, default=224, help="crop size H = W")
     p.add_argument("--num-classes", type=int, default=174, help="classifier width (174: SSv1)")
-    p.add_argument("--dtype", choices=sorted(DTYPES), default="fp32", help="autocast dtype")
+    p.add_argument("--dtype", choices=("bf16", "fp32"), default="fp32", help="autocast dtype")
     p.add_argument("--compile", action="store_true", help="torch.compile the whole model")
     p.add_argument("--compile-backend", default="inductor", help="torch.compile backend")
     p.add_argument(
@@ -149,6 +148,8 @@ def register(subparsers) -> None:
 
 def _setup(args: argparse.Namespace):
     import torch
+
+    from f4d.bench.timing import resolve_device
 
     if args.threads:
         torch.set_num_threads(args.threads)
