@@ -19,22 +19,10 @@ from tests.reliability.harness import run_batch
 
 OK = {"decode": {"decoded"}, "error": {"error"}, "either": {"decoded", "error"}}
 
-# Defects found by this suite in f4d.data.video; each has a strict-xfail test below. Inputs whose
-# failure matches one of these messages are counted as "known_defect", not as a new failure.
-KNOWN_DEFECTS = {
-    "D1": (
-        r"AttributeError: 'NoneType' object has no attribute 'width'",
-        "f4d.data.video._stream_info reads stream.codec_context.width, but PyAV gives "
-        "codec_context=None for a stream whose codec is unknown (corrupt or unsupported fourcc), "
-        "so probe/read_frames raise AttributeError instead of VideoDecodeError",
-    ),
-    "D2": (
-        r"UnicodeDecodeError",
-        "f4d.data.video._open_video catches only av.FFmpegError and OSError; av.open raises "
-        "UnicodeDecodeError on a container whose metadata tags are not UTF-8, which escapes "
-        "as a non-VideoDecodeError (and the valid video inside is lost)",
-    ),
-}
+# Defects this suite found in f4d.data.video, now fixed (D1: a stream with an unknown codec raised
+# AttributeError; D2: non-UTF-8 metadata raised UnicodeDecodeError). An input whose failure matches
+# a pattern here is counted as "known_defect"; the list is empty while no defect is open.
+KNOWN_DEFECTS: dict[str, tuple[str, str]] = {}
 
 
 @pytest.fixture(scope="module")
@@ -216,13 +204,11 @@ def _single(tmp_path: Path, name: str) -> dict:
     return run_batch([inputs[name].as_json()], timeout_s=30.0)[name]
 
 
-@pytest.mark.xfail(strict=True, reason="D1: " + KNOWN_DEFECTS["D1"][1])
 def test_unknown_codec_gives_video_decode_error(tmp_path):
     result = _single(tmp_path, "unknown_codec.mp4")
     assert result["outcome"] == "error", result
 
 
-@pytest.mark.xfail(strict=True, reason="D2: " + KNOWN_DEFECTS["D2"][1])
 @pytest.mark.parametrize("name", ["latin1_title.mkv", "latin1_title.mp4"])
 def test_non_utf8_metadata_does_not_escape_as_unicode_error(tmp_path, name):
     result = _single(tmp_path, name)

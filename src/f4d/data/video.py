@@ -132,8 +132,9 @@ def _open_video(path: Path) -> av.container.InputContainer:
     if path.stat().st_size == 0:
         raise VideoDecodeError(path, "empty file (0 bytes)")
     try:
-        container = av.open(str(path))
-    except (av.error.FFmpegError, OSError) as err:
+        # Non-UTF-8 metadata tags are replaced, not fatal: the frames inside are still good.
+        container = av.open(str(path), metadata_errors="replace")
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError) as err:
         raise VideoDecodeError(path, f"not a readable video container ({err})") from err
     if not container.streams.video:
         kinds = sorted({s.type for s in container.streams}) or ["none"]
@@ -146,6 +147,8 @@ def _stream_info(path: Path, container: av.container.InputContainer, stream) -> 
     """Header facts of the first video stream; packets are counted when the header has none."""
     if not (stream.average_rate or stream.guessed_rate or stream.base_rate):
         raise VideoDecodeError(path, "the video stream has no frame rate")
+    if stream.codec_context is None:
+        raise VideoDecodeError(path, "unknown or unsupported video codec")
     width, height = stream.codec_context.width, stream.codec_context.height
     if width <= 0 or height <= 0:
         raise VideoDecodeError(path, f"invalid frame size {width}x{height}")
