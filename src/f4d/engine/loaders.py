@@ -58,7 +58,9 @@ def load_split(data: Any, split: str) -> DatasetIndex:
         root, data.train_unit_labels if split == "train" else data.val_unit_labels
     )
     classes = _under_root(root, data.classes)
-    if data.format == "csv" and list_file is not None:
+    if data.format == "csv":
+        if list_file is None:
+            list_file = _default_csv(root, split)
         return load_csv(list_file, root=root, class_file=classes, units_file=units_file)
     names = ("train",) if split == "train" else _VAL_SPLITS[data.format]
     errors = []
@@ -73,6 +75,16 @@ def load_split(data: Any, split: str) -> DatasetIndex:
     raise FileNotFoundError(
         f"cannot find the {split} split of {data.format} dataset at {root}: " + "; ".join(errors)
     )
+
+
+def _default_csv(root: Path, split: str) -> Path:
+    """``root/train.csv``, or ``root/val.csv`` / ``root/test.csv`` for the held-out split."""
+    names = ("train",) if split == "train" else _VAL_SPLITS["csv"]
+    for name in names:
+        if (root / f"{name}.csv").is_file():
+            return root / f"{name}.csv"
+    tried = ", ".join(str(root / f"{n}.csv") for n in names)
+    raise FileNotFoundError(f"no {split} list for the csv dataset at {root} (tried {tried})")
 
 
 def _flip_map(data: Any, classes: tuple[str, ...]) -> dict[int, int] | None:

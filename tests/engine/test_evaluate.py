@@ -1,0 +1,68 @@
+"""Testing a checkpoint: multi/single view, files written, numbers consistent with each other."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from f4d.engine.checkpoint import CheckpointError
+from f4d.engine.evaluate import evaluate
+from f4d.engine.metrics import classification_report, topk_correct
+from f4d.engine.train import train
+
+
+@pytest.fixture
+def trained(make_cfg):
+    cfg = make_cfg("optim.epochs=1", "run.max_steps=2", "model.name=f4d_tiny", out="trained")
+    train(cfg)
+    return cfg
+
+
+def test_multi_view_writes_consistent_results(trained) -> None:
+    trained.data.test_units = 6  # U at test differs from U=4 at training
+    trained.data.test_crops = 3
+    result = evaluate(trained, quiet=True)
+    assert (result["units"], result["crops"], result["num_videos"]) == (6, 3, 8)
+    with open(result["files"]["predictions_csv"]) as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 8
+    assert result["top1"] == pytest.approx(100 * sum(r["correct"] == "1" for r in rows) / 8)
+    confusion = np.load(result["files"]["confusion_npy"])
+    assert confusion.shape == (4, 4) and confusion.sum() == 8
+    assert np.trace(confusion) == sum(r["correct"] == "1" for r in rows)
+    saved = json.loads(Path(result["files"]["results_json"]).read_text())
+    names = (Path(trained.data.root) / "classes.txt").read_text().split()
+    assert list(saved["per_class_accuracy"]) == names
+    assert (Path(trained.run.out_dir) / "confusion.npy").is_file()
+
+
+def test_single_view_uses_training_units_and_one_crop(trained) -> None:
+    trained.test.views = "single"
+    result = evaluate(trained, quiet=True)
+    assert (result["units"], result["crops"]) == (4, 1)
+    assert Path(result["files"]["predictions_json"]).name == "test_single_predictions.json"
+
+
+def test_class_count_mismatch_is_an_error(trained, synth_root, tmp_path) -> None:
+    names = (Path(synth_root) / "classes.txt").read_text().split()
+    five = tmp_path / "five.txt"
+    five.write_text("\n".join([*names, "extra"]) + "\n")
+    trained.data.classes = str(five)
+    with pytest.raises(CheckpointError, match=r"4 classes.*has 5"):
+        evaluate(trained, quiet=True)
+
+
+def test_topk_and_report_on_a_hand_worked_example() -> None:
+    logits = np.array([[3.0, 2, 1], [1, 3, 2], [1, 2, 3], [3, 1, 2]])
+    labels = np.array([0, 2, 0, 1])
+    hits = topk_correct(*map(__import__("torch").as_tensor, (logits, labels)), (1, 2))
+    assert hits == {1: 1, 2: 2}
+    report = classification_report(logits, labels)
+    assert report["top1"] == 25.0 and report["top5"] == 100.0
+    np.testing.assert_allclose(report["per_class_accuracy"], [50.0, 0.0, 0.0])
+    assert report["mean_class_accuracy"] == pytest.approx(50 / 3)
+    assert report["confusion"].tolist() == [[1, 0, 1], [1, 0, 0], [0, 1, 0]]
