@@ -59,6 +59,13 @@ def model_rows(report: dict) -> list[list[str]]:
     return rows
 
 
+def _machine(m: dict) -> str:
+    text = f"{m['device_name']}, torch {m['torch']}"
+    if m.get("device") == "cpu" and "cpu_threads" in m:
+        text += f", {m['cpu_threads']} thread(s)"
+    return text
+
+
 def model_caption(report: dict) -> str:
     """Device, software and settings of a model report in one line."""
     s, m = report["settings"], report["machine"]
@@ -69,7 +76,7 @@ def model_caption(report: dict) -> str:
     peak = report.get("peak_tflops")
     peak_text = f"{peak:g} TFLOP/s ({report['peak_source']})" if peak else report["peak_source"]
     return (
-        f"{m['device_name']}, torch {m['torch']}; batch {s['batch']}, U={s['units']}, "
+        f"{_machine(m)}; batch {s['batch']}, U={s['units']}, "
         f"T={s['frames']}, {s['size']}×{s['size']}, {', '.join(flags)}; median of "
         f"{s['repeats']} after {s['warmup']} warm-up; peak: {peak_text}"
     )
@@ -103,7 +110,7 @@ def ops_caption(report: dict) -> str:
     s, m = report["settings"], report["machine"]
     phase = "forward + backward" if s["backward"] else "forward"
     return (
-        f"{m['device_name']}, torch {m['torch']}; input (B={s['batch']}, C, U={s['units']}, "
+        f"{_machine(m)}; input (B={s['batch']}, C, U={s['units']}, "
         f"T={s['frames']}, {s['size']}, {s['size']}), kernel {tuple(s['kernel'])}, {phase}; "
         f"median of {s['repeats']}; speed-up = loop time / op time"
     )
