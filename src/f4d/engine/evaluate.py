@@ -68,6 +68,10 @@ def evaluate(cfg: DictConfig, *, quiet: bool = False) -> dict[str, Any]:
             classes=classes, summary=result,
         )  # fmt: skip
         _write_plot_inputs(Path(cfg.run.out_dir), report["confusion"], classes)
+        if cfg.run.plots:
+            from f4d.engine.train import draw_plots
+
+            result["plots"] = [str(p) for p in draw_plots(Path(cfg.run.out_dir))]
         if not quiet:
             print_results(result, report, classes)
     return result

@@ -42,6 +42,7 @@ __all__ = [
     "Trainer",
     "TrainingError",
     "batch_plan",
+    "draw_plots",
     "prepare_batch",
     "train",
 ]
@@ -559,7 +560,7 @@ class Trainer:
             return
         (self.out_dir / "train_summary.json").write_text(json.dumps(last, indent=2))
         if self.cfg.run.plots:
-            last["plots"] = [str(p) for p in _plot(self.out_dir)]
+            last["plots"] = [str(p) for p in draw_plots(self.out_dir)]
 
     def close(self) -> None:
         if self.writer is not None:
@@ -636,7 +637,7 @@ def _epoch_line(record: dict[str, Any]) -> str:
     return " | ".join(parts)
 
 
-def _plot(out_dir: Path) -> list[Path]:
+def draw_plots(out_dir: Path) -> list[Path]:
     """Draw the run's PNG plots if :mod:`f4d.engine.plots` is available; never fail the run."""
     try:
         from f4d.engine.plots import plot_run
