@@ -96,6 +96,18 @@ def test_init_from_can_force_a_fresh_classifier(tmp_path: Path) -> None:
     assert report.skipped == ["fc.bias", "fc.weight"] and not report.missing
 
 
+def test_init_from_excludes_prefixes(tmp_path: Path) -> None:
+    save(create_model("f4d_tiny", 4), tmp_path)
+    target = create_model("f4d_tiny", 4)
+    fresh = {k: v.clone() for k, v in target.state_dict().items() if k.startswith("blocks4d.")}
+    report = ckpt.init_from_checkpoint(
+        target, tmp_path / "last", exclude=["blocks4d."], print_report=False
+    )
+    assert sorted(report.skipped) == sorted(fresh) and not report.missing
+    for key, value in fresh.items():
+        assert torch.equal(target.state_dict()[key], value), key
+
+
 def test_prune_keeps_newest_periodic_and_never_last(tmp_path: Path) -> None:
     model = create_model("tsn_tiny", 2)
     for tag in ("epoch_0001", "epoch_0002", "last", "epoch_0003", "best"):

@@ -20,7 +20,7 @@ import os
 import random
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -325,12 +325,18 @@ class InitReport:
 
 
 def init_from_checkpoint(
-    model: nn.Module, path: str | Path, *, reset_classifier: bool = False, print_report: bool = True
+    model: nn.Module,
+    path: str | Path,
+    *,
+    reset_classifier: bool = False,
+    exclude: Sequence[str] = (),
+    print_report: bool = True,
 ) -> InitReport:
     """Initialise ``model`` from another run's weights (other dataset, possibly other variant).
 
     Tensors are copied where name and shape match. The classifier keeps its fresh
-    initialisation when its shape differs (another class count) or ``reset_classifier`` is set.
+    initialisation when its shape differs (another class count) or ``reset_classifier`` is set;
+    keys starting with one of the ``exclude`` prefixes are skipped too.
     Raises ``CheckpointError`` when no tensor matches at all.
     """
     net = unwrap_model(model)
@@ -343,7 +349,8 @@ def init_from_checkpoint(
     )
     to_load = {}
     for key in sorted(set(target) & set(source)):
-        if key in head or source[key].shape != target[key].shape:
+        excluded = any(key.startswith(prefix) for prefix in exclude)
+        if excluded or key in head or source[key].shape != target[key].shape:
             report.skipped.append(key)
         else:
             to_load[key] = source[key]

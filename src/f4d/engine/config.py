@@ -123,6 +123,7 @@ class RunConfig:
     deterministic: bool = False
     resume: str | None = None  # None | auto | path
     init_from: str | None = None  # same-arch checkpoint; classifier re-init if K differs
+    init_exclude: list[str] = field(default_factory=list)  # key prefixes init_from leaves fresh
     freeze_bn: bool = False
     freeze_stages: int = 0
     checkpoint_every_steps: int = 0

@@ -243,8 +243,9 @@ class Trainer:
         meta = ckpt.load_meta(path)
         reset = meta.get("task", "video") != self.task
         ckpt.init_from_checkpoint(
-            model, path, reset_classifier=reset, print_report=self.info.is_main
-        )
+            model, path, reset_classifier=reset, exclude=list(self.cfg.run.init_exclude),
+            print_report=self.info.is_main,
+        )  # fmt: skip
 
     def _build_optimizer(self) -> torch.optim.Optimizer:
         params = [p for p in self.model.parameters() if p.requires_grad]
