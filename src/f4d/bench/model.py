@@ -258,7 +258,7 @@ def bench_models(
         with _released(device, settings.compile):
             try:
                 result = bench_model(name, settings=settings, device=device)
-            except (RuntimeError, torch.cuda.OutOfMemoryError) as err:
+            except Exception as err:  # OOM, compiler failures, ...: recorded, the rest run on
                 result = {"model": name, "error": f"{type(err).__name__}: {err}"[:500]}
         results.append(result)
         if on_result is not None:
