@@ -55,7 +55,14 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 def pytest_testnodedown(node, error) -> None:  # xdist controller hook
-    _RECORDS.extend(json.loads(getattr(node, "workeroutput", {}).get(_KEY, "[]")))
+    # Two workers may both run a module fixture (same inputs, other tmp paths): one row per input.
+    rows = json.loads(getattr(node, "workeroutput", {}).get(_KEY, "[]"))
+    seen = {_identity(r) for r in _RECORDS}
+    _RECORDS.extend(r for r in rows if _identity(r) not in seen)
+
+
+def _identity(row: dict) -> tuple[str, str, str]:
+    return row["category"], row["name"], row["outcome"]
 
 
 def _write_json(config: pytest.Config) -> Path | None:

@@ -17,6 +17,7 @@ import pytest
 from f4d.data.annotations import AnnotationError, DatasetIndex, load_index
 from tests.reliability import generators
 
+pytestmark = pytest.mark.xdist_group("reliability_annotations")  # module fixtures run once
 TIME_LIMIT_S = 10.0
 
 

@@ -17,6 +17,8 @@ import pytest
 from tests.reliability import generators
 from tests.reliability.harness import run_batch
 
+pytestmark = pytest.mark.xdist_group("reliability_videos")  # one worker shares the decode batch
+
 OK = {"decode": {"decoded"}, "error": {"error"}, "either": {"decoded", "error"}}
 
 # Defects this suite found in f4d.data.video, now fixed (D1: a stream with an unknown codec raised
@@ -196,7 +198,7 @@ def test_real_corrupted_video_errors_past_its_last_good_frame(realdata, tmp_path
         read_frames(path, [49], timeout_s=30.0)
 
 
-# ---------------------------------------------------------------- known defects (strict xfail)
+# ---------------------------------------------------------------- regressions of D1 and D2
 
 
 def _single(tmp_path: Path, name: str) -> dict:

@@ -19,6 +19,7 @@ from f4d.engine import checkpoint as ckpt
 from f4d.engine.config import ConfigError, load_config
 from tests.reliability import generators
 
+pytestmark = pytest.mark.xdist_group("reliability_configs")  # module fixtures run once
 SRC = Path(__file__).resolve().parents[2] / "src" / "f4d"
 
 

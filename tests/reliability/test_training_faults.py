@@ -5,6 +5,7 @@ non-finite losses and bad videos. Tiny CPU runs of ``f4d_tiny`` on 8 synthetic v
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 import signal
@@ -21,6 +22,7 @@ from f4d.engine.config import load_config
 from tests.reliability.train_worker import tiny_overrides
 
 WORKER = Path(__file__).with_name("train_worker.py")
+pytestmark = pytest.mark.xdist_group("reliability_training")  # one worker shares the fixtures
 
 
 @pytest.fixture(scope="module")
@@ -81,20 +83,63 @@ def _assert_same_weights(a: dict, b: dict) -> None:
     assert different == [], f"{len(different)} tensors differ, first {different[:3]}"
 
 
-D3 = (
-    "D3: f4d.engine.checkpoint._build_meta stores torch.__version__ (a TorchVersion object) in "
-    "meta, which save_checkpoint pickles into <tag>.state.pt; load_training_state's "
-    "torch.load(weights_only=True) refuses that global, so every resume (run.resume=auto or a "
-    "path) fails with CheckpointError. Fix: str(torch.__version__)."
+D4 = (
+    "D4: f4d.engine.checkpoint.save_checkpoint commits <tag>.state.pt, <tag>.json and "
+    "<tag>.safetensors by three separate renames; a process killed between them leaves a torn "
+    "checkpoint (state.pt of step N+k beside weights of step N). Trainer._maybe_resume then takes "
+    "epoch/step/optimizer from state.pt and weights from safetensors, silently resuming with "
+    "mismatched weights. Fix: write the set under a new name/folder and commit it with one "
+    "rename, or store a shared id in all three and refuse/fall back on mismatch."
 )
 
 
-@pytest.mark.xfail(strict=True, reason=D3)
 def test_saved_training_state_loads_with_weights_only(tmp_path):
+    """D3 regression (fixed in e994a1f): the state file must load under weights_only=True."""
     weights = ckpt.save_checkpoint(tmp_path, model=nn.Linear(3, 2), optimizer=None, scheduler=None,
                                    scaler=None, epoch=1, step=1, best_metric=None, config={},
                                    classes=["a", "b"], tag="last")  # fmt: skip
     assert ckpt.load_training_state(weights)["step"] == 1
+
+
+class _Killed(BaseException):
+    """Stands in for SIGKILL inside one process: nothing after it runs."""
+
+
+def _state_step(path: Path) -> int:
+    from torch.torch_version import TorchVersion
+
+    with torch.serialization.safe_globals([TorchVersion]):  # files written before the D3 fix
+        return torch.load(path, map_location="cpu", weights_only=True)["step"]
+
+
+@pytest.mark.parametrize(
+    "die_at",
+    [1, *(pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=D4)) for n in (2, 3))],
+)
+def test_checkpoint_is_never_torn_by_a_crash_between_renames(tmp_path, monkeypatch, die_at):
+    """Crash at the n-th rename of a save: the files must still describe ONE step."""
+    model = nn.Linear(3, 2)
+    save = dict(optimizer=None, scheduler=None, scaler=None, best_metric=None, config={},
+                classes=["a", "b"], tag="last", epoch=1)  # fmt: skip
+    ckpt.save_checkpoint(tmp_path, model=model, step=1, **save)
+    real_replace, calls = os.replace, {"n": 0}
+
+    def dying_replace(src, dst):
+        calls["n"] += 1
+        if calls["n"] == die_at:
+            raise _Killed
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(ckpt.os, "replace", dying_replace)
+    with pytest.raises(_Killed):
+        ckpt.save_checkpoint(tmp_path, model=model, step=2, **save)
+    monkeypatch.undo()
+    steps = {
+        "weights": ckpt.load_meta(tmp_path / "last.safetensors")["step"],
+        "json": json.loads((tmp_path / "last.json").read_text())["step"],
+        "state": _state_step(tmp_path / "last.state.pt"),
+    }
+    assert len(set(steps.values())) == 1, f"torn checkpoint: {steps}"
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +149,7 @@ def reference_run(tmp_path_factory, data_root) -> Path:
     return run
 
 
-@pytest.mark.xfail(strict=True, reason=D3)
+@pytest.mark.xfail(strict=True, reason=D4)
 def test_kill9_mid_step_and_mid_checkpoint_write_then_resume_is_bit_exact(
     tmp_path, data_root, reference_run, reliability_log
 ):
@@ -116,7 +161,13 @@ def test_kill9_mid_step_and_mid_checkpoint_write_then_resume_is_bit_exact(
     steps = []
     for trigger, what in kills:
         _run_until(_launch(run, data_root, slow), trigger)
-        steps.append(_assert_last_checkpoint_loadable(run))
+        try:
+            steps.append(_assert_last_checkpoint_loadable(run))
+        except AssertionError as err:
+            reliability_log.add(
+                "fault: kill -9", what, "DEFECT:D4 torn checkpoint", detail=str(err)
+            )
+            raise
         reliability_log.add("fault: kill -9", what, f"ok:last checkpoint loads (step {steps[-1]})")
     out = _finish(_launch(run, data_root))
     assert "resumed from" in out
@@ -125,25 +176,33 @@ def test_kill9_mid_step_and_mid_checkpoint_write_then_resume_is_bit_exact(
     reliability_log.add("fault: kill -9", "resume after 3 kills", "ok:bit-exact final weights")
 
 
-@pytest.mark.xfail(strict=True, reason=D3)
 def test_torchrun_worker_killed_restarts_and_finishes(tmp_path, data_root, reliability_log):
-    """2 gloo CPU ranks; rank 1 SIGKILLs itself at step 6; the agent restarts once, resumes."""
+    """2 gloo CPU ranks; rank 1 SIGKILLs itself at step 6; the agent restarts, the run resumes.
+
+    ``--max-restarts=3``, not 1: on this torch (2.13, CPU, gloo over loopback) the first round
+    after a kill often fails to connect (``connectFullMesh ... Connection refused``) or hangs in
+    rendezvous; each such round uses one restart (a hang is turned into an exit by the worker's
+    ``F4D_REL_HANG_DUMP_S`` guard). The test asserts the resume, not the restart count.
+    """
     torchrun = Path(sys.executable).with_name("torchrun")
     run = tmp_path / "run"
     env = {**os.environ, "F4D_REL_DIE_RANK": "1", "F4D_REL_DIE_STEP": "6",
-           "OMP_NUM_THREADS": "1"}  # fmt: skip
-    cmd = [str(torchrun), "--standalone", "--nproc-per-node=2", "--max-restarts=1",
+           "F4D_REL_HANG_DUMP_S": "12", "OMP_NUM_THREADS": "1",
+           "GLOO_SOCKET_IFNAME": "lo"}  # fmt: skip
+    cmd = [str(torchrun), "--standalone", "--nproc-per-node=2", "--max-restarts=3",
            "--monitor-interval=0.5", str(WORKER), str(run), str(data_root)]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=150, env=env)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=170, env=env)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-4000:]
     assert log.count("DONE") == 2 and "resumed from" in log, log[-4000:]
     meta = ckpt.load_meta(run / "checkpoints" / "last.safetensors")
     assert meta["step"] == 8  # 8 videos / (2 per rank x 2 ranks) = 2 steps x 4 epochs
+    failed_rounds = log.count("exitcode")
     reliability_log.add(
         "fault: torchrun",
-        "rank 1 killed at step 6, --max-restarts=1",
+        "rank 1 killed at step 6 (2 gloo CPU ranks)",
         "ok:restarted, resumed, finished",
+        detail=f"{failed_rounds} failed rounds before success",
     )
 
 

@@ -11,11 +11,14 @@ dataset at ``DATA_ROOT`` (extra dotted overrides go to the config). Hooks, by en
 
 Under torchrun the same script runs once per rank (``RANK``/``WORLD_SIZE`` from the agent);
 ``F4D_REL_DIE_RANK=<r>`` + ``F4D_REL_DIE_STEP=<n>`` make rank ``r`` SIGKILL itself at step ``n``
-of its first attempt (``TORCHELASTIC_RESTART_COUNT`` = 0).
+of its first attempt (``TORCHELASTIC_RESTART_COUNT`` = 0). ``F4D_REL_HANG_DUMP_S=<s>`` makes a
+process that has not reached its first optimizer step after ``s`` seconds print its stacks and
+exit (a gloo rendezvous that hangs after an elastic restart, see docs/reliability.md).
 """
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import signal
 import sys
@@ -57,6 +60,7 @@ def _install_hooks() -> None:
 
     def step(self, *args, **kwargs):
         counter["n"] += 1
+        faulthandler.cancel_dump_traceback_later()  # start-up (rendezvous) is over
         print(f"STEP {counter['n']}", flush=True)
         if die_rank == os.environ.get("RANK") and counter["n"] == die_step and first_attempt:
             os.kill(os.getpid(), signal.SIGKILL)
@@ -70,6 +74,9 @@ def main(argv: list[str]) -> int:
     from f4d.engine.train import train
 
     torch.set_num_threads(1)
+    hang_s = float(os.environ.get("F4D_REL_HANG_DUMP_S", "0"))
+    if hang_s:  # a start-up (rendezvous) hang: print the stacks and exit, so torchrun restarts
+        faulthandler.dump_traceback_later(hang_s, exit=True)
     _install_hooks()
     out_dir, data_root, *extra = argv
     cfg = load_config(None, [*tiny_overrides(out_dir, data_root), *extra])
