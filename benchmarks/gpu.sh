@@ -148,6 +148,7 @@ step() {
     fi
     (( limit > left )) && limit=$left
     log "START $name (limit ${limit}s): bench $*"
+    rm -f "$OUT/$name.json"
     timeout --signal=INT --kill-after=20 "$limit" \
         "$PY" -m f4d.cli.bench "$@" --device "$DEVICE" --json "$OUT/$name.json" > "$OUT/$name.log" 2>&1
     rc=$?
