@@ -178,3 +178,12 @@ def test_dataset_paths_find_the_native_files(config, split, videos, classes, tmp
     Path(data.root).mkdir(parents=True, exist_ok=True)  # the (empty) video folder
     index = load_split(data, split)
     assert (len(index), index.num_classes) == (videos, classes)
+
+
+@pytest.mark.parametrize("doc", ["docs/configs.md", "README.md"])
+def test_docs_name_only_configs_that_exist(doc):
+    text = (CONFIGS.parent / doc).read_text()
+    named = set(re.findall(r"configs/[\w/.-]+?\.yaml", text))
+    assert named, f"{doc} names no config"
+    missing = sorted(name for name in named if not (CONFIGS.parent / name).is_file())
+    assert not missing, f"{doc} names configs that do not exist: {missing}"
