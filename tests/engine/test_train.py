@@ -128,3 +128,28 @@ def test_unit_pretraining_then_init_from(make_cfg, capsys) -> None:
     train(order)
     printed = capsys.readouterr().out
     assert "init_from" in printed and "missing" in printed and "blocks4d" in printed
+
+
+@pytest.fixture
+def broken_root(synth_root: Path, tmp_path: Path) -> Path:
+    """A copy of the synthetic set whose first training video is garbage bytes."""
+    import shutil
+
+    root = tmp_path / "broken"
+    shutil.copytree(synth_root, root)
+    first = (root / "train.csv").read_text().splitlines()[1].split(",")[0]
+    (root / first).write_bytes(b"not a video" * 10)
+    return root
+
+
+def test_bad_video_is_skipped_and_counted(make_cfg, broken_root: Path) -> None:
+    cfg = make_cfg("optim.epochs=1", f"data.root={broken_root}", "data.max_bad_videos=1")
+    result = train(cfg)
+    assert result["bad_videos"] == 1 and result["step"] == 4  # the epoch went on
+
+
+def test_too_many_bad_videos_stop_with_a_summary(make_cfg, broken_root: Path) -> None:
+    cfg = make_cfg("optim.epochs=1", f"data.root={broken_root}", "data.max_bad_videos=0")
+    first = (broken_root / "train.csv").read_text().splitlines()[1].split(",")[0]
+    with pytest.raises(train_module.TrainingError, match=first.replace(".", r"\.")):
+        train(cfg)
