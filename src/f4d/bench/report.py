@@ -29,7 +29,7 @@ def _phase_cells(result: dict, phase: str) -> list[str]:
     if data.get("speedup_vs_first") is not None:
         speed += f" ({_ratio(data['speedup_vs_first'])})"
     share = data.get("peak_share")
-    flops = f"{data['achieved_tflops']:.3f}"
+    flops = _num(data.get("achieved_tflops"), ".3f")
     if share is not None:
         flops += f" ({100 * share:.1f}%)"
     return [speed, _num(data.get("peak_memory_mib"), ".0f"), flops]
