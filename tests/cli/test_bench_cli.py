@@ -48,5 +48,7 @@ def test_bench_rejects_bad_arguments() -> None:
         main(["bench", "ops", "--widths", "64,x"])
     with pytest.raises(SystemExit, match="PATH or --synthetic"):
         main(["bench", "data"])
-    with pytest.raises(ValueError, match="unknown model"):
+    with pytest.raises(SystemExit, match="kernel must be 4 positive ints"):
+        main(["bench", "ops", "--kernel", "3,3,1"])
+    with pytest.raises(SystemExit, match="unknown model"):
         main(["bench", "model", "--models", "nope_r50", "--device", "cpu"])

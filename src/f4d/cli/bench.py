@@ -168,14 +168,17 @@ def run_model(args: argparse.Namespace) -> int:
     from f4d.bench.model import ModelBenchSettings, bench_models, make_report
 
     console = _console()
-    device = _setup(args)
-    settings = ModelBenchSettings(
-        frames=args.frames, units=args.units, batch=args.batch, size=args.size,
-        dtype=args.dtype, compile=args.compile, compile_backend=args.compile_backend,
-        channels_last=args.channels_last, cudnn_benchmark=not args.no_cudnn_benchmark,
-        train=args.train, repeats=args.repeats, warmup=args.warmup,
-        num_classes=args.num_classes, peak_tflops=args.peak_tflops,
-    )  # fmt: skip
+    try:
+        device = _setup(args)
+        settings = ModelBenchSettings(
+            frames=args.frames, units=args.units, batch=args.batch, size=args.size,
+            dtype=args.dtype, compile=args.compile, compile_backend=args.compile_backend,
+            channels_last=args.channels_last, cudnn_benchmark=not args.no_cudnn_benchmark,
+            train=args.train, repeats=args.repeats, warmup=args.warmup,
+            num_classes=args.num_classes, peak_tflops=args.peak_tflops,
+        )  # fmt: skip
+    except ValueError as err:
+        raise SystemExit(f"f4d bench model: {err}") from err
     _progress(console, f"benchmarking {', '.join(args.models)} on {device}")
 
     finished: list[dict] = []
@@ -189,7 +192,10 @@ def run_model(args: argparse.Namespace) -> int:
             return
         _progress(console, f"{result['model']}: {result['inference']['videos_per_s']:.2f} videos/s")
 
-    report = bench_models(args.models, settings=settings, device=device, on_result=done)
+    try:
+        report = bench_models(args.models, settings=settings, device=device, on_result=done)
+    except ValueError as err:  # bad model names / settings: a message, not a traceback
+        raise SystemExit(f"f4d bench model: {err}") from err
     return _finish(console, report, args.json, "f4d bench model")
 
 
@@ -198,14 +204,15 @@ def run_ops(args: argparse.Namespace) -> int:
     from f4d.bench.ops import OpsBenchSettings, bench_ops, make_ops_report
 
     console = _console()
-    device = _setup(args)
-    if len(args.kernel) != 4:
-        raise SystemExit(f"--kernel needs 4 values u,t,h,w, got {args.kernel}")
-    settings = OpsBenchSettings(
-        units=args.units, frames=args.frames, size=args.size, batch=args.batch,
-        kernel=tuple(args.kernel), backward=args.backward, repeats=args.repeats,
-        warmup=args.warmup,
-    )  # fmt: skip
+    try:
+        device = _setup(args)
+        settings = OpsBenchSettings(
+            units=args.units, frames=args.frames, size=args.size, batch=args.batch,
+            kernel=tuple(args.kernel), backward=args.backward, repeats=args.repeats,
+            warmup=args.warmup,
+        )  # fmt: skip
+    except ValueError as err:
+        raise SystemExit(f"f4d bench ops: {err}") from err
 
     finished: list[dict] = []
 
