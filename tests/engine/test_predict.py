@@ -129,6 +129,19 @@ def test_all_classes_sum_to_one_and_match_the_model(assets, predictor):
         assert prob == pytest.approx(float(expected[index]), abs=1e-6)
 
 
+def test_frame_folder_predicts_like_its_video(assets, predictor, tmp_path):
+    """A Something-Something v1 style folder of the same frames gives the same clip."""
+    with av.open(str(assets["video"])) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    folder = tmp_path / "100218"
+    folder.mkdir()
+    for i, frame in enumerate(frames, start=1):
+        Image.fromarray(frame).save(folder / f"{i:05d}.png")
+    from_folder = predict.load_clip(folder, predictor.settings)
+    assert torch.equal(from_folder, predict.load_clip(assets["video"], predictor.settings))
+    assert len(predict.predict_video(predictor, folder, topk=2).topk) == 2
+
+
 def test_bad_video_names_the_file(tmp_path, predictor):
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"not a video at all")
