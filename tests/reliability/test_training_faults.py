@@ -199,20 +199,23 @@ def test_kill9_mid_checkpoint_write_then_resume_is_bit_exact(
 def test_torchrun_worker_killed_restarts_and_finishes(tmp_path, data_root, reliability_log):
     """2 gloo CPU ranks; rank 1 SIGKILLs itself at step 6; the agent restarts, the run resumes.
 
-    ``--max-restarts=3``, not 1: on this torch (2.13, CPU, gloo over loopback) the first round
-    after a kill often fails to connect (``connectFullMesh ... Connection refused``) or hangs in
-    rendezvous; each such round uses one restart (a hang is turned into an exit by the worker's
-    ``F4D_REL_HANG_DUMP_S`` guard). The test asserts the resume, not the restart count.
+    Torch 2.13's elastic agent reuses one store across attempts without an attempt prefix, so a
+    restarted round often reads the dead round's gloo address and fails or hangs (5 of 6 plain
+    torchrun runs here, without f4d). The worker therefore gives each attempt a fresh store
+    (``F4D_REL_FRESH_STORE``); the hang guard (``F4D_REL_HANG_DUMP_S``) stays as a backstop.
+    With that, about 1 run in 10 still lost its restarted round (rank 1 SIGABRT at start-up, cause
+    not found), so ``--max-restarts=2``: one restart for the kill, one spare.
     """
     torchrun = Path(sys.executable).with_name("torchrun")
     run = tmp_path / "run"
     env = {**os.environ, "F4D_REL_DIE_RANK": "1", "F4D_REL_DIE_STEP": "6",
-           "F4D_REL_HANG_DUMP_S": "12", "OMP_NUM_THREADS": "1",
+           "F4D_REL_HANG_DUMP_S": "20", "F4D_REL_FRESH_STORE": "1", "OMP_NUM_THREADS": "1",
            "GLOO_SOCKET_IFNAME": "lo"}  # fmt: skip
-    cmd = [str(torchrun), "--standalone", "--nproc-per-node=2", "--max-restarts=3",
+    cmd = [str(torchrun), "--standalone", "--nproc-per-node=2", "--max-restarts=2",
            "--monitor-interval=0.5", str(WORKER), str(run), str(data_root)]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=170, env=env)
     log = proc.stdout + proc.stderr
+    (tmp_path / "torchrun.log").write_text(log)  # full log for a failure post-mortem
     assert proc.returncode == 0, log[-4000:]
     assert log.count("DONE") == 2 and "resumed from" in log, log[-4000:]
     meta = ckpt.load_meta(run / "checkpoints" / "last.safetensors")

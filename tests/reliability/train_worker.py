@@ -13,7 +13,8 @@ Under torchrun the same script runs once per rank (``RANK``/``WORLD_SIZE`` from 
 ``F4D_REL_DIE_RANK=<r>`` + ``F4D_REL_DIE_STEP=<n>`` make rank ``r`` SIGKILL itself at step ``n``
 of its first attempt (``TORCHELASTIC_RESTART_COUNT`` = 0). ``F4D_REL_HANG_DUMP_S=<s>`` makes a
 process that has not reached its first optimizer step after ``s`` seconds print its stacks and
-exit (a gloo rendezvous that hangs after an elastic restart, see docs/reliability.md).
+exit (a gloo rendezvous that hangs after an elastic restart, see docs/reliability.md);
+``F4D_REL_FRESH_STORE=1`` avoids that hang (`_fresh_store_per_attempt`).
 """
 
 from __future__ import annotations
@@ -69,6 +70,19 @@ def _install_hooks() -> None:
     torch.optim.SGD.step = step
 
 
+def _fresh_store_per_attempt() -> None:
+    """Work around stale rendezvous keys after an elastic restart (torch 2.13, see the docs).
+
+    torchrun keeps one agent TCPStore (same ``MASTER_PORT``) for every attempt and the workers
+    read it without an attempt prefix, so a restarted rank can read the dead rank's gloo address
+    ("Connection refused") or wait forever. Here rank 0 hosts a new store on a port of its own
+    for each attempt instead.
+    """
+    attempt = int(os.environ["TORCHELASTIC_RESTART_COUNT"])
+    os.environ["TORCHELASTIC_USE_AGENT_STORE"] = "False"
+    os.environ["MASTER_PORT"] = str(int(os.environ["MASTER_PORT"]) + 1 + attempt)
+
+
 def main(argv: list[str]) -> int:
     from f4d.engine.config import load_config
     from f4d.engine.train import train
@@ -77,6 +91,8 @@ def main(argv: list[str]) -> int:
     hang_s = float(os.environ.get("F4D_REL_HANG_DUMP_S", "0"))
     if hang_s:  # a start-up (rendezvous) hang: print the stacks and exit, so torchrun restarts
         faulthandler.dump_traceback_later(hang_s, exit=True)
+    if os.environ.get("F4D_REL_FRESH_STORE") and "TORCHELASTIC_RESTART_COUNT" in os.environ:
+        _fresh_store_per_attempt()
     _install_hooks()
     out_dir, data_root, *extra = argv
     cfg = load_config(None, [*tiny_overrides(out_dir, data_root), *extra])
