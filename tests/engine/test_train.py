@@ -153,3 +153,18 @@ def test_too_many_bad_videos_stop_with_a_summary(make_cfg, broken_root: Path) ->
     first = (broken_root / "train.csv").read_text().splitlines()[1].split(",")[0]
     with pytest.raises(train_module.TrainingError, match=first.replace(".", r"\.")):
         train(cfg)
+
+
+def test_frozen_stages_and_bn_do_not_move(make_cfg) -> None:
+    """freeze_stages=2 keeps conv1 (stem) and conv2 (layer1); freeze_bn keeps every BN."""
+    from f4d.models import create_model
+
+    cfg = make_cfg("optim.epochs=1", "run.max_steps=2", "run.freeze_stages=2",
+                   "run.freeze_bn=true")  # fmt: skip
+    train(cfg)
+    after = weights(cfg.run.out_dir)
+    torch.manual_seed(cfg.run.seed)
+    before = create_model("tsn_tiny", 4, dropout=0.0).state_dict()
+    for key in ("conv1.weight", "layer1.0.conv1.weight", "bn1.running_mean", "layer2.0.bn1.weight"):
+        assert torch.equal(after[key], before[key]), key
+    assert not torch.equal(after["layer2.0.conv1.weight"], before["layer2.0.conv1.weight"])
