@@ -203,15 +203,16 @@ def test_torchrun_worker_killed_restarts_and_finishes(tmp_path, data_root, relia
     restarted round often reads the dead round's gloo address and fails or hangs (5 of 6 plain
     torchrun runs here, without f4d). The worker therefore gives each attempt a fresh store
     (``F4D_REL_FRESH_STORE``); the hang guard (``F4D_REL_HANG_DUMP_S``) stays as a backstop.
-    With that, about 1 run in 10 still lost its restarted round (rank 1 SIGABRT at start-up, cause
-    not found), so ``--max-restarts=2``: one restart for the kill, one spare.
+    ``F4D_REL_CLEANUP`` destroys the process group after training (defect D5, tested below) so
+    that a rank does not abort at exit and use up the restart.
     """
     torchrun = Path(sys.executable).with_name("torchrun")
     run = tmp_path / "run"
     env = {**os.environ, "F4D_REL_DIE_RANK": "1", "F4D_REL_DIE_STEP": "6",
-           "F4D_REL_HANG_DUMP_S": "20", "F4D_REL_FRESH_STORE": "1", "OMP_NUM_THREADS": "1",
+           "F4D_REL_HANG_DUMP_S": "20", "F4D_REL_FRESH_STORE": "1", "F4D_REL_CLEANUP": "1",
+           "OMP_NUM_THREADS": "1",
            "GLOO_SOCKET_IFNAME": "lo"}  # fmt: skip
-    cmd = [str(torchrun), "--standalone", "--nproc-per-node=2", "--max-restarts=2",
+    cmd = [str(torchrun), "--standalone", "--nproc-per-node=2", "--max-restarts=1",
            "--monitor-interval=0.5", str(WORKER), str(run), str(data_root)]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=170, env=env)
     log = proc.stdout + proc.stderr
@@ -227,6 +228,30 @@ def test_torchrun_worker_killed_restarts_and_finishes(tmp_path, data_root, relia
         "ok:restarted, resumed, finished",
         detail=f"{failed_rounds} failed rounds before success",
     )
+
+
+D5 = (
+    "D5: f4d.engine.train.train joins a process group through init_distributed but nothing in "
+    "src ever calls cleanup_distributed/destroy_process_group; under torchrun with gloo a rank "
+    "then often aborts at interpreter exit ('terminate called without an active exception', "
+    "exit -6) after training finished, and the elastic agent counts the job as failed (5 of 8 "
+    "plain 2-rank gloo jobs here without destroy, 0 of 8 with it). Fix: destroy the group that "
+    "train created (try/finally), or in the CLI."
+)
+
+
+@pytest.mark.xfail(strict=True, reason=D5)
+def test_train_leaves_no_process_group_behind(tmp_path, data_root):
+    """A 2-rank torchrun job, no faults: after train() returns the group must be gone."""
+    torchrun = Path(sys.executable).with_name("torchrun")
+    env = {**os.environ, "F4D_REL_FRESH_STORE": "1", "OMP_NUM_THREADS": "1",
+           "GLOO_SOCKET_IFNAME": "lo"}  # fmt: skip
+    cmd = [str(torchrun), "--standalone", "--nproc-per-node=2", "--max-restarts=0",
+           str(WORKER), str(tmp_path / "run"), str(data_root), "optim.epochs=1"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+    log = proc.stdout + proc.stderr
+    assert log.count("PG_ALIVE_AFTER_TRAIN") == 2, log[-3000:]
+    assert "PG_ALIVE_AFTER_TRAIN True" not in log
 
 
 # ---------------------------------------------------------------- in-process faults

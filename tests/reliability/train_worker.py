@@ -14,7 +14,8 @@ Under torchrun the same script runs once per rank (``RANK``/``WORLD_SIZE`` from 
 of its first attempt (``TORCHELASTIC_RESTART_COUNT`` = 0). ``F4D_REL_HANG_DUMP_S=<s>`` makes a
 process that has not reached its first optimizer step after ``s`` seconds print its stacks and
 exit (a gloo rendezvous that hangs after an elastic restart, see docs/reliability.md);
-``F4D_REL_FRESH_STORE=1`` avoids that hang (`_fresh_store_per_attempt`).
+``F4D_REL_FRESH_STORE=1`` avoids that hang (`_fresh_store_per_attempt`). After training the
+worker prints whether a process group is still alive; ``F4D_REL_CLEANUP=1`` destroys it (D5).
 """
 
 from __future__ import annotations
@@ -97,6 +98,11 @@ def main(argv: list[str]) -> int:
     out_dir, data_root, *extra = argv
     cfg = load_config(None, [*tiny_overrides(out_dir, data_root), *extra])
     train(cfg)
+    print(f"PG_ALIVE_AFTER_TRAIN {torch.distributed.is_initialized()}", flush=True)
+    if os.environ.get("F4D_REL_CLEANUP"):  # stand-in for the D5 fix, see docs/reliability.md
+        from f4d.engine.distributed import cleanup_distributed
+
+        cleanup_distributed()
     print("DONE", flush=True)
     return 0
 
