@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 from f4d.engine.config import load_config
 from f4d.models import is_model, list_models
@@ -187,3 +188,32 @@ def test_docs_name_only_configs_that_exist(doc):
     assert named, f"{doc} names no config"
     missing = sorted(name for name in named if not (CONFIGS.parent / name).is_file())
     assert not missing, f"{doc} names configs that do not exist: {missing}"
+
+
+def test_4d_blocks_of_the_paper_configs_train(loaded):
+    """With each distinct model.args of the F4D/V4D configs, a 4D block gets gradients.
+
+    (Built on the tiny model of the same family: the args are the block options.)
+    """
+    import json
+
+    import torch
+
+    from f4d.models import create_model
+
+    variants = {}
+    for path in PAPER:
+        cfg = loaded[path]
+        family = cfg.model.name.split("_")[0]
+        if family in ("f4d", "v4d"):
+            args = OmegaConf.to_container(cfg.model.args)
+            variants[(family, json.dumps(args, sort_keys=True))] = args
+    assert variants
+    for (family, _), args in variants.items():
+        torch.manual_seed(0)
+        model = create_model(f"{family}_tiny", num_classes=3, **args)
+        model(torch.randn(2, 4, 3, 4, 16, 16)).square().sum().backward()
+        grads = [p.grad for n, p in model.named_parameters() if "blocks4d" in n]
+        assert grads and any(g is not None and g.abs().sum() > 0 for g in grads), (
+            f"{family} 4D blocks get no gradient with model.args={args}"
+        )
