@@ -127,12 +127,19 @@ class FrameCache:
     def probe(self, path: Path) -> SimpleNamespace:
         return SimpleNamespace(num_frames=len(self._get(path)))
 
+    def clear(self) -> None:
+        self.videos.clear()
+
+
+# One cache per process, shared by every dataset built with data.cache=true (train, validation
+# and test splits, and the successive runs of `f4d demo`).
+FRAME_CACHE = FrameCache()
+
 
 def _io(data: Any) -> dict[str, Any]:
     if not data.cache:
         return {}
-    cache = FrameCache()
-    return {"reader": cache.read, "prober": cache.probe}
+    return {"reader": FRAME_CACHE.read, "prober": FRAME_CACHE.probe}
 
 
 class ResumableSampler(DistributedSampler):
