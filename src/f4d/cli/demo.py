@@ -43,7 +43,7 @@ class Budget:
 
 
 BUDGETS = {
-    "full": Budget(num_train=600, num_test=120, frames=48, pretrain_epochs=4, epochs=8),
+    "full": Budget(num_train=600, num_test=120, frames=48, pretrain_epochs=4, epochs=30),
     "quick": Budget(num_train=16, num_test=8, frames=16, pretrain_epochs=1, epochs=1,
                     max_steps=2, synth_workers=1, batch_size=4),
 }  # fmt: skip
