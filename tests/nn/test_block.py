@@ -136,3 +136,24 @@ def test_dropout_is_applied_in_training_only():
     assert torch.equal(block(x, units=2), block(x, units=2))
     with pytest.raises(ValueError, match="dropout"):
         Residual4dBlock(8, dropout=1.0)
+
+
+@pytest.mark.parametrize("op", ["factorized", "full"])
+def test_zero_init_block_leaves_identity_and_its_branch_trains(op):
+    """The identity start must not be a dead start: after two SGD steps the branch has moved."""
+    block = Residual4dBlock(64, op=op, attention=("ta", "ca", "sta"))  # CA hidden width 4
+    before = {n: p.detach().clone() for n, p in block.named_parameters()}
+    opt = torch.optim.SGD(block.parameters(), lr=0.1)
+    x = _rows(2, 3, channels=64)
+    target = torch.randn_like(x)
+    for _ in range(2):
+        opt.zero_grad()
+        torch.nn.functional.mse_loss(block(x, units=3), target).backward()
+        opt.step()
+    # The op, BN and gate must move. (Attention biases are left out: a uniform shift of an
+    # attention logit rescales the branch uniformly, which the following BN cancels exactly.)
+    core = [n for n in before if n.startswith(("op.", "norm.", "scale"))]
+    assert len(core) >= 4
+    frozen = [n for n in core if torch.equal(dict(block.named_parameters())[n], before[n])]
+    assert frozen == []
+    assert not torch.equal(block(x, units=3), x)

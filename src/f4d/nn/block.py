@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import torch
 from torch import Tensor, nn
 
 from f4d.nn.registry import ATTENTION_LAYERS, FOUR_D_ATTENTION, make_attention
@@ -46,14 +47,18 @@ class Residual4dBlock(nn.Module):
 
         x (B·U, C, T, H, W) -> view/permute (B, C, U, T, H, W) -> 4D op -> TA
         -> permute back (B·U, C, T, H, W) -> 3D attention in the order given (CA, STA,
-        or SE / CBAM / STM / TEA) -> BN -> ReLU -> dropout -> x + that.
+        or SE / CBAM / STM / TEA) -> BN -> ReLU -> dropout -> × scale -> x + that.
 
     `op`: "factorized" (`Factorized4d`, F4D) or "full" (`Conv4d`, V4D); no bias, BN follows.
     `attention`: any subset of `ATTENTION_LAYERS` names (empty = none); "ta" always runs in 4D
     space right after the op. The modules live in `self.attention` (a ModuleDict by name), so
     `block.attention["sta"].record = True` keeps STA's maps.
     `dropout`: the paper names a dropout layer but no rate; default 0.0 (off).
-    `zero_init`: zero the last BN's scale so a new block is exactly the identity (needs a norm).
+    `zero_init`: start the per-channel branch scale `scale` (C,) at 0, so a new block is exactly
+    the identity, yet trains: the branch itself is live, so `scale` gets a gradient at the
+    first step and the rest of the branch from the second (ReZero-style). Zeroing BN's weight
+    instead would never train here: BN is followed by a ReLU whose gradient at 0 is 0.
+    With `zero_init=False` the scale starts at 1.
     U is read from `units` at every call: the same block runs with any U.
     """
 
@@ -75,8 +80,6 @@ class Residual4dBlock(nn.Module):
             raise ValueError(f"unknown 4D op {op!r}; valid: {', '.join(sorted(FOUR_D_OPS))}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        if zero_init and norm_layer is None:
-            raise ValueError("zero_init=True needs a norm_layer whose scale can be zeroed")
         kernel4, padding4 = to_4tuple(kernel_size, "kernel_size"), to_4tuple(padding, "padding")
         _check_same_padding(kernel4, padding4)
         names = _check_attention(attention)
@@ -88,8 +91,8 @@ class Residual4dBlock(nn.Module):
         self.norm = norm_layer(channels) if norm_layer is not None else nn.Identity()
         self.act = act_layer() if act_layer is not None else nn.Identity()
         self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
-        if zero_init:
-            nn.init.zeros_(self.norm.weight)
+        # Branch gate (C,): 0 makes the block start as the identity (see `zero_init`).
+        self.scale = nn.Parameter(torch.full((channels,), 0.0 if zero_init else 1.0))
 
     def forward(self, x: Tensor, units: int) -> Tensor:
         """`(B·U, C, T, H, W)` with `units = U` -> `(B·U, C, T, H, W)`."""
@@ -107,4 +110,5 @@ class Residual4dBlock(nn.Module):
         y = y.transpose(1, 2).reshape(n, c, t, h, w)  # ℘(U,C): back to (B·U, C, T, H, W)
         for name in self._names_3d:
             y = self.attention[name](y)
-        return x + self.drop(self.act(self.norm(y)))
+        y = self.drop(self.act(self.norm(y)))
+        return x + y * self.scale.view(1, c, 1, 1, 1)
