@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 from pathlib import Path
 
@@ -27,17 +28,26 @@ def save(model, directory: Path, tag: str = "last", **kwargs) -> Path:
 def test_round_trip_for_inference(tmp_path: Path) -> None:
     model = create_model("f4d_tiny", 5)
     save(model, tmp_path)
+    save(model, tmp_path, step=13)  # a second save replaces the first and removes its files
     assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".saves",
         "last.json",
         "last.safetensors",
         "last.state.pt",
     ]  # fmt: skip  (no temp files left behind)
+    live = os.readlink(tmp_path / ".saves" / "last")
+    assert sorted(p.name for p in (tmp_path / ".saves").iterdir()) == ["last", live]
+    assert sorted(p.name for p in (tmp_path / ".saves" / live).iterdir()) == [
+        "last.json",
+        "last.safetensors",
+        "last.state.pt",
+    ]  # fmt: skip
     loaded, classes, meta = ckpt.load_for_inference(tmp_path / "last")
     assert classes == ["c0", "c1", "c2", "c3", "c4"] and meta["model_name"] == "f4d_tiny"
     assert not loaded.training
     for key, value in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[key], value), key
-    assert json.loads((tmp_path / "last.json").read_text())["step"] == 12
+    assert json.loads((tmp_path / "last.json").read_text())["step"] == 13
 
 
 def test_state_loads_with_weights_only_and_restores_rng(tmp_path: Path) -> None:
@@ -116,6 +126,30 @@ def test_prune_keeps_newest_periodic_and_never_last(tmp_path: Path) -> None:
     assert removed == ["epoch_0001", "epoch_0002"]
     left = sorted(p.name for p in tmp_path.glob("*.safetensors"))
     assert left == ["best.safetensors", "epoch_0003.safetensors", "last.safetensors"]
+    saves = sorted(p.name.partition("@")[0] for p in (tmp_path / ".saves").iterdir())
+    assert saves == ["best", "best", "epoch_0003", "epoch_0003", "last", "last"]  # link + folder
+
+
+def test_save_ids_tie_the_three_files_together(tmp_path: Path) -> None:
+    model = create_model("tsn_tiny", 2)
+    save(model, tmp_path, step=1)
+    first = ckpt.load_meta(tmp_path / "last")["save_id"]
+    save(model, tmp_path, step=2)
+    meta = ckpt.verify_checkpoint(tmp_path / "last")
+    assert meta["step"] == 2 and meta["save_id"] != first
+    assert json.loads((tmp_path / "last.json").read_text())["save_id"] == meta["save_id"]
+    assert ckpt.load_training_state(tmp_path / "last")["meta"]["save_id"] == meta["save_id"]
+
+
+def test_latest_complete_checkpoint_prefers_newest_step_then_last(tmp_path: Path) -> None:
+    model = create_model("tsn_tiny", 2)
+    assert ckpt.latest_complete_checkpoint(tmp_path) is None
+    save(model, tmp_path, tag="epoch_0002", step=8)
+    save(model, tmp_path, tag="best", step=4)
+    save(model, tmp_path, tag="last", step=8)
+    assert ckpt.latest_complete_checkpoint(tmp_path) == tmp_path / "last.safetensors"
+    (tmp_path / "last.json").unlink()  # incomplete: falls back to the other step-8 save
+    assert ckpt.latest_complete_checkpoint(tmp_path) == tmp_path / "epoch_0002.safetensors"
 
 
 def test_missing_checkpoint_names_the_path(tmp_path: Path) -> None:

@@ -86,14 +86,10 @@ def _assert_same_weights(a: dict, b: dict) -> None:
     assert different == [], f"{len(different)} tensors differ, first {different[:3]}"
 
 
-D4 = (
-    "D4: f4d.engine.checkpoint.save_checkpoint commits <tag>.state.pt, <tag>.json and "
-    "<tag>.safetensors by three separate renames; a process killed between them leaves a torn "
-    "checkpoint (state.pt of step N+k beside weights of step N). Trainer._maybe_resume then takes "
-    "epoch/step/optimizer from state.pt and weights from safetensors, silently resuming with "
-    "mismatched weights. Fix: write the set under a new name/folder and commit it with one "
-    "rename, or store a shared id in all three and refuse/fall back on mismatch."
-)
+# D4 (fixed): save_checkpoint used to commit <tag>.state.pt, <tag>.json and <tag>.safetensors by
+# three separate renames, so a kill between them left state of step N+k beside weights of step N
+# and resume silently combined them. Now a save is written under a new save id and committed by
+# one rename of a pointer; the tests below crash and kill a save at every point.
 
 
 def test_saved_training_state_loads_with_weights_only(tmp_path):
@@ -115,34 +111,98 @@ def _state_step(path: Path) -> int:
         return torch.load(path, map_location="cpu", weights_only=True)["step"]
 
 
-@pytest.mark.parametrize(
-    "die_at",
-    [1, *(pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=D4)) for n in (2, 3))],
-)
-def test_checkpoint_is_never_torn_by_a_crash_between_renames(tmp_path, monkeypatch, die_at):
-    """Crash at the n-th rename of a save: the files must still describe ONE step."""
+def _raw_steps(folder: Path) -> dict[str, int]:
+    """The step each of the three ``last`` files names, read from the files themselves."""
+    return {
+        "weights": ckpt.load_meta(folder / "last.safetensors")["step"],
+        "json": json.loads((folder / "last.json").read_text())["step"],
+        "state": _state_step(folder / "last.state.pt"),
+    }
+
+
+def _to_old_layout(folder: Path) -> None:
+    """Turn the links of ``last`` into three plain files, as checkpoints were written before."""
+    for name in ("last.safetensors", "last.json", "last.state.pt"):
+        data = (folder / name).read_bytes()
+        (folder / name).unlink()
+        (folder / name).write_bytes(data)
+    shutil.rmtree(folder / ckpt.SAVES_DIR)
+
+
+def _die_at(monkeypatch, n: int) -> None:
+    """Raise :class:`_Killed` at the n-th os.fsync / os.symlink / os.replace / os.link call."""
+    calls = {"n": 0}
+    for name in ("fsync", "symlink", "replace", "link"):
+        real = getattr(os, name)
+
+        def dying(*args, _real=real, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == n:
+                raise _Killed
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(os, name, dying)
+
+
+def _assert_clean(folder: Path) -> None:
+    """Only the folder the ``last`` pointer names is left under .saves; no temp links."""
+    saves = folder / ckpt.SAVES_DIR
+    left = sorted(p.name for p in saves.iterdir())
+    assert left == sorted(["last", os.readlink(saves / "last")]), left
+    assert not [p.name for p in folder.glob(".*.tmp")]
+
+
+@pytest.mark.parametrize("layout", ["current", "old"])
+def test_checkpoint_is_never_torn_by_a_crash_at_any_point_of_a_save(tmp_path, monkeypatch, layout):
+    """Crash a save at each of its fsyncs, links and renames in turn: the three files must
+    always describe ONE step (the old or the new one), and the next save cleans up."""
     model = nn.Linear(3, 2)
     save = dict(optimizer=None, scheduler=None, scaler=None, best_metric=None, config={},
                 classes=["a", "b"], tag="last", epoch=1)  # fmt: skip
-    ckpt.save_checkpoint(tmp_path, model=model, step=1, **save)
-    real_replace, calls = os.replace, {"n": 0}
+    crashes, outcomes = [], set()
+    for n in range(1, 100):
+        folder = tmp_path / f"crash_{n}"
+        ckpt.save_checkpoint(folder, model=model, step=1, **save)
+        if layout == "old":
+            _to_old_layout(folder)
+        _die_at(monkeypatch, n)
+        try:
+            ckpt.save_checkpoint(folder, model=model, step=2, **save)
+        except _Killed:
+            crashes.append(n)
+        monkeypatch.undo()
+        steps = _raw_steps(folder)
+        assert len(set(steps.values())) == 1, f"torn checkpoint after crash point {n}: {steps}"
+        assert ckpt.verify_checkpoint(folder / "last")["step"] == steps["weights"]
+        outcomes.add(steps["weights"])
+        if crashes[-1:] != [n]:
+            assert steps["weights"] == 2  # the save that was not interrupted is the newest
+            break
+        ckpt.save_checkpoint(folder, model=model, step=3, **save)
+        assert set(_raw_steps(folder).values()) == {3}
+        _assert_clean(folder)
+    assert len(crashes) >= (6 if layout == "current" else 12), crashes
+    assert outcomes == {1, 2}  # crashes before and after the commit were both exercised
 
-    def dying_replace(src, dst):
-        calls["n"] += 1
-        if calls["n"] == die_at:
-            raise _Killed
-        return real_replace(src, dst)
 
-    monkeypatch.setattr(ckpt.os, "replace", dying_replace)
-    with pytest.raises(_Killed):
-        ckpt.save_checkpoint(tmp_path, model=model, step=2, **save)
-    monkeypatch.undo()
-    steps = {
-        "weights": ckpt.load_meta(tmp_path / "last.safetensors")["step"],
-        "json": json.loads((tmp_path / "last.json").read_text())["step"],
-        "state": _state_step(tmp_path / "last.state.pt"),
-    }
-    assert len(set(steps.values())) == 1, f"torn checkpoint: {steps}"
+def test_mismatched_files_are_refused_and_resume_falls_back(tmp_path, capsys):
+    """Files of two saves put together by hand: loaders refuse, auto-resume takes the previous."""
+    model = nn.Linear(3, 2)
+    save = dict(optimizer=None, scheduler=None, scaler=None, best_metric=None, config={},
+                classes=["a", "b"], epoch=1)  # fmt: skip
+    ckpt.save_checkpoint(tmp_path, model=model, step=4, tag="epoch_0001", **save)
+    ckpt.save_checkpoint(tmp_path, model=model, step=4, tag="last", **save)
+    state_of_step_4 = (tmp_path / "last.state.pt").read_bytes()
+    ckpt.save_checkpoint(tmp_path, model=model, step=8, tag="last", **save)
+    (tmp_path / "last.state.pt").write_bytes(state_of_step_4)  # step-4 state, step-8 weights
+    with pytest.raises(ckpt.CheckpointError, match=r"torn checkpoint.*last\.state\.pt"):
+        ckpt.load_training_state(tmp_path / "last.safetensors")
+    with pytest.raises(ckpt.CheckpointError, match="torn checkpoint"):
+        ckpt.verify_checkpoint(tmp_path / "last")
+    chosen = ckpt.latest_complete_checkpoint(tmp_path, log=print)
+    assert chosen == tmp_path / "epoch_0001.safetensors"
+    assert "skipping checkpoint" in capsys.readouterr().out
+    assert ckpt.load_training_state(chosen)["step"] == 4
 
 
 @pytest.fixture(scope="module")
@@ -166,6 +226,9 @@ def _kill_resume_compare(run, data_root, reference_run, kills, log) -> None:
     out = _finish(_launch(run, data_root))
     assert "resumed from" in out
     assert steps == sorted(steps) and steps[-1] > 0  # progress is never lost backwards
+    saves = run / "checkpoints" / ckpt.SAVES_DIR
+    live = {os.readlink(p) for p in saves.iterdir() if p.is_symlink()}
+    assert {p.name for p in saves.iterdir() if not p.is_symlink()} == live  # no orphans left
     _assert_same_weights(_weights(run), _weights(reference_run))
     log.add(
         "fault: kill -9",
@@ -185,13 +248,13 @@ def test_kill9_mid_step_then_resume_is_bit_exact(
     _kill_resume_compare(tmp_path / "run", data_root, reference_run, kills, reliability_log)
 
 
-@pytest.mark.xfail(strict=True, reason=D4)
 def test_kill9_mid_checkpoint_write_then_resume_is_bit_exact(
     tmp_path, data_root, reference_run, reliability_log
 ):
+    """Kill right before a save's commit (its files are written, the pointer not yet moved)."""
     kills = [
-        ("REPLACE last.state.pt#2", "kill -9 while the 2nd last.state.pt is committed"),
-        ("REPLACE last.safetensors#1", "kill -9 while the next last.safetensors is committed"),
+        ("REPLACE .saves/last#2", "kill -9 before the 2nd save of last is committed"),
+        ("REPLACE .saves/epoch_0002#1", "kill -9 before epoch_0002 is committed, after last"),
     ]
     _kill_resume_compare(tmp_path / "run", data_root, reference_run, kills, reliability_log)
 
@@ -203,13 +266,13 @@ def test_torchrun_worker_killed_restarts_and_finishes(tmp_path, data_root, relia
     restarted round often reads the dead round's gloo address and fails or hangs (5 of 6 plain
     torchrun runs here, without f4d). The worker therefore gives each attempt a fresh store
     (``F4D_REL_FRESH_STORE``); the hang guard (``F4D_REL_HANG_DUMP_S``) stays as a backstop.
-    ``F4D_REL_CLEANUP`` destroys the process group after training (defect D5, tested below) so
-    that a rank does not abort at exit and use up the restart.
+    ``train`` destroys the process group it created (D5, tested below), so a rank does not
+    abort at exit and use up the restart.
     """
     torchrun = Path(sys.executable).with_name("torchrun")
     run = tmp_path / "run"
     env = {**os.environ, "F4D_REL_DIE_RANK": "1", "F4D_REL_DIE_STEP": "6",
-           "F4D_REL_HANG_DUMP_S": "20", "F4D_REL_FRESH_STORE": "1", "F4D_REL_CLEANUP": "1",
+           "F4D_REL_HANG_DUMP_S": "20", "F4D_REL_FRESH_STORE": "1",
            "OMP_NUM_THREADS": "1",
            "GLOO_SOCKET_IFNAME": "lo"}  # fmt: skip
     cmd = [str(torchrun), "--standalone", "--nproc-per-node=2", "--max-restarts=1",
@@ -230,19 +293,9 @@ def test_torchrun_worker_killed_restarts_and_finishes(tmp_path, data_root, relia
     )
 
 
-D5 = (
-    "D5: f4d.engine.train.train joins a process group through init_distributed but nothing in "
-    "src ever calls cleanup_distributed/destroy_process_group; under torchrun with gloo a rank "
-    "then often aborts at interpreter exit ('terminate called without an active exception', "
-    "exit -6) after training finished, and the elastic agent counts the job as failed (5 of 8 "
-    "plain 2-rank gloo jobs here without destroy, 0 of 8 with it). Fix: destroy the group that "
-    "train created (try/finally), or in the CLI."
-)
-
-
-@pytest.mark.xfail(strict=True, reason=D5)
 def test_train_leaves_no_process_group_behind(tmp_path, data_root):
-    """A 2-rank torchrun job, no faults: after train() returns the group must be gone."""
+    """D5 (fixed): a 2-rank torchrun job, no faults: after train() returns the group it created
+    must be gone (a live gloo group often made a rank abort at exit, exit -6)."""
     torchrun = Path(sys.executable).with_name("torchrun")
     env = {**os.environ, "F4D_REL_FRESH_STORE": "1", "OMP_NUM_THREADS": "1",
            "GLOO_SOCKET_IFNAME": "lo"}  # fmt: skip
@@ -252,6 +305,7 @@ def test_train_leaves_no_process_group_behind(tmp_path, data_root):
     log = proc.stdout + proc.stderr
     assert log.count("PG_ALIVE_AFTER_TRAIN") == 2, log[-3000:]
     assert "PG_ALIVE_AFTER_TRAIN True" not in log
+    assert proc.returncode == 0 and log.count("DONE") == 2, log[-3000:]
 
 
 # ---------------------------------------------------------------- in-process faults
@@ -328,12 +382,26 @@ def test_nonfinite_weights_are_never_written(tmp_path, reliability_log):
     reliability_log.add("fault: NaN loss", "save with an inf weight", "ok:refused, nothing written")
 
 
+def _snapshot(folder: Path) -> dict[str, bytes | str]:
+    """Every entry under ``folder``: a link's target, a file's bytes, a folder's name."""
+    entries = {}
+    for path in sorted(folder.rglob("*")):
+        key = str(path.relative_to(folder))
+        if path.is_symlink():
+            entries[key] = "-> " + os.readlink(path)
+        elif path.is_dir():
+            entries[key] = "dir"
+        else:
+            entries[key] = path.read_bytes()
+    return entries
+
+
 def test_disk_full_at_save_keeps_previous_checkpoint(tmp_path, monkeypatch, reliability_log):
     model = nn.Linear(3, 2)
     save = dict(optimizer=None, scheduler=None, scaler=None, best_metric=None, config={},
                 classes=["a", "b"], tag="last")  # fmt: skip
     ckpt.save_checkpoint(tmp_path, model=model, epoch=1, step=1, **save)
-    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    before = _snapshot(tmp_path)
     with torch.no_grad():
         model.weight.add_(1.0)
 
@@ -344,8 +412,7 @@ def test_disk_full_at_save_keeps_previous_checkpoint(tmp_path, monkeypatch, reli
     with pytest.raises(OSError, match="No space left"):
         ckpt.save_checkpoint(tmp_path, model=model, epoch=2, step=2, **save)
     monkeypatch.undo()
-    after = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    assert after == before  # no temp files left, old files byte-identical
+    assert _snapshot(tmp_path) == before  # no temp files left, old files byte-identical
     assert ckpt.load_meta(tmp_path / "last.safetensors")["step"] == 1
     reliability_log.add("fault: disk full", "ENOSPC from fsync during save", "ok:error, old intact")
 

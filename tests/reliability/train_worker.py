@@ -3,9 +3,10 @@
 ``python train_worker.py OUT_DIR DATA_ROOT [key=value ...]`` trains ``f4d_tiny`` on the synthetic
 dataset at ``DATA_ROOT`` (extra dotted overrides go to the config). Hooks, by environment:
 
-- ``F4D_REL_SLOW_REPLACE=<seconds>``: every ``os.replace`` (the commit step of an atomic
-  checkpoint write) first prints ``REPLACE <file>`` and sleeps, so the parent can kill the
-  process while a checkpoint is half written.
+- ``F4D_REL_SLOW_REPLACE=<seconds>``: every ``os.replace`` first prints ``REPLACE <folder>/<name>``
+  and sleeps, so the parent can kill the process at that point. A checkpoint save's commit is
+  the replace of ``checkpoints/.saves/<tag>`` (printed ``REPLACE .saves/<tag>``), after all
+  its files are written.
 - Every optimizer step prints ``STEP <n>`` after the forward pass, so the parent can kill the
   process in the middle of a step.
 
@@ -15,7 +16,7 @@ of its first attempt (``TORCHELASTIC_RESTART_COUNT`` = 0). ``F4D_REL_HANG_DUMP_S
 process that has not reached its first optimizer step after ``s`` seconds print its stacks and
 exit (a gloo rendezvous that hangs after an elastic restart, see docs/reliability.md);
 ``F4D_REL_FRESH_STORE=1`` avoids that hang (`_fresh_store_per_attempt`). After training the
-worker prints whether a process group is still alive; ``F4D_REL_CLEANUP=1`` destroys it (D5).
+worker prints whether a process group is still alive (``train`` must have destroyed it, D5).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def _install_hooks() -> None:
         real_replace = os.replace
 
         def slow_replace(src, dst, *args, **kwargs):
-            print(f"REPLACE {Path(dst).name}", flush=True)
+            print(f"REPLACE {Path(dst).parent.name}/{Path(dst).name}", flush=True)
             time.sleep(delay)
             return real_replace(src, dst, *args, **kwargs)
 
@@ -99,10 +100,6 @@ def main(argv: list[str]) -> int:
     cfg = load_config(None, [*tiny_overrides(out_dir, data_root), *extra])
     train(cfg)
     print(f"PG_ALIVE_AFTER_TRAIN {torch.distributed.is_initialized()}", flush=True)
-    if os.environ.get("F4D_REL_CLEANUP"):  # stand-in for the D5 fix, see docs/reliability.md
-        from f4d.engine.distributed import cleanup_distributed
-
-        cleanup_distributed()
     print("DONE", flush=True)
     return 0
 

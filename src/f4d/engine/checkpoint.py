@@ -8,8 +8,16 @@ A checkpoint with tag ``last`` in ``dir`` is three files::
                            ``torch.load(weights_only=True)`` so no pickled code ever runs
     dir/last.json          meta: model_name, model_args, num_classes, classes, epoch, step, ...
 
-Every file is written atomically (temp file in the same folder, fsync, ``os.replace``, fsync of
-the folder), so a crash leaves either the old or the new checkpoint, never half of one.
+Each save gets a fresh ``save_id`` (stored in the meta of all three files) and is written, with
+fsync, into its own folder ``dir/.saves/last@<save_id>/``; nothing there is visible yet. ONE
+rename then commits the whole set: the symlink ``dir/.saves/last`` is atomically repointed to
+the new folder. The three names above are fixed relative symlinks through that pointer
+(``last.safetensors -> .saves/last/last.safetensors``), so they always show the files of one
+save -- a crash at any point leaves the previous save or the new one, never a mix. Folders no
+pointer names (older saves, saves a crash left uncommitted) are deleted by the next save.
+Readers check that weights and state carry the same ``save_id`` and refuse a mismatch (e.g.
+files copied together by hand); :func:`latest_complete_checkpoint` picks the newest checkpoint
+of a folder whose files agree. The layout needs a file system with symlinks (POSIX).
 """
 
 from __future__ import annotations
@@ -19,7 +27,8 @@ import json
 import os
 import random
 import re
-import tempfile
+import shutil
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +48,7 @@ __all__ = [
     "check_compatible",
     "checkpoint_paths",
     "init_from_checkpoint",
+    "latest_complete_checkpoint",
     "load_for_inference",
     "load_meta",
     "load_training_state",
@@ -48,13 +58,16 @@ __all__ = [
     "restore_rng_state",
     "save_checkpoint",
     "unwrap_model",
+    "verify_checkpoint",
 ]
 
 WEIGHTS_SUFFIX = ".safetensors"
 STATE_SUFFIX = ".state.pt"
 META_SUFFIX = ".json"
 _META_HEADER_KEY = "f4d_meta"
+SAVES_DIR = ".saves"  # holds <tag>@<save_id>/ folders and the <tag> -> folder pointers
 _PERIODIC_TAG = re.compile(r"^(epoch|step)_\d+$")
+_SUFFIXES = (WEIGHTS_SUFFIX, STATE_SUFFIX, META_SUFFIX)
 
 
 class CheckpointError(RuntimeError):
@@ -82,16 +95,19 @@ def save_checkpoint(
     """Write checkpoint ``tag`` into ``dir`` atomically; return the path of its weights file.
 
     ``epoch`` is the number of completed epochs and ``step`` the number of optimizer steps.
-    Refuses (``CheckpointError``) to write weights that hold NaN or infinity.
+    All three files are written under a new ``save_id`` and committed by one rename (see the
+    module docstring). Refuses (``CheckpointError``) to write weights that hold NaN or infinity.
+    Assumes one writer per folder (rank 0).
     """
+    if not tag or "/" in tag or "@" in tag or tag.startswith("."):
+        raise CheckpointError(f"invalid checkpoint tag {tag!r} (no '/', '@' or leading '.')")
     dir = Path(dir)
-    dir.mkdir(parents=True, exist_ok=True)
     net = unwrap_model(model)
     weights = _weights_for_saving(net, tag)
+    extra = {**dict(extra or {}), "save_id": uuid.uuid4().hex}
     meta = _build_meta(
         net, classes=classes, epoch=epoch, step=step, best_metric=best_metric, extra=extra
     )
-    header = {_META_HEADER_KEY: json.dumps(meta)}
     state = {
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
@@ -105,11 +121,28 @@ def save_checkpoint(
     }
     buffer = io.BytesIO()
     torch.save(state, buffer)
-    weights_path = dir / f"{tag}{WEIGHTS_SUFFIX}"
-    _atomic_write(dir / f"{tag}{STATE_SUFFIX}", buffer.getvalue())
-    _atomic_write(dir / f"{tag}{META_SUFFIX}", json.dumps(meta, indent=2).encode())
-    _atomic_write(weights_path, safetensors_bytes(weights, metadata=header))
-    return weights_path
+    files = {
+        WEIGHTS_SUFFIX: safetensors_bytes(weights, metadata={_META_HEADER_KEY: json.dumps(meta)}),
+        STATE_SUFFIX: buffer.getvalue(),
+        META_SUFFIX: json.dumps(meta, indent=2).encode(),
+    }
+    dir.mkdir(parents=True, exist_ok=True)
+    saves = dir / SAVES_DIR
+    saves.mkdir(exist_ok=True)
+    _adopt_plain_files(dir, tag)
+    folder = saves / f"{tag}@{meta['save_id']}"
+    try:
+        _write_save_folder(folder, tag, files)
+        _replace_symlink(saves / tag, folder.name)  # THE commit point
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    _fsync_dir(saves)
+    for suffix in _SUFFIXES:
+        _replace_symlink(dir / f"{tag}{suffix}", f"{SAVES_DIR}/{tag}/{tag}{suffix}")
+    _fsync_dir(dir)
+    _remove_unreferenced_saves(saves)
+    return dir / f"{tag}{WEIGHTS_SUFFIX}"
 
 
 def prune_checkpoints(dir: str | Path, keep_last: int) -> list[str]:
@@ -119,7 +152,7 @@ def prune_checkpoints(dir: str | Path, keep_last: int) -> list[str]:
     """
     dir = Path(dir)
     tags = sorted(
-        (p.name[: -len(WEIGHTS_SUFFIX)] for p in dir.glob(f"*{WEIGHTS_SUFFIX}")),
+        (p.name[: -len(WEIGHTS_SUFFIX)] for p in dir.glob(f"*{WEIGHTS_SUFFIX}") if p.exists()),
         key=lambda t: (dir / f"{t}{WEIGHTS_SUFFIX}").stat().st_mtime_ns,
     )
     periodic = [t for t in tags if _PERIODIC_TAG.match(t)]
@@ -127,6 +160,9 @@ def prune_checkpoints(dir: str | Path, keep_last: int) -> list[str]:
     for tag in removed:
         for path in checkpoint_paths(dir / tag).values():
             path.unlink(missing_ok=True)
+        (dir / SAVES_DIR / tag).unlink(missing_ok=True)
+    if removed:
+        _remove_unreferenced_saves(dir / SAVES_DIR)
     return removed
 
 
@@ -166,19 +202,66 @@ def _build_meta(
     return meta
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file in the same folder, fsync and rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
+def _write_save_folder(folder: Path, tag: str, files: Mapping[str, bytes]) -> None:
+    """Create ``folder`` and write ``<tag><suffix>`` for each of ``files``, all fsynced."""
+    folder.mkdir()
+    for suffix, data in files.items():
+        with open(folder / f"{tag}{suffix}", "xb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+    _fsync_dir(folder)
+
+
+def _adopt_plain_files(dir: Path, tag: str) -> None:
+    """Put a checkpoint of the older layout (three plain files) behind a pointer first.
+
+    Its files are hard-linked (or copied) into a save folder that the pointer then names, so
+    each plain file is replaced by a link to the same bytes and no crash shows two saves.
+    """
+    plain = [dir / f"{tag}{s}" for s in _SUFFIXES if (dir / f"{tag}{s}").is_file()]
+    if not any(not path.is_symlink() for path in plain):
+        return
+    folder = dir / SAVES_DIR / f"{tag}@adopted-{uuid.uuid4().hex}"
+    folder.mkdir()
+    for path in plain:
+        try:
+            os.link(path, folder / path.name)
+        except OSError:  # file systems without hard links
+            shutil.copy2(path, folder / path.name)
+    _fsync_dir(folder)
+    _replace_symlink(dir / SAVES_DIR / tag, folder.name)
+    for suffix in _SUFFIXES:
+        _replace_symlink(dir / f"{tag}{suffix}", f"{SAVES_DIR}/{tag}/{tag}{suffix}")
+
+
+def _replace_symlink(link: Path, target: str) -> None:
+    """Atomically make ``link`` a symlink to ``target`` (one ``os.replace``); no-op if it is."""
+    if link.is_symlink() and os.readlink(link) == target:
+        return
+    tmp = link.with_name(f".{link.name}.{uuid.uuid4().hex[:8]}.tmp")
+    os.symlink(target, tmp)
+    try:
+        os.replace(tmp, link)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+
+
+def _remove_unreferenced_saves(saves: Path) -> None:
+    """Delete save folders no ``<tag>`` pointer names and temp links a crash left behind."""
+    if not saves.is_dir():
+        return
+    entries = list(saves.iterdir())
+    live = {os.readlink(p) for p in entries if p.is_symlink() and not p.name.startswith(".")}
+    for path in entries:
+        if path.is_symlink() and path.name.startswith(".") and path.name.endswith(".tmp"):
+            path.unlink(missing_ok=True)
+        elif path.is_dir() and not path.is_symlink() and "@" in path.name and path.name not in live:
+            shutil.rmtree(path, ignore_errors=True)
+    for path in saves.parent.glob(".*.tmp"):
+        if path.is_symlink():
+            path.unlink(missing_ok=True)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -254,15 +337,83 @@ def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def load_training_state(path: str | Path) -> dict[str, Any]:
-    """Load ``<tag>.state.pt`` next to the checkpoint at ``path`` with ``weights_only=True``."""
+    """Load ``<tag>.state.pt`` next to the checkpoint at ``path`` with ``weights_only=True``.
+
+    Raises ``CheckpointError`` when the state belongs to another save than the weights (their
+    ``save_id`` differs), so weights and optimizer state of two saves are never combined.
+    """
     weights = resolve_checkpoint(path)
     state_path = weights.with_name(weights.name[: -len(WEIGHTS_SUFFIX)] + STATE_SUFFIX)
     if not state_path.is_file():
         raise CheckpointError(f"training state {state_path} is missing; cannot resume from it")
     try:
-        return torch.load(state_path, map_location="cpu", weights_only=True)
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
     except Exception as err:
         raise CheckpointError(f"cannot read training state {state_path}: {err}") from err
+    mine = (state.get("meta") or {}).get("save_id") if isinstance(state, dict) else None
+    theirs = load_meta(weights).get("save_id")
+    if mine != theirs:
+        raise CheckpointError(
+            f"torn checkpoint: {state_path} is from save {mine} but {weights} from save "
+            f"{theirs}; refusing to combine two saves"
+        )
+    return state
+
+
+def verify_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Return the meta of the checkpoint at ``path`` if all three files are from one save.
+
+    Reads the weights header, ``<tag>.json`` and ``<tag>.state.pt`` (``weights_only=True``);
+    raises ``CheckpointError`` naming the file when one is missing, unreadable or from another
+    save (different ``save_id`` or step).
+    """
+    weights = resolve_checkpoint(path)
+    meta = load_meta(weights)
+    state = load_training_state(weights)
+    files = checkpoint_paths(weights.with_name(weights.name[: -len(WEIGHTS_SUFFIX)]))
+    json_path = files["meta"]
+    try:
+        on_disk = json.loads(json_path.read_text())
+    except (OSError, ValueError) as err:
+        raise CheckpointError(f"cannot read checkpoint meta {json_path}: {err}") from err
+    for source, other in ((json_path, on_disk), (files["state"], state["meta"])):
+        if (other.get("save_id"), other.get("step")) != (meta.get("save_id"), meta["step"]):
+            raise CheckpointError(
+                f"torn checkpoint: {source} (save {other.get('save_id')}, step "
+                f"{other.get('step')}) does not match {weights} (save {meta.get('save_id')}, "
+                f"step {meta['step']})"
+            )
+    return meta
+
+
+def latest_complete_checkpoint(dir: str | Path, *, log: Any = None) -> Path | None:
+    """The weights file of the newest complete checkpoint in ``dir`` (``None`` if there is none).
+
+    Candidates are all tags (``last``, ``best``, ``epoch_N``, ``step_N``), newest step first,
+    ``last`` first among equal steps; one whose files fail :func:`verify_checkpoint` is skipped
+    (``log(message)`` says why), so a damaged ``last`` falls back to the previous good save.
+    """
+    found = []
+    for weights in Path(dir).glob(f"*{WEIGHTS_SUFFIX}"):
+        try:
+            step = int(load_meta(weights)["step"])
+        except (CheckpointError, KeyError, ValueError) as err:
+            _say(log, f"skipping checkpoint {weights}: {err}")
+            continue
+        found.append((step, weights.name == f"last{WEIGHTS_SUFFIX}", weights))
+    for _, _, weights in sorted(found, key=lambda f: (f[0], f[1], f[2].name), reverse=True):
+        try:
+            verify_checkpoint(weights)
+        except CheckpointError as err:
+            _say(log, f"skipping checkpoint {weights}: {err}")
+            continue
+        return weights
+    return None
+
+
+def _say(log: Any, message: str) -> None:
+    if log is not None:
+        log(message)
 
 
 def load_for_inference(

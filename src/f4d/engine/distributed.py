@@ -8,6 +8,7 @@ logs and progress bars (:attr:`DistInfo.is_main`).
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ class DistInfo:
     world_size: int = 1
     local_rank: int = 0
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    owns_group: bool = False  # init_distributed created the process group (and must end it)
 
     @property
     def is_main(self) -> bool:
@@ -61,7 +63,10 @@ def init_distributed(device: str = "auto") -> DistInfo:
     """Join the process group described by the torchrun environment (if any).
 
     Uses NCCL when the device is a GPU and gloo otherwise. Safe to call when a group already
-    exists (tests that spawn processes themselves).
+    exists (tests that spawn processes themselves); then ``owns_group`` is False and
+    :func:`cleanup_distributed` leaves that group alone. A group created here is also destroyed
+    at interpreter exit if nobody did so before (a gloo rank that exits with a live group can
+    abort with "terminate called without an active exception").
     """
     rank = int(os.environ.get("RANK", 0))
     world_size = int(os.environ.get("WORLD_SIZE", 1))
@@ -71,14 +76,28 @@ def init_distributed(device: str = "auto") -> DistInfo:
     dev = resolve_device(device, local_rank)
     if dev.type == "cuda":
         torch.cuda.set_device(dev)
-    if world_size > 1 and not dist.is_initialized():
+    owns_group = world_size > 1 and not dist.is_initialized()
+    if owns_group:
         dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
-    return DistInfo(rank=rank, world_size=world_size, local_rank=local_rank, device=dev)
+        atexit.register(_destroy_at_exit, dist.group.WORLD)
+    return DistInfo(rank, world_size, local_rank, dev, owns_group=owns_group)
 
 
-def cleanup_distributed() -> None:
-    """Destroy the process group if this module's caller created one."""
+def cleanup_distributed(info: DistInfo | None = None) -> None:
+    """Destroy the default process group.
+
+    With ``info`` (from :func:`init_distributed`) only when that call created the group, so a
+    group made by the caller survives; without it, whenever one exists.
+    """
+    if info is not None and not info.owns_group:
+        return
     if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def _destroy_at_exit(group: Any) -> None:
+    """atexit backstop: destroy the group :func:`init_distributed` made if it is still alive."""
+    if dist.is_available() and dist.is_initialized() and dist.group.WORLD is group:
         dist.destroy_process_group()
 
 

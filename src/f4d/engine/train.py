@@ -31,6 +31,7 @@ from f4d.engine.distributed import (
     DistInfo,
     all_reduce_sums,
     any_across_ranks,
+    cleanup_distributed,
     init_distributed,
 )
 from f4d.engine.loaders import build_eval_loader, build_train_loader, load_split
@@ -115,17 +116,22 @@ def prepare_batch(
 def train(cfg: DictConfig, *, task: str | None = None) -> dict[str, Any]:
     """Train the model described by ``cfg``; return the final metrics (rank 0's view).
 
-    ``task`` overrides ``cfg.run.task`` (``video`` or ``units``).
+    ``task`` overrides ``cfg.run.task`` (``video`` or ``units``). A process group that this
+    call creates (under ``torchrun``) is destroyed again before it returns or raises; one the
+    caller created is left alone.
     """
     if task is not None:
         cfg = cfg.copy()
         cfg.run.task = task
     info = init_distributed(cfg.run.device)
-    trainer = Trainer(cfg, info)
     try:
-        return trainer.fit()
+        trainer = Trainer(cfg, info)
+        try:
+            return trainer.fit()
+        finally:
+            trainer.close()
     finally:
-        trainer.close()
+        cleanup_distributed(info)
 
 
 def _seed_all(seed: int) -> None:
@@ -287,9 +293,8 @@ class Trainer:
         resume = self.cfg.run.resume
         if not resume:
             return None
-        if resume == "auto":
-            last = self.ckpt_dir / f"last{ckpt.WEIGHTS_SUFFIX}"
-            return last if last.is_file() else None
+        if resume == "auto":  # the newest checkpoint whose files are all from one save
+            return ckpt.latest_complete_checkpoint(self.ckpt_dir, log=self._log)
         return ckpt.resolve_checkpoint(resume)
 
     def _maybe_resume(self) -> None:
@@ -303,8 +308,8 @@ class Trainer:
                 f"checkpoint {path} was trained with run.task={meta.get('task')} but this run "
                 f"has run.task={self.task}"
             )
+        state = ckpt.load_training_state(path)  # refuses state and weights of two saves
         self.model.load_state_dict(ckpt.load_weights(path), strict=True)
-        state = ckpt.load_training_state(path)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         if state.get("scaler") and self.scaler.is_enabled():
