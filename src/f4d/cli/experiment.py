@@ -1,0 +1,59 @@
+"""``f4d experiment NAME [--seeds 0,1,2] [--out DIR] [--smoke]``: one of the paper's claims at
+small scale (tiny models on the synthetic long-range-order dataset; Table 1 profiles ResNet-50).
+
+Writes ``DIR/NAME/results.json`` and ``results.md`` (mean ± std over seeds, wall time).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from f4d.experiments.specs import EXPERIMENTS
+
+__all__ = ["parse_seeds", "register"]
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``experiment`` sub-command."""
+    parser = subparsers.add_parser(
+        "experiment",
+        help="reproduce one paper claim at small scale (headline, figure4, table1..table5)",
+        description=__doc__.split("\n\n")[0],
+    )
+    parser.add_argument("name", choices=list(EXPERIMENTS), help="which claim")
+    parser.add_argument("--seeds", default="0,1,2", type=parse_seeds,
+                        help="comma-separated training seeds (default: 0,1,2)")  # fmt: skip
+    parser.add_argument("--out", default="experiments_out", type=Path,
+                        help="output folder (default: experiments_out)")  # fmt: skip
+    parser.add_argument("--smoke", action="store_true",
+                        help="seconds-long version: a few rows, 1 step, tiny data")  # fmt: skip
+    parser.set_defaults(func=_main)
+
+
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """``"0,1,2"`` -> ``(0, 1, 2)``; anything else is an argparse error naming the value."""
+    try:
+        seeds = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--seeds {text!r}: expected comma-separated integers like 0,1,2"
+        ) from None
+    if len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"--seeds {text!r}: a seed is repeated")
+    return seeds
+
+
+def _main(args: argparse.Namespace) -> int:
+    from f4d.cli.train import run_guarded
+    from f4d.experiments.runner import run_experiment
+
+    scale = "smoke" if args.smoke else "small"
+    job = lambda: run_experiment(args.name, seeds=args.seeds, out=args.out, scale=scale)  # noqa: E731
+    return run_guarded(job, on_success=_done)
+
+
+def _done(summary: dict[str, Any]) -> None:
+    print(Path(summary["files"]["md"]).read_text())
+    print(f"results: {summary['files']['json']} and {summary['files']['md']}")

@@ -1,0 +1,216 @@
+"""One loop for every experiment: train (or profile) each variant per seed, aggregate, report.
+
+Outputs in ``<out>/<name>/``: ``results.json`` (every run, its per-epoch history and the
+aggregates), ``results.md`` (mean ± std over seeds) and, for experiments with a ``compare``
+list, ``compare_error.png`` (train/test error curves of seed 0). The synthetic dataset and
+the shared unit-level pretraining live in ``<out>/_shared_<scale>/`` and are reused by every
+experiment of that scale. The ``smoke`` scale (tests) runs one step of a few rows per table
+(:func:`smoke_variants`) on a handful of videos.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from f4d.experiments.recipe import SCALES, Scale, pretrain, synthesize, train_variant
+from f4d.experiments.specs import SCRATCH, Experiment, Variant, get_experiment
+
+__all__ = ["aggregate", "profile_variants", "run_experiment", "smoke_variants"]
+
+PROFILE_CLASSES = 174  # Something-Something v1, the dataset of the paper's Table 1
+
+
+def run_experiment(
+    name: str, *, seeds: tuple[int, ...] = (0, 1, 2), out: Path = Path("experiments_out"),
+    scale: str = "small",
+) -> dict[str, Any]:  # fmt: skip
+    """Run experiment ``name`` at ``scale`` (``small`` | ``smoke``); write and return a summary."""
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; valid scales: {', '.join(SCALES)}")
+    if not seeds:
+        raise ValueError("need at least one seed")
+    experiment = get_experiment(name)
+    start = time.perf_counter()
+    root = out / name
+    root.mkdir(parents=True, exist_ok=True)
+    summary: dict[str, Any] = {
+        "experiment": name, "title": experiment.title, "claim": experiment.claim,
+        "scale": scale, "seeds": list(seeds), "machine": _machine(),
+    }  # fmt: skip
+    if experiment.kind == "profile":
+        summary["rows"] = profile_variants(experiment, smoke=scale == "smoke")
+    else:
+        summary.update(_train_all(experiment, root, out / f"_shared_{scale}", seeds, SCALES[scale]))
+    summary["wall_time_s"] = time.perf_counter() - start
+    summary["files"] = _write(root, summary, experiment)
+    return summary
+
+
+# ---------------------------------------------------------------------------------- training
+
+
+def _train_all(
+    experiment: Experiment, root: Path, shared: Path, seeds: tuple[int, ...], scale: Scale
+) -> dict[str, Any]:
+    data = synthesize(shared / "data", scale)
+    pre = pretrain(shared, data, scale)
+    rows = []
+    for variant in smoke_variants(experiment) if scale.smoke else experiment.variants:
+        init = None if variant.init == SCRATCH else pre["checkpoint"]
+        runs = [
+            train_variant(variant, run_dir=root / "runs" / _slug(variant.name) / f"seed{seed}",
+                          data=data, init_from=init, seed=seed, scale=scale)
+            for seed in seeds
+        ]  # fmt: skip
+        rows.append({**_describe(variant, data), "runs": runs, **aggregate(runs)})
+    result = {"pretrain": pre, "rows": rows, "chance_top1": 100.0 / 12}
+    if experiment.compare:
+        result["compare_plot"] = _compare_plot(root, rows, experiment.compare)
+    return result
+
+
+def smoke_variants(experiment: Experiment) -> tuple[Variant, ...]:
+    """The smoke subset: the first and last rows plus the ``compare`` rows, in table order."""
+    keep = {experiment.variants[0].name, experiment.variants[-1].name, *experiment.compare}
+    return tuple(v for v in experiment.variants if v.name in keep)
+
+
+def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean and sample standard deviation (0 for one seed) of every test column over ``runs``."""
+    columns = list(runs[0]["tests"])
+    mean = {c: statistics.fmean(r["tests"][c] for r in runs) for c in columns}
+    std = {c: statistics.stdev(r["tests"][c] for r in runs) if len(runs) > 1 else 0.0
+           for c in columns}  # fmt: skip
+    seconds = statistics.fmean(r["train_seconds"] for r in runs)
+    return {"mean": mean, "std": std, "n": len(runs), "train_seconds_mean": seconds}
+
+
+def _describe(variant: Variant, data: Path) -> dict[str, Any]:
+    from f4d.models import create_model
+    from f4d.models.profile import count_macs, count_parameters
+
+    model = create_model(variant.model, 12, **variant.args)
+    units = _dot(variant.overrides, "data.units", 4)
+    return {
+        "name": variant.name, "model": variant.model, "args": variant.args,
+        "overrides": list(variant.overrides), "init": variant.init, "paper": variant.paper,
+        "params": count_parameters(model),
+        "macs": count_macs(model, frames=4, units=units, size=32),
+    }  # fmt: skip
+
+
+def _compare_plot(root: Path, rows: list[dict[str, Any]], names: tuple[str, ...]) -> str:
+    from f4d.engine.plots import plot_compare
+
+    runs = {row["name"]: row["runs"][0]["run_dir"] for row in rows if row["name"] in names}
+    return str(plot_compare(runs, root / "compare_error.png"))
+
+
+# ---------------------------------------------------------------------------------- Table 1
+
+
+def profile_variants(experiment: Experiment, *, smoke: bool = False) -> list[dict[str, Any]]:
+    """Params, MACs and CPU forward videos/s of each variant at U=4 (224x224, batch 1).
+
+    ``smoke``: 32x32 crops, frames divided by 4, one timed pass (seconds, for tests).
+    """
+    from f4d.models import create_model
+    from f4d.models.profile import profile_model
+
+    rows = []
+    for variant in experiment.variants:
+        frames = _dot(variant.overrides, "data.frames", 8) // (4 if smoke else 1)
+        model = create_model(variant.model, PROFILE_CLASSES, **variant.args)
+        result = profile_model(model, frames=frames, units=4, batch=1, size=32 if smoke else 224,
+                               warmup=0 if smoke else 1, iters=1 if smoke else 3)  # fmt: skip
+        rows.append({"name": variant.name, "model": variant.model, "paper": variant.paper,
+                     **result.as_dict()})  # fmt: skip
+    return rows
+
+
+# ---------------------------------------------------------------------------------- report
+
+
+def _write(root: Path, summary: dict[str, Any], experiment: Experiment) -> dict[str, str]:
+    json_path, md_path = root / "results.json", root / "results.md"
+    json_path.write_text(json.dumps(summary, indent=2))
+    table = _profile_table if experiment.kind == "profile" else _train_table
+    md_path.write_text("\n".join(table(summary)) + "\n")
+    return {"json": str(json_path), "md": str(md_path)}
+
+
+def _train_table(summary: dict[str, Any]) -> list[str]:
+    rows = summary["rows"]
+    columns = list(rows[0]["mean"])
+    lines = [
+        f"# {summary['title']}", "",
+        f"Paper: {summary['claim']}", "",
+        f"Scale `{summary['scale']}`, seeds {summary['seeds']} (mean ± sample std over seeds); "
+        f"synthetic long-range order, 12 classes, chance {summary['chance_top1']:.1f}%. "
+        f"Shared unit pretraining: unit top-1 {_num(summary['pretrain']['unit_top1'])}%.", "",
+        "| variant | init | params | MMACs | paper v1 / v2 | "
+        + " | ".join(f"{c} (%)" for c in columns) + " | train s |",
+        "|---|---|---:|---:|---|" + "---:|" * (len(columns) + 1),
+    ]  # fmt: skip
+    for r in rows:
+        cells = [f"{r['mean'][c]:.1f} ± {r['std'][c]:.1f}" for c in columns]
+        lines.append(
+            f"| {r['name']} | {r['init']} | {r['params']:,} | {r['macs'] / 1e6:.1f} | "
+            f"{r['paper'] or '-'} | " + " | ".join(cells) + f" | {r['train_seconds_mean']:.0f} |"
+        )
+    lines += ["", f"Wall time: {summary['wall_time_s']:.0f} s on {summary['machine']['cpu']}."]
+    if summary.get("compare_plot"):
+        seed = summary["seeds"][0]
+        lines.append(f"Train vs test error (seed {seed}): `{summary['compare_plot']}`")
+    return lines
+
+
+def _profile_table(summary: dict[str, Any]) -> list[str]:
+    machine = summary["machine"]
+    lines = [
+        f"# {summary['title']}", "", f"Paper: {summary['claim']}", "",
+        "| row | model | frames | size | paper params / FLOPs / V/s | params (M) | GMACs | "
+        "videos/s (CPU, batch 1) |",
+        "|---|---|---:|---:|---|---:|---:|---:|",
+    ]  # fmt: skip
+    for r in summary["rows"]:
+        lines.append(
+            f"| {r['name']} | {r['model']} | {r['frames']} | {r['size']} | {r['paper']} | "
+            f"{r['params'] / 1e6:.2f} | {r['macs'] / 1e9:.1f} | {r['videos_per_s']:.3f} |"
+        )
+    lines += [
+        "",
+        f"Wall time: {summary['wall_time_s']:.0f} s on {machine['cpu']}, "
+        f"{machine['threads']} torch threads, load average {machine['load_avg']}.",
+    ]
+    return lines
+
+
+def _machine() -> dict[str, Any]:
+    import torch
+
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return {"cpu": f"{platform.processor() or platform.machine()} ({os.cpu_count()} cores)",
+            "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "load_avg": [round(x, 2) for x in load] if load else None}  # fmt: skip
+
+
+def _dot(overrides: tuple[str, ...], key: str, default: int) -> int:
+    value = OmegaConf.select(OmegaConf.from_dotlist(list(overrides)), key)
+    return default if value is None else int(value)
+
+
+def _slug(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in name).strip("_").lower()
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}"

@@ -1,0 +1,78 @@
+"""The smoke version of every experiment: outputs exist, have the right rows, numbers are real."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from f4d.cli.main import main
+from f4d.experiments import EXPERIMENTS, run_experiment
+from f4d.experiments.runner import smoke_variants
+
+TRAINED = [name for name, e in EXPERIMENTS.items() if e.kind == "train"]
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder for the module, so the smoke data and pretraining are made once."""
+    return tmp_path_factory.mktemp("experiments")
+
+
+def _check_run(run: dict, columns: list[str]) -> None:
+    assert list(run["tests"]) == columns
+    for value in run["tests"].values():
+        assert math.isfinite(value) and 0.0 <= value <= 100.0
+    assert run["steps"] == 1 and run["train_seconds"] > 0
+    losses = [r["train_loss"] for r in run["history"]]
+    assert losses and all(math.isfinite(x) and x > 0 for x in losses)
+
+
+@pytest.mark.parametrize("name", TRAINED)
+def test_smoke_experiment_writes_real_numbers(name: str, out: Path) -> None:
+    seeds = (0, 1) if name == "figure4" else (0,)  # two seeds once: the test-time budget
+    summary = run_experiment(name, seeds=seeds, out=out, scale="smoke")
+    experiment = EXPERIMENTS[name]
+    saved = json.loads(Path(summary["files"]["json"]).read_text())
+    rows = saved["rows"]
+    assert [r["name"] for r in rows] == [v.name for v in smoke_variants(experiment)]
+    for row, variant in zip(rows, smoke_variants(experiment)):
+        columns = list(variant.tests)
+        assert row["n"] == len(seeds) and [r["seed"] for r in row["runs"]] == list(seeds)
+        for run in row["runs"]:
+            _check_run(run, columns)
+        assert row["params"] > 50_000 and row["macs"] > 1_000_000
+        assert row["std"][columns[0]] >= 0.0
+    md = Path(summary["files"]["md"]).read_text()
+    assert md.count("\n| ") == len(rows) + 1  # header + one line per row
+    assert "±" in md and saved["wall_time_s"] > 0
+    if experiment.compare:
+        assert Path(saved["compare_plot"]).stat().st_size > 1000
+
+
+def test_table3_tests_each_model_at_five_unit_counts(out: Path) -> None:
+    summary = json.loads((out / "table3" / "results.json").read_text())
+    row = summary["rows"][-1]
+    assert row["name"] == "U_train=7"
+    assert list(row["mean"]) == ["top1"] + [f"test U={u}" for u in range(3, 8)]
+    assert row["mean"]["top1"] == row["mean"]["test U=7"]  # same checkpoint, same views
+
+
+def test_table1_smoke_through_the_cli(out: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["experiment", "table1", "--smoke", "--seeds", "0", "--out", str(out)]) == 0
+    rows = json.loads((out / "table1" / "results.json").read_text())["rows"]
+    assert [(r["model"], r["frames"]) for r in rows] == [("v4d_r50", 2), ("f4d_r50", 2),
+                                                         ("f4d_r50", 4)]  # fmt: skip
+    v4d, f4d8, f4d16 = rows
+    assert abs(v4d["params"] - 36.7e6) < 0.1e6 and abs(f4d8["params"] - 36.8e6) < 0.1e6
+    assert f4d16["macs"] == pytest.approx(2 * f4d8["macs"], rel=0.01)  # twice the frames
+    assert all(math.isfinite(r["videos_per_s"]) and r["videos_per_s"] > 0 for r in rows)
+    assert "| F4D 16f | f4d_r50 |" in capsys.readouterr().out
+
+
+def test_cli_rejects_bad_seeds(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit):
+        main(["experiment", "table2", "--smoke", "--seeds", "0,x"])
+    assert "--seeds '0,x'" in capsys.readouterr().err

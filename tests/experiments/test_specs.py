@@ -1,0 +1,72 @@
+"""The experiment tables: every row builds and runs, names are checked, aggregation is right."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from f4d.experiments import EXPERIMENTS, aggregate, get_experiment
+from f4d.experiments.recipe import _merge_args
+from f4d.experiments.runner import smoke_variants
+from f4d.models import create_model, list_models
+
+TRAIN_ROWS = [
+    pytest.param(v, id=f"{e.name}-{v.name}")
+    for e in EXPERIMENTS.values()
+    if e.kind == "train"
+    for v in e.variants
+]
+
+
+def test_every_issue_experiment_is_defined() -> None:
+    assert set(EXPERIMENTS) == {"headline", "figure4", "table1", "table2", "table3", "table4",
+                                "table5"}  # fmt: skip
+    assert [v.name for v in EXPERIMENTS["table4"].variants] == [
+        "none", "CA", "STA", "CA+STA", "TA", "TA+CA", "TA+CA+STA"]  # fmt: skip
+
+
+@pytest.mark.parametrize("variant", TRAIN_ROWS)
+def test_every_training_row_builds_and_runs_a_video(variant) -> None:
+    assert variant.model in list_models()
+    model = create_model(variant.model, 12, **variant.args).eval()
+    units = int(dict(o.split("=") for o in variant.overrides).get("data.units", 4))
+    with torch.no_grad():
+        logits = model(torch.randn(1, units, 3, 4, 32, 32))
+    assert logits.shape == (1, 12)
+    assert torch.isfinite(logits).all()
+
+
+def test_attention_rows_really_change_the_block() -> None:
+    """The Table 5 STM row must put an STM block in place of TA+CA+STA, not silently keep it."""
+    stm = next(v for v in EXPERIMENTS["table5"].variants if v.name == "STM block")
+    model = create_model(stm.model, 12, **stm.args)
+    kinds = {type(m).__name__ for m in model.modules()}
+    assert "STMBlock" in kinds
+    assert "TemporalAttention" not in kinds
+
+
+def test_unknown_experiment_lists_the_valid_names() -> None:
+    with pytest.raises(ValueError, match=r"table9.*headline, figure4, table1"):
+        get_experiment("table9")
+
+
+def test_smoke_keeps_first_last_and_compared_rows() -> None:
+    names = [v.name for v in smoke_variants(EXPERIMENTS["headline"])]
+    assert names == ["f4d_tiny", "v4d_tiny", "tsn_tiny (scratch)"]
+
+
+def test_aggregate_mean_and_sample_std() -> None:
+    runs = [{"tests": {"top1": x}, "train_seconds": 2.0} for x in (10.0, 20.0, 30.0)]
+    result = aggregate(runs)
+    assert result["mean"]["top1"] == pytest.approx(20.0)
+    assert result["std"]["top1"] == pytest.approx(10.0)
+    assert aggregate(runs[:1])["std"]["top1"] == 0.0
+    assert result["n"] == 3 and math.isclose(result["train_seconds_mean"], 2.0)
+
+
+def test_variant_block_options_update_the_recipe_ones() -> None:
+    merged = _merge_args({"block4d": {"zero_init": False}, "dropout": 0.2},
+                         {"block4d": {"attention": ["se"]}})  # fmt: skip
+    assert merged == {"block4d": {"zero_init": False, "attention": ["se"]}, "dropout": 0.2}
