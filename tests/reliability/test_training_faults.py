@@ -153,7 +153,9 @@ def _assert_clean(folder: Path) -> None:
 
 
 @pytest.mark.parametrize("layout", ["current", "old"])
-def test_checkpoint_is_never_torn_by_a_crash_at_any_point_of_a_save(tmp_path, monkeypatch, layout):
+def test_checkpoint_is_never_torn_by_a_crash_at_any_point_of_a_save(
+    tmp_path, monkeypatch, layout, reliability_log
+):
     """Crash a save at each of its fsyncs, links and renames in turn: the three files must
     always describe ONE step (the old or the new one), and the next save cleans up."""
     model = nn.Linear(3, 2)
@@ -183,9 +185,14 @@ def test_checkpoint_is_never_torn_by_a_crash_at_any_point_of_a_save(tmp_path, mo
         _assert_clean(folder)
     assert len(crashes) >= (6 if layout == "current" else 12), crashes
     assert outcomes == {1, 2}  # crashes before and after the commit were both exercised
+    reliability_log.add(
+        "fault: crash in save",
+        f"{layout} layout: crash at each of {len(crashes)} fsync/link/rename points",
+        "ok:never torn, next save cleans up",
+    )
 
 
-def test_mismatched_files_are_refused_and_resume_falls_back(tmp_path, capsys):
+def test_mismatched_files_are_refused_and_resume_falls_back(tmp_path, capsys, reliability_log):
     """Files of two saves put together by hand: loaders refuse, auto-resume takes the previous."""
     model = nn.Linear(3, 2)
     save = dict(optimizer=None, scheduler=None, scaler=None, best_metric=None, config={},
@@ -203,6 +210,11 @@ def test_mismatched_files_are_refused_and_resume_falls_back(tmp_path, capsys):
     assert chosen == tmp_path / "epoch_0001.safetensors"
     assert "skipping checkpoint" in capsys.readouterr().out
     assert ckpt.load_training_state(chosen)["step"] == 4
+    reliability_log.add(
+        "fault: crash in save",
+        "step-4 state beside step-8 weights (by hand)",
+        "ok:refused, auto-resume falls back",
+    )
 
 
 @pytest.fixture(scope="module")
