@@ -37,7 +37,7 @@ class Scale:
 
 SCALES = {
     "small": Scale(num_train=600, num_test=120, frames=48, pretrain_epochs=4, epochs=30),
-    "smoke": Scale(num_train=8, num_test=4, frames=16, pretrain_epochs=1, epochs=1,
+    "smoke": Scale(num_train=4, num_test=4, frames=8, pretrain_epochs=1, epochs=1,
                    max_steps=1, batch_size=4, synth_workers=1, smoke=True),
 }  # fmt: skip
 
