@@ -21,7 +21,12 @@ from omegaconf import DictConfig
 from torch import nn
 
 from f4d.engine import checkpoint as ckpt
-from f4d.engine.distributed import DistInfo, all_gather_objects, init_distributed
+from f4d.engine.distributed import (
+    DistInfo,
+    all_gather_objects,
+    cleanup_distributed,
+    init_distributed,
+)
 from f4d.engine.loaders import build_eval_loader, load_split
 from f4d.engine.metrics import classification_report
 
@@ -43,6 +48,13 @@ def evaluate(cfg: DictConfig, *, quiet: bool = False) -> dict[str, Any]:
     plus ``confusion.npy`` / ``classes.json`` in ``run.out_dir`` for the plots.
     """
     info = init_distributed(cfg.run.device)
+    try:
+        return _evaluate(cfg, info, quiet=quiet)
+    finally:
+        cleanup_distributed(info)
+
+
+def _evaluate(cfg: DictConfig, info: DistInfo, *, quiet: bool) -> dict[str, Any]:
     path = default_checkpoint(cfg)
     model, classes, _meta = ckpt.load_for_inference(path, device=info.device)
     index = load_split(cfg.data, "val")
