@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from f4d.cli.main import main
-from f4d.experiments import EXPERIMENTS, run_experiment
+from f4d.experiments import EXPERIMENTS, SCALES, run_experiment
+from f4d.experiments.recipe import pretrain
 from f4d.experiments.runner import smoke_variants
 
 TRAINED = [name for name, e in EXPERIMENTS.items() if e.kind == "train"]
@@ -76,3 +78,14 @@ def test_cli_rejects_bad_seeds(capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit):
         main(["experiment", "table2", "--smoke", "--seeds", "0,x"])
     assert "--seeds '0,x'" in capsys.readouterr().err
+
+
+def test_pretraining_is_reused_only_while_the_recipe_is_unchanged(out: Path) -> None:
+    shared = out / "_shared_smoke"
+    first = json.loads((shared / "pretrain_units" / "experiment_pretrain.json").read_text())
+    again = pretrain(shared, shared / "data", SCALES["smoke"])
+    assert again["wall_time_s"] == first["wall_time_s"]  # the saved run, not a new one
+    longer = replace(SCALES["smoke"], max_steps=2)
+    redone = pretrain(shared, shared / "data", longer)
+    assert redone["config"]["run"]["max_steps"] == 2
+    assert redone["wall_time_s"] != first["wall_time_s"]

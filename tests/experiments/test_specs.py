@@ -9,7 +9,7 @@ import torch
 
 from f4d.experiments import EXPERIMENTS, aggregate, get_experiment
 from f4d.experiments.recipe import _merge_args
-from f4d.experiments.runner import smoke_variants
+from f4d.experiments.runner import epoch_leaving_chance, smoke_variants
 from f4d.models import create_model, list_models
 
 TRAIN_ROWS = [
@@ -58,15 +58,25 @@ def test_smoke_keeps_first_last_and_compared_rows() -> None:
 
 
 def test_aggregate_mean_and_sample_std() -> None:
-    runs = [{"tests": {"top1": x}, "train_seconds": 2.0} for x in (10.0, 20.0, 30.0)]
+    runs = [{"tests": {"top1": x}, "train_seconds": 2.0, "history": [{"epoch": 1, "val_top1": x}]}
+            for x in (10.0, 20.0, 30.0)]  # fmt: skip
     result = aggregate(runs)
     assert result["mean"]["top1"] == pytest.approx(20.0)
     assert result["std"]["top1"] == pytest.approx(10.0)
     assert aggregate(runs[:1])["std"]["top1"] == 0.0
     assert result["n"] == 3 and math.isclose(result["train_seconds_mean"], 2.0)
+    assert result["left_chance_epoch"] == [None, 1, 1]  # 10% is under twice chance (16.7%)
 
 
 def test_variant_block_options_update_the_recipe_ones() -> None:
     merged = _merge_args({"block4d": {"zero_init": False}, "dropout": 0.2},
                          {"block4d": {"attention": ["se"]}})  # fmt: skip
     assert merged == {"block4d": {"zero_init": False, "attention": ["se"]}, "dropout": 0.2}
+
+
+def test_epoch_leaving_chance_is_the_first_epoch_at_twice_chance() -> None:
+    history = [{"epoch": 1, "val_top1": 9.0}, {"epoch": 2, "val_top1": 16.0},
+               {"epoch": 3, "val_top1": 17.5}, {"epoch": 4, "val_top1": 12.0}]  # fmt: skip
+    assert epoch_leaving_chance(history) == 3
+    assert epoch_leaving_chance(history[:2]) is None
+    assert epoch_leaving_chance([{"epoch": 1, "train_top1": 90.0}]) is None  # no validation

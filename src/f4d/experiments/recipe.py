@@ -76,19 +76,26 @@ def recipe_config(
 
 
 def pretrain(out: Path, data: Path, scale: Scale) -> dict[str, Any]:
-    """The unit-level pretraining of ``configs/demo/pretrain_units.yaml`` (reused if done)."""
+    """The unit-level pretraining of ``configs/demo/pretrain_units.yaml``.
+
+    Reused when a finished one with the same resolved config is in ``out``; redone (overwritten)
+    when the recipe has changed since.
+    """
     from f4d.engine.train import train
 
     run_dir = out / "pretrain_units"
     done = run_dir / "experiment_pretrain.json"
-    if done.is_file():
-        return json.loads(done.read_text())
     cfg = recipe_config("pretrain_units", [f"data.root={data}", f"run.out_dir={run_dir}"],
                         scale, scale.pretrain_epochs)  # fmt: skip
+    config = OmegaConf.to_container(cfg, resolve=True)
+    if done.is_file():
+        saved = json.loads(done.read_text())
+        if saved.get("config") == config:
+            return saved
     result = train(cfg)
     summary = {"model": cfg.model.name, "checkpoint": str(result["checkpoint"]),
                "unit_top1": result.get("val_top1"), "wall_time_s": result["wall_time_s"],
-               "scale": asdict(scale)}  # fmt: skip
+               "scale": asdict(scale), "config": config}  # fmt: skip
     done.write_text(json.dumps(summary, indent=2))
     return summary
 

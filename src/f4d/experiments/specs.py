@@ -63,7 +63,7 @@ def _units(u: int, paper: str) -> Variant:
 
 HEADLINE = Experiment(
     name="headline",
-    title="Headline: F4D vs V4D vs TSN vs TSM vs slow-only at equal budget",
+    title="Headline: F4D vs V4D vs TSN, TSM, slow-only and I3D at equal budget",
     claim="F4D beats V4D (57.5 vs 50.4 v1 top-1, Table 1) and 2D/3D baselines (Figures 5/6).",
     variants=(
         Variant("f4d_tiny", "f4d_tiny", paper="57.5 / -"),
@@ -71,6 +71,7 @@ HEADLINE = Experiment(
         Variant("tsn_tiny", "tsn_tiny"),
         Variant("tsm_tiny", "tsm_tiny"),
         Variant("slow_tiny", "slow_tiny"),
+        Variant("i3d_tiny", "i3d_tiny"),
         Variant("f4d_tiny (scratch)", "f4d_tiny", init=SCRATCH),
         Variant("v4d_tiny (scratch)", "v4d_tiny", init=SCRATCH),
         Variant("tsn_tiny (scratch)", "tsn_tiny", init=SCRATCH),
