@@ -89,3 +89,10 @@ def test_pretraining_is_reused_only_while_the_recipe_is_unchanged(out: Path) -> 
     redone = pretrain(shared, shared / "data", longer)
     assert redone["config"]["run"]["max_steps"] == 2
     assert redone["wall_time_s"] != first["wall_time_s"]
+
+
+def test_a_rerun_replaces_the_earlier_runs(out: Path) -> None:
+    summary = run_experiment("table5", seeds=(0,), out=out, scale="smoke")
+    for row in summary["rows"]:
+        (run,) = row["runs"]
+        assert [r["epoch"] for r in run["history"]] == [1]  # not appended to the first run's

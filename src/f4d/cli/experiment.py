@@ -1,4 +1,4 @@
-"""``f4d experiment NAME [--seeds 0,1,2] [--out DIR] [--smoke]``: one of the paper's claims at
+"""f4d experiment NAME [--seeds 0,1,2] [--out DIR] [--smoke]: one of the paper's claims at
 small scale (tiny models on the synthetic long-range-order dataset; Table 1 profiles ResNet-50).
 
 Writes ``DIR/NAME/results.json`` and ``results.md`` (mean ± std over seeds, wall time).

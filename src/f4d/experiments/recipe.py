@@ -1,21 +1,30 @@
 """The demo recipe as public steps: synthetic data, shared unit-level pretraining, one run.
 
 The same engine calls as ``f4d demo`` (``configs/demo/*.yaml``, :func:`f4d.data.synthetic.generate`,
-:func:`f4d.engine.train.train`, :func:`f4d.engine.evaluate.evaluate`), with a :class:`Scale`
-instead of the demo's budget so experiments can run at ``small`` (the demo's full size) or
-``smoke`` (seconds, for tests) scale.
+:func:`f4d.engine.train.train`, :func:`f4d.engine.evaluate.evaluate`), at a :class:`Scale`:
+``small`` is the demo's full budget (read from :mod:`f4d.cli.demo`, so the two stay in step),
+``smoke`` takes seconds (tests).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-__all__ = ["CONFIG_DIR", "SCALES", "Scale", "pretrain", "synthesize", "train_variant"]
+__all__ = [
+    "CONFIG_DIR",
+    "SCALES",
+    "Scale",
+    "demo_scale",
+    "pretrain",
+    "synthesize",
+    "train_variant",
+]
 
 CONFIG_DIR = Path(__file__).resolve().parents[3] / "configs" / "demo"
 
@@ -35,8 +44,18 @@ class Scale:
     smoke: bool = False  # no plots, no progress bars
 
 
+def demo_scale() -> Scale:
+    """The demo's full budget (``f4d.cli.demo.BUDGETS["full"]``), so experiments and demo agree."""
+    from f4d.cli.demo import BUDGETS
+
+    full = BUDGETS["full"]
+    return Scale(num_train=full.num_train, num_test=full.num_test, frames=full.frames,
+                 pretrain_epochs=full.pretrain_epochs, epochs=full.epochs,
+                 max_steps=full.max_steps, batch_size=full.batch_size)  # fmt: skip
+
+
 SCALES = {
-    "small": Scale(num_train=600, num_test=120, frames=48, pretrain_epochs=4, epochs=30),
+    "small": demo_scale(),
     "smoke": Scale(num_train=4, num_test=4, frames=8, pretrain_epochs=1, epochs=1,
                    max_steps=1, batch_size=4, synth_workers=1, smoke=True),
 }  # fmt: skip
@@ -103,9 +122,16 @@ def pretrain(out: Path, data: Path, scale: Scale) -> dict[str, Any]:
 def train_variant(
     variant: Any, *, run_dir: Path, data: Path, init_from: str | None, seed: int, scale: Scale
 ) -> dict[str, Any]:
-    """Train one :class:`~f4d.experiments.specs.Variant` and test it on every test column."""
+    """Train one :class:`~f4d.experiments.specs.Variant` and test it on every test column.
+
+    ``run_dir`` is emptied first: a rerun replaces the earlier run (its metrics would otherwise
+    be appended to).
+    """
     from f4d.engine.evaluate import evaluate
     from f4d.engine.train import train
+
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
 
     overrides = [f"data.root={data}", f"run.out_dir={run_dir}", f"run.seed={seed}",
                  f"run.init_from={init_from or 'null'}", *variant.overrides]  # fmt: skip
