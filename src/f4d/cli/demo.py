@@ -5,7 +5,9 @@
 2. A shared unit-level pretraining: every action unit is classified by its own event -- the
    analogue of the paper's ImageNet / Kinetics start. One checkpoint.
 3. ``f4d_tiny``, ``tsn_tiny`` and ``v4d_tiny`` trained on the order classes with the same budget,
-   each initialised from that checkpoint (``run.init_from``; the 4D blocks start as identity).
+   each initialised from that checkpoint (``run.init_from``; the 4D blocks start as the exact
+   identity and train). The 4D block sits after conv5 and conv1-conv5 stay frozen
+   (``run.freeze_stages=5``): only the 4D block and the classifier train.
 4. Each tested; a table of params, MACs, test top-1, train videos/s and wall time, plot paths,
    ``summary.json`` and ``summary.md``.
 
@@ -43,7 +45,7 @@ class Budget:
 
 
 BUDGETS = {
-    "full": Budget(num_train=600, num_test=120, frames=48, pretrain_epochs=4, epochs=30),
+    "full": Budget(num_train=2000, num_test=300, frames=48, pretrain_epochs=2, epochs=6),
     "quick": Budget(num_train=16, num_test=8, frames=16, pretrain_epochs=1, epochs=1,
                     max_steps=2, synth_workers=1, batch_size=4),
 }  # fmt: skip
@@ -187,10 +189,13 @@ def _train_and_test(
 
 
 def _profile(name: str, num_classes: int, cfg: Any) -> tuple[int, int]:
+    from omegaconf import OmegaConf
+
     from f4d.models import create_model
     from f4d.models.profile import count_macs, count_parameters
 
-    model = create_model(name, num_classes).eval()
+    args = OmegaConf.to_container(cfg.model.args, resolve=True)
+    model = create_model(name, num_classes, **args).eval()
     macs = count_macs(model, frames=cfg.data.frames, units=cfg.data.units, size=cfg.data.size)
     return count_parameters(model), macs
 
@@ -210,12 +215,14 @@ def _compare_plot(out: Path, rows: list[dict[str, Any]]) -> str | None:
 def _write_summary(out: Path, summary: dict[str, Any]) -> dict[str, str]:
     json_path, md_path = out / "summary.json", out / "summary.md"
     json_path.write_text(json.dumps(summary, indent=2))
+    budget = summary["budget"]
     lines = [
         "# f4d demo: long-range order (synthetic)",
         "",
         f"Unit-pretrained {summary['pretrain']['model']} "
         f"(unit top-1 {_fmt(summary['pretrain']['unit_top1'])}%), then each model trained "
-        f"with the same budget; chance is {100 / 12:.1f}% (12 classes).",
+        f"with the same budget ({budget['num_train']} videos x {budget['epochs']} epochs, "
+        f"{budget['num_test']} test videos); chance is {100 / 12:.1f}% (12 classes).",
         "",
         "| model | params | MACs | test top-1 (%) | train videos/s | train time (s) |",
         "|---|---:|---:|---:|---:|---:|",
