@@ -45,7 +45,7 @@ class Budget:
 
 
 BUDGETS = {
-    "full": Budget(num_train=2000, num_test=300, frames=48, pretrain_epochs=2, epochs=6),
+    "full": Budget(num_train=2000, num_test=300, frames=48, pretrain_epochs=2, epochs=12),
     "quick": Budget(num_train=16, num_test=8, frames=16, pretrain_epochs=1, epochs=1,
                     max_steps=2, synth_workers=1, batch_size=4),
 }  # fmt: skip
