@@ -11,8 +11,9 @@
 4. Each tested; a table of params, MACs, test top-1, train videos/s and wall time, plot paths,
    ``summary.json`` and ``summary.md``.
 
-The recipes are the YAML files under ``configs/demo/``; this module only adds the paths and the
-budget (``--quick``: a few steps on a handful of videos, for tests).
+The recipes are the YAML files under ``configs/demo/``; the steps and budgets are
+:mod:`f4d.experiments.recipe`'s (shared with ``f4d experiment``); this module runs them in order
+and reports (``--quick``: a few steps on a handful of videos, for tests).
 """
 
 from __future__ import annotations
@@ -20,35 +21,20 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BUDGETS", "Budget", "register", "run_demo"]
+from f4d.experiments.recipe import SCALES, Scale, recipe_config, synthesize
+from f4d.experiments.recipe import pretrain as recipe_pretrain
+
+__all__ = ["DEMO_SCALES", "register", "run_demo"]
 
 MODELS = ("f4d_tiny", "tsn_tiny", "v4d_tiny")
-CONFIG_DIR = Path(__file__).resolve().parents[3] / "configs" / "demo"
 
 
-@dataclass(frozen=True)
-class Budget:
-    """Dataset size and training lengths of one demo flavour."""
-
-    num_train: int
-    num_test: int
-    frames: int  # frames per synthetic video
-    pretrain_epochs: int
-    epochs: int
-    max_steps: int = 0  # 0 -> whole epochs
-    synth_workers: int | None = 2
-    batch_size: int = 0  # 0 -> the recipe's optim.batch_size
-
-
-BUDGETS = {
-    "full": Budget(num_train=2000, num_test=300, frames=48, pretrain_epochs=2, epochs=12),
-    "quick": Budget(num_train=16, num_test=8, frames=16, pretrain_epochs=1, epochs=1,
-                    max_steps=2, synth_workers=1, batch_size=4),
-}  # fmt: skip
+# `f4d demo` runs the "small" recipe scale; `--quick` the "quick" one (tests).
+DEMO_SCALES = {"full": "small", "quick": "quick"}
 
 
 def register(subparsers: Any) -> None:
@@ -66,7 +52,7 @@ def register(subparsers: Any) -> None:
 def _main(args: argparse.Namespace) -> int:
     from f4d.cli.train import run_guarded
 
-    budget = BUDGETS["quick" if args.quick else "full"]
+    budget = SCALES[DEMO_SCALES["quick" if args.quick else "full"]]
     return run_guarded(lambda: run_demo(Path(args.out), budget=budget), on_success=_done)
 
 
@@ -74,16 +60,19 @@ def _done(summary: dict[str, Any]) -> None:
     print(f"summary: {summary['files']['json']} and {summary['files']['md']}")
 
 
-def run_demo(out: Path, *, budget: Budget) -> dict[str, Any]:
+def run_demo(out: Path, *, budget: Scale) -> dict[str, Any]:
     """Run the whole demo into ``out``; return the summary (also written as json and md)."""
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
-    data = _synthesize(out / "data", budget)
+    print(f"[demo] f4d synth {out / 'data'} ({budget.num_train} train / {budget.num_test} test "
+          "videos; reused if already there)", flush=True)  # fmt: skip
+    data = synthesize(out / "data", budget)
     synth_s = time.perf_counter() - start
-    pretrain = _pretrain(out, data, budget)
+    print(f"[demo] unit-level pretraining -> {out / 'runs' / 'pretrain_units'}", flush=True)
+    pretrain = _pretrain_summary(recipe_pretrain(out / "runs", data, budget))
     rows = [_train_and_test(name, out, data, pretrain["checkpoint"], budget) for name in MODELS]
     summary = {
-        "budget": budget.__dict__,
+        "budget": asdict(budget),
         "synth_seconds": synth_s,
         "pretrain": pretrain,
         "models": rows,
@@ -98,74 +87,20 @@ def run_demo(out: Path, *, budget: Budget) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------- steps
 
 
-def _synthesize(root: Path, budget: Budget) -> Path:
-    from f4d.data.synthetic import generate
-
-    args = dict(num_train=budget.num_train, num_test=budget.num_test, size=32,
-                frames=budget.frames, units=4, seed=0)  # fmt: skip
-    if _same_dataset(root, args):
-        print(f"[demo] reusing the synthetic dataset in {root}", flush=True)
-        return root
-    print(f"[demo] f4d synth {root} ({budget.num_train} train / {budget.num_test} test videos)",
-          flush=True)  # fmt: skip
-    return generate(root, **args, workers=budget.synth_workers)
-
-
-def _same_dataset(root: Path, args: dict[str, Any]) -> bool:
-    meta = root / "synth.json"
-    if not meta.is_file() or not (root / "test.csv").is_file():
-        return False
-    saved = json.loads(meta.read_text())
-    return all(saved.get(key) == value for key, value in args.items())
-
-
-def _config(name: str, overrides: list[str]) -> Any:
-    from f4d.engine.config import ConfigError, load_config
-
-    path = CONFIG_DIR / f"{name}.yaml"
-    if not path.is_file():
-        raise ConfigError(f"demo recipe {path} not found (run f4d demo from a source checkout)")
-    return load_config(path, overrides)
-
-
-def _budget_overrides(budget: Budget, epochs: int) -> list[str]:
-    overrides = [f"optim.epochs={epochs}", f"run.max_steps={budget.max_steps}"]
-    if budget.batch_size:
-        overrides += [f"optim.batch_size={budget.batch_size}", "test.batch_size=4"]
-    return overrides
-
-
-def _pretrain(out: Path, data: Path, budget: Budget) -> dict[str, Any]:
-    from f4d.engine.train import train
-
-    run_dir = out / "runs" / "pretrain_units"
-    cfg = _config(
-        "pretrain_units",
-        [f"data.root={data}", f"run.out_dir={run_dir}",
-         *_budget_overrides(budget, budget.pretrain_epochs)],
-    )  # fmt: skip
-    print(f"[demo] unit-level pretraining of {cfg.model.name} -> {run_dir}", flush=True)
-    result = train(cfg)
-    return {
-        "model": cfg.model.name,
-        "checkpoint": result["checkpoint"],
-        "unit_top1": result.get("val_top1"),
-        "wall_time_s": result["wall_time_s"],
-    }
+def _pretrain_summary(result: dict[str, Any]) -> dict[str, Any]:
+    """The fields of the shared pretraining that the demo summary reports."""
+    return {key: result[key] for key in ("model", "checkpoint", "unit_top1", "wall_time_s")}
 
 
 def _train_and_test(
-    name: str, out: Path, data: Path, init_from: str, budget: Budget
+    name: str, out: Path, data: Path, init_from: str, budget: Scale
 ) -> dict[str, Any]:
     from f4d.engine.evaluate import evaluate
     from f4d.engine.train import train
 
     run_dir = out / "runs" / name
-    cfg = _config(
-        name,
-        [f"data.root={data}", f"run.out_dir={run_dir}", f"run.init_from={init_from}",
-         *_budget_overrides(budget, budget.epochs)],
-    )  # fmt: skip
+    overrides = [f"data.root={data}", f"run.out_dir={run_dir}", f"run.init_from={init_from}"]
+    cfg = recipe_config(name, overrides, budget, budget.epochs)
     print(f"[demo] training {name} -> {run_dir}", flush=True)
     result = train(cfg)
     cfg.test.checkpoint = result["checkpoint"]

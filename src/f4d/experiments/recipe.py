@@ -2,8 +2,8 @@
 
 The same engine calls as ``f4d demo`` (``configs/demo/*.yaml``, :func:`f4d.data.synthetic.generate`,
 :func:`f4d.engine.train.train`, :func:`f4d.engine.evaluate.evaluate`), at a :class:`Scale`:
-``small`` is the demo's full budget (read from :mod:`f4d.cli.demo`, so the two stay in step),
-``smoke`` takes seconds (tests).
+``small`` is the demo's full budget and ``quick`` its ``--quick`` one (``f4d demo`` runs these
+steps, so demo and experiments cannot drift apart); ``smoke`` takes seconds (tests).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ __all__ = [
     "CONFIG_DIR",
     "SCALES",
     "Scale",
-    "demo_scale",
     "pretrain",
     "synthesize",
     "train_variant",
@@ -44,18 +43,10 @@ class Scale:
     smoke: bool = False  # no plots, no progress bars
 
 
-def demo_scale() -> Scale:
-    """The demo's full budget (``f4d.cli.demo.BUDGETS["full"]``), so experiments and demo agree."""
-    from f4d.cli.demo import BUDGETS
-
-    full = BUDGETS["full"]
-    return Scale(num_train=full.num_train, num_test=full.num_test, frames=full.frames,
-                 pretrain_epochs=full.pretrain_epochs, epochs=full.epochs,
-                 max_steps=full.max_steps, batch_size=full.batch_size)  # fmt: skip
-
-
 SCALES = {
-    "small": demo_scale(),
+    "small": Scale(num_train=2000, num_test=300, frames=48, pretrain_epochs=2, epochs=12),
+    "quick": Scale(num_train=16, num_test=8, frames=16, pretrain_epochs=1, epochs=1,
+                   max_steps=2, batch_size=4, synth_workers=1),
     "smoke": Scale(num_train=4, num_test=4, frames=8, pretrain_epochs=1, epochs=1,
                    max_steps=1, batch_size=4, synth_workers=1, smoke=True),
 }  # fmt: skip
