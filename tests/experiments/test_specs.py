@@ -21,8 +21,8 @@ TRAIN_ROWS = [
 
 
 def test_every_issue_experiment_is_defined() -> None:
-    assert set(EXPERIMENTS) == {"headline", "figure4", "table1", "table2", "table3", "table4",
-                                "table5"}  # fmt: skip
+    assert set(EXPERIMENTS) == {"headline", "figure4", "scratch", "table1", "table2", "table3",
+                                "table4", "table5"}  # fmt: skip
     assert [v.name for v in EXPERIMENTS["table4"].variants] == [
         "none", "CA", "STA", "CA+STA", "TA", "TA+CA", "TA+CA+STA"]  # fmt: skip
 
@@ -54,7 +54,7 @@ def test_unknown_experiment_lists_the_valid_names() -> None:
 
 def test_smoke_keeps_first_last_and_compared_rows() -> None:
     names = [v.name for v in smoke_variants(EXPERIMENTS["headline"])]
-    assert names == ["f4d_tiny", "v4d_tiny", "tsn_tiny (scratch)"]
+    assert names == ["f4d_tiny", "v4d_tiny", "i3d_tiny"]
 
 
 def test_aggregate_mean_and_sample_std() -> None:

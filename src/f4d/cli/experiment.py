@@ -29,6 +29,8 @@ def register(subparsers: Any) -> None:
                         help="output folder (default: experiments_out)")  # fmt: skip
     parser.add_argument("--smoke", action="store_true",
                         help="seconds-long version: a few rows, 1 step, tiny data")  # fmt: skip
+    parser.add_argument("--fresh", action="store_true",
+                        help="retrain runs found in the cache (OUT/_shared_*/runs)")  # fmt: skip
     parser.set_defaults(func=_main)
 
 
@@ -50,7 +52,11 @@ def _main(args: argparse.Namespace) -> int:
     from f4d.experiments.runner import run_experiment
 
     scale = "smoke" if args.smoke else "small"
-    job = lambda: run_experiment(args.name, seeds=args.seeds, out=args.out, scale=scale)  # noqa: E731
+
+    def job() -> dict[str, Any]:
+        return run_experiment(args.name, seeds=args.seeds, out=args.out, scale=scale,
+                              fresh=args.fresh)  # fmt: skip
+
     return run_guarded(job, on_success=_done)
 
 

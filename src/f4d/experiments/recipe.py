@@ -8,8 +8,13 @@ steps, so demo and experiments cannot drift apart); ``smoke`` takes seconds (tes
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
+import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +26,7 @@ __all__ = [
     "SCALES",
     "Scale",
     "pretrain",
+    "run_key",
     "synthesize",
     "train_variant",
 ]
@@ -111,32 +117,104 @@ def pretrain(out: Path, data: Path, scale: Scale) -> dict[str, Any]:
 
 
 def train_variant(
-    variant: Any, *, run_dir: Path, data: Path, init_from: str | None, seed: int, scale: Scale
-) -> dict[str, Any]:
+    variant: Any, *, runs: Path, data: Path, init_from: str | None, seed: int, scale: Scale,
+    fresh: bool = False,
+) -> dict[str, Any]:  # fmt: skip
     """Train one :class:`~f4d.experiments.specs.Variant` and test it on every test column.
 
-    ``run_dir`` is emptied first: a rerun replaces the earlier run (its metrics would otherwise
-    be appended to).
+    Runs are cached by what determines them: the run lives in ``runs/<model>-<key>/`` where
+    ``key`` hashes the resolved training config (seed included, output folder excluded) and the
+    bytes of the ``init_from`` checkpoint. Identical rows of different experiments (the default
+    F4D is a row of the headline and of Tables 2-5) and reruns therefore train once; test
+    columns are cached per set of test overrides. ``fresh`` retrains even when cached. A
+    process that finds another one training the same run waits for it (file lock).
     """
-    from f4d.engine.evaluate import evaluate
     from f4d.engine.train import train
 
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-
-    overrides = [f"data.root={data}", f"run.out_dir={run_dir}", f"run.seed={seed}",
+    overrides = [f"data.root={data}", f"run.seed={seed}",
                  f"run.init_from={init_from or 'null'}", *variant.overrides]  # fmt: skip
     cfg = recipe_config(variant.model, overrides, scale, scale.epochs, model=variant.model)
     cfg.model.args = _merge_args(OmegaConf.to_container(cfg.model.args), variant.args)
-    result = train(cfg)
-    tests = {}
-    for column, test_overrides in variant.tests.items():
-        test_cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(test_overrides)))
-        test_cfg.test.checkpoint = str(result["checkpoint"])
-        tests[column] = float(evaluate(test_cfg, quiet=True)["top1"])
+    key = run_key(cfg, init_from)
+    run_dir = runs / f"{variant.model}-{key}"
+    cfg.run.out_dir = str(run_dir)
+    record_path = run_dir / "run.json"
+    runs.mkdir(parents=True, exist_ok=True)
+    with _locked(runs / f"{run_dir.name}.lock"):
+        record = _read_record(record_path, key)
+        if record is None or fresh:
+            if run_dir.exists():  # a half-finished or stale run: its metrics would be appended to
+                shutil.rmtree(run_dir)
+            result = train(cfg)
+            record = {"key": key, "seed": seed, "checkpoint": str(result["checkpoint"]),
+                      "train_seconds": float(result["wall_time_s"]), "steps": int(result["step"]),
+                      "config": OmegaConf.to_container(cfg, resolve=True), "tests": {}}  # fmt: skip
+        tests = {col: _test(cfg, record, list(extra)) for col, extra in variant.tests.items()}
+        _write_json(record_path, record)
     history = _read_jsonl(run_dir / "metrics.jsonl")
-    return {"seed": seed, "tests": tests, "train_seconds": float(result["wall_time_s"]),
-            "steps": int(result["step"]), "history": history, "run_dir": str(run_dir)}  # fmt: skip
+    return {"seed": seed, "tests": tests, "train_seconds": record["train_seconds"],
+            "steps": record["steps"], "history": history, "run_dir": str(run_dir),
+            "cached": not fresh and record.get("reused", False)}  # fmt: skip
+
+
+def run_key(cfg: DictConfig, init_from: str | None) -> str:
+    """12 hex digits naming a training run: its resolved config without ``run.out_dir`` plus
+    the SHA-256 of the ``init_from`` checkpoint's bytes (a redone pretraining changes it).
+
+    ``model.args`` enter as the model's own resolved build arguments (``model_args``), so
+    spelling out a default (``attention: [ta, ca, sta]`` for F4D) names the same run.
+    """
+    from f4d.models import create_model
+
+    config = OmegaConf.to_container(cfg, resolve=True)
+    config["run"].pop("out_dir", None)
+    model = create_model(cfg.model.name, 12, **config["model"]["args"])  # 12 synthetic classes
+    config["model"]["args"] = getattr(model, "model_args", config["model"]["args"])
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
+    if init_from:
+        digest.update(hashlib.sha256(Path(init_from).read_bytes()).digest())
+    return digest.hexdigest()[:12]
+
+
+def _test(cfg: DictConfig, record: dict[str, Any], extra: list[str]) -> float:
+    """Test top-1 of the run's checkpoint with ``extra`` test overrides (cached in ``record``)."""
+    from f4d.engine.evaluate import evaluate
+
+    name = json.dumps(extra)
+    if name not in record["tests"]:
+        test_cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(extra))
+        test_cfg.test.checkpoint = record["checkpoint"]
+        record["tests"][name] = float(evaluate(test_cfg, quiet=True)["top1"])
+    return record["tests"][name]
+
+
+def _read_record(path: Path, key: str) -> dict[str, Any] | None:
+    """The finished run's record, marked ``reused``; None when absent, unreadable or stale."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if record.get("key") != key or not Path(record.get("checkpoint", "")).is_file():
+        return None
+    return {**record, "reused": True}
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` atomically (temp file + rename)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps({k: v for k, v in data.items() if k != "reused"}, indent=2))
+    os.replace(tmp, path)
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if absent) for the block."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _merge_args(recipe: dict[str, Any], variant: dict[str, Any]) -> dict[str, Any]:

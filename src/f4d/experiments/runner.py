@@ -38,9 +38,13 @@ PROFILE_CLASSES = 174  # Something-Something v1, the dataset of the paper's Tabl
 
 def run_experiment(
     name: str, *, seeds: tuple[int, ...] = (0, 1, 2), out: Path = Path("experiments_out"),
-    scale: str = "small",
+    scale: str = "small", fresh: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
-    """Run experiment ``name`` at ``scale`` (``small`` | ``smoke``); write and return a summary."""
+    """Run experiment ``name`` at ``scale`` (``small`` | ``smoke``); write and return a summary.
+
+    Training runs are cached in ``<out>/_shared_<scale>/runs/`` (see
+    :func:`~f4d.experiments.recipe.train_variant`); ``fresh`` retrains them.
+    """
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; valid scales: {', '.join(SCALES)}")
     if not seeds:
@@ -56,7 +60,8 @@ def run_experiment(
     if experiment.kind == "profile":
         summary["rows"] = profile_variants(experiment, smoke=scale == "smoke")
     else:
-        summary.update(_train_all(experiment, root, out / f"_shared_{scale}", seeds, SCALES[scale]))
+        shared = out / f"_shared_{scale}"
+        summary.update(_train_all(experiment, root, shared, seeds, SCALES[scale], fresh))
     summary["wall_time_s"] = time.perf_counter() - start
     summary["files"] = _write(root, summary, experiment)
     return summary
@@ -66,16 +71,17 @@ def run_experiment(
 
 
 def _train_all(
-    experiment: Experiment, root: Path, shared: Path, seeds: tuple[int, ...], scale: Scale
-) -> dict[str, Any]:
+    experiment: Experiment, root: Path, shared: Path, seeds: tuple[int, ...], scale: Scale,
+    fresh: bool,
+) -> dict[str, Any]:  # fmt: skip
     data = synthesize(shared / "data", scale)
     pre = pretrain(shared, data, scale)
     rows = []
     for variant in smoke_variants(experiment) if scale.smoke else experiment.variants:
         init = None if variant.init == SCRATCH else pre["checkpoint"]
         runs = [
-            train_variant(variant, run_dir=root / "runs" / _slug(variant.name) / f"seed{seed}",
-                          data=data, init_from=init, seed=seed, scale=scale)
+            train_variant(variant, runs=shared / "runs", data=data, init_from=init, seed=seed,
+                          scale=scale, fresh=fresh)
             for seed in seeds
         ]  # fmt: skip
         rows.append({**_describe(variant), "runs": runs, **aggregate(runs)})
@@ -230,10 +236,6 @@ def _machine() -> dict[str, Any]:
 def _dot(overrides: tuple[str, ...], key: str, default: int) -> int:
     value = OmegaConf.select(OmegaConf.from_dotlist(list(overrides)), key)
     return default if value is None else int(value)
-
-
-def _slug(name: str) -> str:
-    return "".join(ch if ch.isalnum() else "_" for ch in name).strip("_").lower()
 
 
 def _epochs(values: list[int | None]) -> str:
