@@ -101,3 +101,21 @@ def test_a_rerun_replaces_the_earlier_runs(out: Path) -> None:
     for row in summary["rows"]:
         (run,) = row["runs"]
         assert [r["epoch"] for r in run["history"]] == [1]  # not appended to the first run's
+
+
+def test_identical_runs_train_once_and_fresh_retrains(tmp_path: Path) -> None:
+    """Table 4's TA+CA+STA row spells out F4D's default attention: the same run as the
+    headline's f4d_tiny, so it comes from the cache with the same number; --fresh retrains."""
+    headline = run_experiment("headline", seeds=(0,), out=tmp_path, scale="smoke")
+    table4 = run_experiment("table4", seeds=(0,), out=tmp_path, scale="smoke")
+    f4d = next(r for r in headline["rows"] if r["name"] == "f4d_tiny")["runs"][0]
+    full = next(r for r in table4["rows"] if r["name"] == "TA+CA+STA")["runs"][0]
+    none = next(r for r in table4["rows"] if r["name"] == "none")["runs"][0]
+    assert not f4d["cached"] and full["cached"] and not none["cached"]
+    assert full["run_dir"] == f4d["run_dir"] and none["run_dir"] != f4d["run_dir"]
+    assert full["tests"] == f4d["tests"] and full["train_seconds"] == f4d["train_seconds"]
+    again = run_experiment("table4", seeds=(0,), out=tmp_path, scale="smoke", fresh=True)
+    redone = [row["runs"][0] for row in again["rows"]]
+    assert not any(run["cached"] for run in redone)
+    assert redone[-1]["train_seconds"] != f4d["train_seconds"]  # a new run, timed anew
+    assert redone[-1]["tests"] == f4d["tests"]  # deterministic training: the same result

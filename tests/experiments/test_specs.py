@@ -48,7 +48,7 @@ def test_attention_rows_really_change_the_block() -> None:
 
 
 def test_unknown_experiment_lists_the_valid_names() -> None:
-    with pytest.raises(ValueError, match=r"table9.*headline, figure4, table1"):
+    with pytest.raises(ValueError, match=r"table9.*headline, figure4, scratch, table1"):
         get_experiment("table9")
 
 
@@ -80,3 +80,34 @@ def test_epoch_leaving_chance_is_the_first_epoch_at_twice_chance() -> None:
     assert epoch_leaving_chance(history) == 3
     assert epoch_leaving_chance(history[:2]) is None
     assert epoch_leaving_chance([{"epoch": 1, "train_top1": 90.0}]) is None  # no validation
+
+
+def test_scratch_rows_train_end_to_end_and_pretrained_rows_do_not() -> None:
+    for variant in EXPERIMENTS["scratch"].variants:
+        end_to_end = "run.freeze_stages=0" in variant.overrides
+        assert end_to_end == (variant.init == "scratch"), variant.name
+    assert all(v.init == "pretrained" for v in EXPERIMENTS["headline"].variants)
+
+
+def test_run_key_ignores_the_output_folder_and_spelled_out_defaults(tmp_path) -> None:
+    from omegaconf import OmegaConf
+
+    from f4d.experiments.recipe import SCALES, recipe_config, run_key
+
+    def key(variant, seed: int = 0, out: str = "a") -> str:
+        overrides = ["data.root=d", f"run.seed={seed}", f"run.out_dir={out}", *variant.overrides]
+        cfg = recipe_config(variant.model, overrides, SCALES["smoke"], 1, model=variant.model)
+        cfg.model.args = _merge_args(OmegaConf.to_container(cfg.model.args), variant.args)
+        return run_key(cfg, None)
+
+    default = EXPERIMENTS["headline"].variants[0]
+    spelled = EXPERIMENTS["table4"].variants[-1]  # attention: [ta, ca, sta], F4D's default
+    none = EXPERIMENTS["table4"].variants[0]
+    assert key(default) == key(spelled) == key(default, out="b")
+    assert len({key(default), key(default, seed=1), key(none)}) == 3
+    init = tmp_path / "init.safetensors"
+    init.write_bytes(b"one")
+    cfg = recipe_config("f4d_tiny", ["data.root=d"], SCALES["smoke"], 1, model="f4d_tiny")
+    first = run_key(cfg, str(init))
+    init.write_bytes(b"two")  # a redone pretraining: other bytes, another run
+    assert run_key(cfg, str(init)) != first != run_key(cfg, None)
