@@ -1,7 +1,8 @@
 """Tables for benchmark results: rich tables for the terminal and markdown for the docs.
 
 Both renderings come from the same rows, built from the JSON-able result dicts of
-:func:`f4d.bench.model.bench_models` and :func:`f4d.bench.ops.bench_ops`.
+:func:`f4d.bench.model.bench_models`, :func:`f4d.bench.ops.bench_ops` and
+:func:`f4d.bench.breakdown.bench_breakdowns` (one table per model plus a side-by-side view).
 """
 
 from __future__ import annotations
@@ -116,36 +117,149 @@ def ops_caption(report: dict) -> str:
     )
 
 
-def _columns_rows(report: dict) -> tuple[Sequence[str], list[list[str]], str]:
+def breakdown_caption(report: dict) -> str:
+    """Device, software and settings of a breakdown report in one line."""
+    s, m = report["settings"], report["machine"]
+    flags = [s["dtype"], "eager", "forward only (no_grad)"]
+    if s["channels_last"]:
+        flags.append("channels_last_3d")
+    return (
+        f"{_machine(m)}; batch {s['batch']}, U={s['units']}, T={s['frames']}, "
+        f"{s['size']}×{s['size']}, {', '.join(flags)}; median of {s['repeats']} after "
+        f"{s['warmup']} warm-up; % of the forward timed with the hooks"
+    )
+
+
+BREAKDOWN_COLUMNS = ("component", "ms / batch", "% of forward")
+
+
+def breakdown_rows(result: dict) -> list[list[str]]:
+    """One model's breakdown: the forward with and without hooks, then one row per component."""
+    rows = [
+        ["forward (with hooks)", f"{result['whole_ms']:.2f}", "100.0"],
+        ["forward (no hooks)", f"{result['plain_ms']:.2f}", ""],
+    ]
+    rows += [
+        [r["component"], f"{r['median_ms']:.2f}", f"{r['percent']:.1f}"] for r in result["rows"]
+    ]
+    return rows
+
+
+def _merged_paths(results: Sequence[dict]) -> list[str]:
+    """Component paths of all ``results`` in tree order (a path only one model has is placed
+    after the path that precedes it in that model)."""
+    paths: list[str] = []
+    for result in results:
+        previous = None
+        for row in result["rows"]:
+            path = row["component"]
+            if path not in paths:
+                paths.insert(paths.index(previous) + 1 if previous else len(paths), path)
+            previous = path
+    return paths
+
+
+def comparison_columns(results: Sequence[dict]) -> list[str]:
+    """Columns of the side-by-side view: ms and % per model, then last / first."""
+    columns = ["component"]
+    for r in results:
+        columns += [f"{r['model']} ms", f"{r['model']} %"]
+    return [*columns, f"{results[-1]['model']} / {results[0]['model']}"]
+
+
+def comparison_rows(results: Sequence[dict]) -> list[list[str]]:
+    """Per component, each model's ms and %, and the time ratio of the last model to the first
+    (``-`` where a model has no such component)."""
+    by_model = [{r["component"]: r for r in result["rows"]} for result in results]
+    whole = [["forward (with hooks)"], ["forward (no hooks)"]]
+    for result in results:
+        whole[0] += [f"{result['whole_ms']:.2f}", "100.0"]
+        whole[1] += [f"{result['plain_ms']:.2f}", ""]
+    whole[0].append(_ratio(results[-1]["whole_ms"] / results[0]["whole_ms"]))
+    whole[1].append(_ratio(results[-1]["plain_ms"] / results[0]["plain_ms"]))
+    rows = whole
+    for path in _merged_paths(results):
+        cells = [by.get(path) for by in by_model]
+        row = [path]
+        for cell in cells:
+            row += (
+                ["-", "-"]
+                if cell is None
+                else [f"{cell['median_ms']:.2f}", f"{cell['percent']:.1f}"]
+            )
+        first, last = cells[0], cells[-1]
+        ok = first is not None and last is not None and first["median_ms"] > 0
+        row.append(_ratio(last["median_ms"] / first["median_ms"]) if ok else "-")
+        rows.append(row)
+    return rows
+
+
+Section = tuple[str | None, Sequence[str], list[list[str]], str]
+
+
+def _breakdown_sections(report: dict, title: str | None) -> list[Section]:
+    caption = breakdown_caption(report)
+    prefix = f"{title}: " if title else ""
+    sections: list[Section] = []
+    ok = [r for r in report["results"] if "error" not in r]
+    for r in report["results"]:
+        if "error" in r:
+            sections.append((f"{prefix}{r['model']}", ("error",), [[r["error"]]], caption))
+            continue
+        sections.append((f"{prefix}{r['model']}", BREAKDOWN_COLUMNS, breakdown_rows(r), caption))
+    if len(ok) >= 2:
+        names = " vs ".join(r["model"] for r in reversed(ok))
+        view = (f"{prefix}{names} per component", comparison_columns(ok), comparison_rows(ok))
+        sections.append((*view, caption))
+    return sections
+
+
+def _sections(report: dict, title: str | None) -> list[Section]:
+    """``(title, columns, rows, caption)`` for each table of ``report``."""
     kinds = {
         "model": (MODEL_COLUMNS, model_rows, model_caption),
         "ops": (OPS_COLUMNS, ops_rows, ops_caption),
     }
+    if report.get("kind") == "breakdown":
+        return _breakdown_sections(report, title)
     if report.get("kind") not in kinds:
-        raise ValueError(f"unknown report kind {report.get('kind')!r}; valid: {', '.join(kinds)}")
+        valid = ", ".join([*kinds, "breakdown"])
+        raise ValueError(f"unknown report kind {report.get('kind')!r}; valid: {valid}")
     columns, rows, caption = kinds[report["kind"]]
-    return columns, rows(report), caption(report)
+    return [(title, columns, rows(report), caption(report))]
+
+
+def rich_tables(report: dict, title: str | None = None) -> list[Table]:
+    """The report as rich tables (one for model and ops reports, several for a breakdown)."""
+    tables = []
+    for name, columns, rows, caption in _sections(report, title):
+        table = Table(title=name, caption=caption)
+        for column in columns:
+            table.add_column(
+                column, justify="left" if column in ("model", "component") else "right"
+            )
+        for row in rows:
+            table.add_row(*row)
+        tables.append(table)
+    return tables
 
 
 def rich_table(report: dict, title: str | None = None) -> Table:
-    """The report as a rich table with its caption."""
-    columns, rows, caption = _columns_rows(report)
-    table = Table(title=title, caption=caption)
-    for column in columns:
-        table.add_column(column, justify="left" if column in ("model",) else "right")
-    for row in rows:
-        table.add_row(*row)
-    return table
+    """A model or ops report as one rich table with its caption."""
+    if report.get("kind") == "breakdown":
+        raise ValueError("a breakdown report has one table per model; use rich_tables")
+    return rich_tables(report, title)[0]
 
 
 def markdown_table(report: dict, title: str | None = None) -> str:
-    """The report as a GitHub-flavoured markdown table, caption underneath in italics."""
-    columns, rows, caption = _columns_rows(report)
-    lines = [f"### {title}", ""] if title else []
-    lines.append("| " + " | ".join(columns) + " |")
-    lines.append("|" + "|".join("---" for _ in columns) + "|")
-    lines.extend("| " + " | ".join(row) + " |" for row in rows)
-    lines += ["", f"*{caption}*", ""]
+    """The report as GitHub-flavoured markdown tables, each with its caption in italics."""
+    lines: list[str] = []
+    for name, columns, rows, caption in _sections(report, title):
+        lines += [f"### {name}", ""] if name else []
+        lines.append("| " + " | ".join(columns) + " |")
+        lines.append("|" + "|".join("---" for _ in columns) + "|")
+        lines.extend("| " + " | ".join(row) + " |" for row in rows)
+        lines += ["", f"*{caption}*", ""]
     return "\n".join(lines)
 
 

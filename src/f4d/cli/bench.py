@@ -2,6 +2,7 @@
 
 f4d bench model --models v4d_r50,f4d_r50,i3d_r50,tsn_r50 --frames 8 --units 4 --batch 16
 f4d bench ops --widths 64,128,256,512 --backward
+f4d bench breakdown --models v4d_r50,f4d_r50 --frames 8 --units 4 --batch 16 --dtype bf16
 f4d bench data data/sthv1 --format sthv1 --workers 4
 f4d bench data --synthetic
 f4d bench report bench_out/*.json --out bench_out/summary.md
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from f4d.bench.report import markdown_from_files, rich_table, write_json
+from f4d.bench.report import markdown_from_files, rich_tables, write_json
 
 
 def _int_list(text: str) -> list[int]:
@@ -58,20 +59,26 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
 
 
+def _add_shape(
+    parser: argparse.ArgumentParser, default_models: list[str], models_help: str
+) -> None:
+    """Options shared by `bench model` and `bench breakdown`: models, input shape, dtype."""
+    parser.add_argument("--models", type=_name_list, default=default_models, help=models_help)
+    parser.add_argument("--frames", type=int, default=8, help="T frames per unit")
+    parser.add_argument("--units", type=int, default=4, help="U action units")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--size", type=int, default=224, help="crop size H = W")
+    parser.add_argument("--num-classes", type=int, default=174, help="classifier width (174: SSv1)")
+    parser.add_argument("--dtype", choices=("bf16", "fp32"), default="fp32", help="autocast dtype")
+
+
 def _add_model_parser(subparsers) -> None:
     p = subparsers.add_parser("model", help="inference / training videos/s of models, side by side")
-    p.add_argument(
-        "--models",
-        type=_name_list,
-        default=["v4d_r50", "f4d_r50", "i3d_r50", "tsn_r50"],
-        help="comma-separated registry names; ratios are against the first",
+    _add_shape(
+        p,
+        ["v4d_r50", "f4d_r50", "i3d_r50", "tsn_r50"],
+        "comma-separated registry names; ratios are against the first",
     )
-    p.add_argument("--frames", type=int, default=8, help="T frames per unit")
-    p.add_argument("--units", type=int, default=4, help="U action units")
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--size", type=int, default=224, help="crop size H = W")
-    p.add_argument("--num-classes", type=int, default=174, help="classifier width (174: SSv1)")
-    p.add_argument("--dtype", choices=("bf16", "fp32"), default="fp32", help="autocast dtype")
     p.add_argument("--compile", action="store_true", help="torch.compile the whole model")
     p.add_argument("--compile-backend", default="inductor", help="torch.compile backend")
     p.add_argument(
@@ -109,6 +116,25 @@ def _add_ops_parser(subparsers) -> None:
     p.set_defaults(func=run_ops, warmup=1)
 
 
+def _add_breakdown_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "breakdown", help="per-component forward times (stem, stages, 4D blocks, op, attention)"
+    )
+    _add_shape(
+        p,
+        ["v4d_r50", "f4d_r50"],
+        "comma-separated registry names; the side-by-side view is last vs first",
+    )
+    p.add_argument(
+        "--no-cudnn-benchmark",
+        action="store_true",
+        help="leave cuDNN benchmark mode (autotuning, default on) off",
+    )
+    p.add_argument("--channels-last", action="store_true", help="channels_last_3d layout")
+    _add_common(p)
+    p.set_defaults(func=run_breakdown)
+
+
 def _add_data_parser(subparsers) -> None:
     p = subparsers.add_parser("data", help="videos/s of the loading pipeline")
     p.add_argument("path", nargs="?", default=None, help="dataset root or csv (see --format)")
@@ -137,11 +163,12 @@ def _add_report_parser(subparsers) -> None:
 
 
 def register(subparsers) -> None:
-    """Add `f4d bench {model,ops,data,report}`."""
+    """Add `f4d bench {model,ops,breakdown,data,report}`."""
     parser = subparsers.add_parser("bench", help="benchmarks: models, 4D ops, data loading")
     inner = parser.add_subparsers(dest="bench_command", metavar="WHAT", required=True)
     _add_model_parser(inner)
     _add_ops_parser(inner)
+    _add_breakdown_parser(inner)
     _add_data_parser(inner)
     _add_report_parser(inner)
 
@@ -157,7 +184,8 @@ def _setup(args: argparse.Namespace):
 
 
 def _finish(console: Console, report: dict, json_path: Path | None, title: str) -> int:
-    console.print(rich_table(report, title=title))
+    for table in rich_tables(report, title=title):
+        console.print(table)
     if json_path is not None:
         _progress(console, f"wrote {write_json(report, json_path)}")
     return 1 if any("error" in r for r in report["results"]) else 0
@@ -224,6 +252,42 @@ def run_ops(args: argparse.Namespace) -> int:
 
     report = bench_ops(args.widths, settings=settings, device=device, on_result=done)
     return _finish(console, report, args.json, "f4d bench ops")
+
+
+def run_breakdown(args: argparse.Namespace) -> int:
+    """`f4d bench breakdown`."""
+    from f4d.bench.breakdown import bench_breakdowns, make_breakdown_report
+    from f4d.bench.model import ModelBenchSettings
+
+    console = _console()
+    try:
+        device = _setup(args)
+        settings = ModelBenchSettings(
+            frames=args.frames, units=args.units, batch=args.batch, size=args.size,
+            dtype=args.dtype, channels_last=args.channels_last,
+            cudnn_benchmark=not args.no_cudnn_benchmark, repeats=args.repeats,
+            warmup=args.warmup, num_classes=args.num_classes,
+        )  # fmt: skip
+    except ValueError as err:
+        raise SystemExit(f"f4d bench breakdown: {err}") from err
+    _progress(console, f"breaking down {', '.join(args.models)} on {device}")
+
+    finished: list[dict] = []
+
+    def done(result: dict) -> None:
+        finished.append(result)
+        if args.json is not None:  # partial results survive a kill (gpu.sh's time limits)
+            write_json(make_breakdown_report(finished, settings=settings, device=device), args.json)
+        if "error" in result:
+            _progress(console, f"{result['model']}: [red]{result['error']}[/red]")
+            return
+        _progress(console, f"{result['model']}: forward {result['whole_ms']:.2f} ms (hooked)")
+
+    try:
+        report = bench_breakdowns(args.models, settings=settings, device=device, on_result=done)
+    except ValueError as err:  # bad model names: a message, not a traceback
+        raise SystemExit(f"f4d bench breakdown: {err}") from err
+    return _finish(console, report, args.json, "f4d bench breakdown")
 
 
 def run_data(args: argparse.Namespace) -> int:
