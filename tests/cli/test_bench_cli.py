@@ -52,3 +52,20 @@ def test_bench_rejects_bad_arguments() -> None:
         main(["bench", "ops", "--kernel", "3,3,1"])
     with pytest.raises(SystemExit, match="unknown model"):
         main(["bench", "model", "--models", "nope_r50", "--device", "cpu"])
+
+
+def test_bench_breakdown_then_report(tmp_path, capsys) -> None:
+    out = tmp_path / "breakdown.json"
+    args = ["bench", "breakdown", "--models", "v4d_tiny,f4d_tiny", "--frames", "2", "--units",
+            "2", "--batch", "1", "--size", "16", "--repeats", "1", "--warmup", "0", "--device",
+            "cpu", "--json", str(out)]  # fmt: skip
+    assert main(args) == 0
+    report = json.loads(out.read_text())
+    assert report["kind"] == "breakdown"
+    assert [r["model"] for r in report["results"]] == ["v4d_tiny", "f4d_tiny"]
+    assert "f4d bench breakdown: f4d_tiny" in capsys.readouterr().out
+    md = tmp_path / "summary.md"
+    assert main(["bench", "report", str(out), "--out", str(md)]) == 0
+    assert "| blocks4d.conv4_0.op |" in md.read_text()
+    with pytest.raises(SystemExit, match="f4d bench breakdown: unknown model"):
+        main(["bench", "breakdown", "--models", "nope_r50", "--device", "cpu"])
