@@ -7,10 +7,11 @@
 # Writes to $OUT (default ./bench_out): one JSON per step (rewritten after every model, so a step
 # cut off by its time limit keeps what it finished), <step>.log, summary.md (all tables, rebuilt
 # after every step), env.txt and progress.log. Steps run most-important first (the bf16 eager
-# Table 1 run); each has a time limit, and a step that no longer fits the overall budget
-# ($BENCH_BUDGET_S, default 450 s) is skipped and listed in skipped.txt. The compiled runs come
-# after the eager bf16 tables and ops; compile time counts against their limits (a model whose
-# compilation does not finish in time is simply missing from that step's JSON).
+# Table 1 run, then where V4D's and F4D's forward time goes); each has a time limit, and a step
+# that no longer fits the overall budget ($BENCH_BUDGET_S, default 450 s) is skipped and listed
+# in skipped.txt. The compiled runs come after the eager bf16 tables and ops; compile time counts
+# against their limits (a model whose compilation does not finish in time is simply missing from
+# that step's JSON).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,6 +50,7 @@ if [[ $MODE == smoke ]]; then
     T16=(--frames 4)
     OPS=(--widths 4,8 --units 2 --frames 2 --size 4 --batch 1 --repeats 1 --warmup 0)
     COMPILE=(--compile --compile-backend eager)  # dynamo tracing only: fast, exercises the path
+    BREAKDOWN=()                                 # SHAPE's single repeat
 else
     PY=${PYTHON:-python3}
     BUDGET=${BENCH_BUDGET_S:-450}
@@ -61,6 +63,7 @@ else
     T16=(--frames 16)
     OPS=(--widths 64,128,256,512,1024 --units 4 --frames 8 --size 14 --batch 16 --repeats 10)
     COMPILE=(--compile)
+    BREAKDOWN=(--repeats 5 --warmup 2)           # hooked forwards sync per module: fewer repeats
 fi
 ONLY=${BENCH_STEPS:-}  # comma-separated step names to run (default: all, in order)
 
@@ -107,7 +110,7 @@ PY
     fi
     # Always importable from this checkout, installed or not.
     export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
-    "$PY" -c "import f4d.bench.model, f4d.bench.ops" || { log "FATAL: f4d does not import"; exit 1; }
+    "$PY" -c "import f4d.bench.model, f4d.bench.ops, f4d.bench.breakdown" || { log "FATAL: f4d does not import"; exit 1; }
 }
 
 environment() {
@@ -168,6 +171,7 @@ log "budget ${BUDGET}s; output in $OUT"
 # Most important first. GPU limits/minimums in seconds; $PAIR = v4d_r50,f4d_r50 (the paper's ratio).
 #    name                      limit min  arguments
 step bf16_eager_8f             150  60  model --models "$R50" "${T8[@]}" "${SHAPE[@]}" --dtype bf16 --train
+step breakdown_bf16_8f          60  25  breakdown --models "$PAIR" "${T8[@]}" "${SHAPE[@]}" "${BREAKDOWN[@]}" --dtype bf16
 step bf16_eager_16f             90  40  model --models "$PAIR" "${T16[@]}" "${SHAPE[@]}" --dtype bf16 --train
 step ops_forward                45  15  ops "${OPS[@]}"
 step ops_backward               45  15  ops "${OPS[@]}" --backward
