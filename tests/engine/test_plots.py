@@ -141,3 +141,36 @@ def test_plot_compare_side_by_side(tmp_path):
     assert [ax.get_title() for ax in fig.axes] == ["V4D", "F4D"]
     np.testing.assert_allclose(line_data(fig, "train error", axis=1)[1], [50.0])
     np.testing.assert_allclose(line_data(fig, "test error", axis=1)[1], [60.0])
+
+
+def test_seeds_error_figure_draws_the_mean_error_over_seeds(tmp_path):
+    seeds = [[{"epoch": 1, "train_top1": 10.0, "val_top1": 20.0},
+              {"epoch": 2, "train_top1": 50.0, "val_top1": 40.0}],
+             [{"epoch": 1, "train_top1": 30.0, "val_top1": 40.0},
+              {"epoch": 2, "train_top1": 70.0}]]  # fmt: skip
+    fig = plots.seeds_error_figure({"F4D": seeds, "V4D": seeds[:1]}, title="fig 4")
+    lines = {line.get_label(): line for line in fig.axes[0].lines}
+    assert set(lines) == {"F4D train (n=2)", "F4D test (n=2)", "V4D train (n=1)", "V4D test (n=1)"}
+    assert list(lines["F4D train (n=2)"].get_ydata()) == pytest.approx([80.0, 40.0])
+    # epoch 2 has a test value in one seed only: the mean of what exists
+    assert list(lines["F4D test (n=2)"].get_ydata()) == pytest.approx([70.0, 60.0])
+    assert list(lines["V4D test (n=1)"].get_ydata()) == pytest.approx([80.0, 60.0])
+    assert plots.save_figure(fig, tmp_path / "f.png").stat().st_size > 1000
+    with pytest.raises(ValueError, match="at least one model"):
+        plots.seeds_error_figure({}, title="x")
+
+
+def test_results_figure_bars_are_the_row_means():
+    rows = [{"name": "F4D", "mean": {"top1": 90.0}, "std": {"top1": 5.0},
+             "runs": [{"tests": {"top1": 85.0}}, {"tests": {"top1": 95.0}}]},
+            {"name": "V4D", "mean": {"top1": 20.0}, "std": {"top1": 0.0},
+             "runs": [{"tests": {"top1": 20.0}}]}]  # fmt: skip
+    fig = plots.results_figure(rows, title="headline", chance=8.3)
+    ax = fig.axes[0]
+    assert [bar.get_width() for bar in ax.patches] == pytest.approx([90.0, 20.0])
+    where = {t.get_text(): t.get_position()[1] for t in ax.get_yticklabels()}
+    assert where["F4D"] > where["V4D"]  # the first row is drawn on top
+    dots = [line for line in ax.lines if line.get_marker() == "o"]
+    assert sorted(dots[0].get_xdata()) == [85.0, 95.0]
+    with pytest.raises(ValueError, match="at least one row"):
+        plots.results_figure([], title="x")

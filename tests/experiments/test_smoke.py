@@ -52,6 +52,8 @@ def test_smoke_experiment_writes_real_numbers(name: str, out: Path) -> None:
     assert "±" in md and saved["wall_time_s"] > 0
     if experiment.compare:
         assert Path(saved["compare_plot"]).stat().st_size > 1000
+        assert Path(saved["results_plot"]).stat().st_size > 1000
+        assert "Bar chart:" in md
     if name == "table3":
         _check_table3(saved)
 

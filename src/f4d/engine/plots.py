@@ -8,8 +8,9 @@ the class names in ``classes.json`` or ``classes.txt``. Missing keys are tolerat
 drawn from the epochs that have it.
 
 Each figure has a builder (``loss_figure``, ``top1_figure``, ``error_figure``,
-``confusion_figure``, ``compare_figure``) that returns a ``matplotlib.figure.Figure`` so that the
-plotted data can be checked; :func:`plot_run` and :func:`plot_compare` save them as PNG files.
+``confusion_figure``, ``compare_figure``, ``seeds_error_figure``, ``results_figure``) that
+returns a ``matplotlib.figure.Figure`` so that the plotted data can be checked;
+:func:`plot_run` and :func:`plot_compare` save them as PNG files.
 Figures are built without ``pyplot`` (no global state, no GUI) and rendered by the Agg canvas.
 """
 
@@ -139,6 +140,72 @@ def compare_figure(runs: Mapping[str, Sequence[Mapping]]) -> Figure:
     for ax, (name, records) in zip(axes[0], runs.items()):
         _plot_error(ax, records)
         _decorate(ax, title=name, ylabel="top-1 error (%)")
+    return fig
+
+
+def seeds_error_figure(runs: Mapping[str, Sequence[Sequence[Mapping]]], *, title: str) -> Figure:
+    """Figure 4 in one panel: per model, train (dashed) and test (solid) top-1 error vs epoch,
+    the mean over its seeds with a ±1 sample-std band.
+
+    ``runs`` maps a model name to one record list per seed. Epochs missing from some seed are
+    averaged over the seeds that have them.
+    """
+    if not runs:
+        raise ValueError("seeds_error_figure needs at least one model")
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
+    colors = [f"C{i}" for i in range(10)]
+    for color, (name, seeds) in zip(colors, runs.items()):
+        for key, style, what in (("train_top1", "--", "train"), ("val_top1", "-", "test")):
+            epochs, mean, std = _seed_stats(seeds, key)
+            if not epochs:
+                continue
+            errors = 100.0 - np.asarray(mean)
+            ax.plot(epochs, errors, style, color=color, label=f"{name} {what} (n={len(seeds)})")
+            ax.fill_between(epochs, errors - std, errors + std, color=color, alpha=0.15)
+    _decorate(ax, title=title, ylabel="top-1 error (%)")
+    return fig
+
+
+def _seed_stats(seeds: Sequence[Sequence[Mapping]], key: str) -> tuple[list, list, np.ndarray]:
+    by_epoch: dict[float, list[float]] = {}
+    for records in seeds:
+        for epoch, value in zip(*series(records, key)):
+            by_epoch.setdefault(epoch, []).append(value)
+    epochs = sorted(by_epoch)
+    mean = [float(np.mean(by_epoch[e])) for e in epochs]
+    std = np.asarray([float(np.std(by_epoch[e], ddof=1)) if len(by_epoch[e]) > 1 else 0.0
+                      for e in epochs])  # fmt: skip
+    return epochs, mean, std
+
+
+def results_figure(
+    rows: Sequence[Mapping], *, title: str, chance: float | None = None, column: str = "top1"
+) -> Figure:
+    """Horizontal bars of each row's mean ``column`` (%) with ±1 sample-std error bars and one
+    dot per seed; ``rows`` are :func:`f4d.experiments.runner.aggregate`-style dicts with
+    ``name``, ``mean``, ``std`` and ``runs`` (each with ``tests``)."""
+    if not rows:
+        raise ValueError("results_figure needs at least one row")
+    fig = Figure(figsize=(7, 0.45 * len(rows) + 1.4))
+    ax = fig.subplots()
+    y = np.arange(len(rows))[::-1]
+    means = [row["mean"][column] for row in rows]
+    ax.barh(y, means, xerr=[row["std"][column] for row in rows], color="C0", alpha=0.6,
+            capsize=3)  # fmt: skip
+    for yi, row in zip(y, rows):
+        dots = [run["tests"][column] for run in row["runs"]]
+        ax.plot(dots, [yi] * len(dots), "o", color="k", markersize=3)
+        ax.text(row["mean"][column] + 1, yi, f"{row['mean'][column]:.1f}", va="center", fontsize=8)
+    if chance is not None:
+        ax.axvline(chance, color="C3", linestyle=":", label=f"chance {chance:.1f}%")
+        ax.legend(loc="lower right", fontsize=8)
+    ax.set_yticks(y, labels=[row["name"] for row in rows])
+    ax.set_xlim(0, 105)
+    ax.set_xlabel(f"test {column} (%): mean ± std over seeds, dots = seeds")
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, axis="x", alpha=0.3)
+    fig.tight_layout()
     return fig
 
 

@@ -86,8 +86,10 @@ def _train_all(
         ]  # fmt: skip
         rows.append({**_describe(variant), "runs": runs, **aggregate(runs)})
     result = {"pretrain": pre, "rows": rows, "chance_top1": 100.0 / 12}
+    if not scale.smoke or experiment.compare:  # smoke: one plot each kind, for the tests
+        result["results_plot"] = _results_plot(root, rows, experiment, result["chance_top1"])
     if experiment.compare:
-        result["compare_plot"] = _compare_plot(root, rows, experiment.compare)
+        result["compare_plot"] = _compare_plot(root, rows, experiment)
     return result
 
 
@@ -133,11 +135,24 @@ def _describe(variant: Variant) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _compare_plot(root: Path, rows: list[dict[str, Any]], names: tuple[str, ...]) -> str:
-    from f4d.engine.plots import plot_compare
+def _compare_plot(root: Path, rows: list[dict[str, Any]], experiment: Experiment) -> str:
+    """``compare_error.png``: train/test error of the ``compare`` rows, mean ± std over seeds."""
+    from f4d.engine.plots import save_figure, seeds_error_figure
 
-    runs = {row["name"]: row["runs"][0]["run_dir"] for row in rows if row["name"] in names}
-    return str(plot_compare(runs, root / "compare_error.png"))
+    runs = {row["name"]: [run["history"] for run in row["runs"]]
+            for row in rows if row["name"] in experiment.compare}  # fmt: skip
+    figure = seeds_error_figure(runs, title=experiment.title)
+    return str(save_figure(figure, root / "compare_error.png"))
+
+
+def _results_plot(
+    root: Path, rows: list[dict[str, Any]], experiment: Experiment, chance: float
+) -> str:
+    """``results.png``: each row's test top-1, mean ± std over seeds, one dot per seed."""
+    from f4d.engine.plots import results_figure, save_figure
+
+    figure = results_figure(rows, title=experiment.title, chance=chance)
+    return str(save_figure(figure, root / "results.png"))
 
 
 # ---------------------------------------------------------------------------------- Table 1
@@ -197,9 +212,10 @@ def _train_table(summary: dict[str, Any]) -> list[str]:
             f"| {r['train_seconds_mean']:.0f} |"
         )
     lines += ["", f"Wall time: {summary['wall_time_s']:.0f} s on {summary['machine']['cpu']}."]
+    if summary.get("results_plot"):
+        lines.append(f"Bar chart: `{summary['results_plot']}`")
     if summary.get("compare_plot"):
-        seed = summary["seeds"][0]
-        lines.append(f"Train vs test error (seed {seed}): `{summary['compare_plot']}`")
+        lines.append(f"Train vs test error (mean ± std over seeds): `{summary['compare_plot']}`")
     return lines
 
 
