@@ -40,7 +40,7 @@ def test_table_output_names_classes(assets, capsys):
     out = capsys.readouterr().out
     assert rc == 0
     lines = out.splitlines()
-    assert lines[0] == str(assets["video"])
+    assert lines[0] == f"{assets['video']}  (1 view: single, U=2 x 1 crop)"
     assert len(lines) == 1 + 1 + 2  # video, header, 2 ranks
     assert any(name in lines[2] for name in CLASSES)
 

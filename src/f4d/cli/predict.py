@@ -15,7 +15,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Predict the top-k classes of one or more videos (files or frame folders) with a "
             "trained checkpoint: U units of T frames (test sampling), short side to scale_size, "
-            "one centre crop. Clip settings default to the checkpoint's training config."
+            "1 or 3 crops; the logits of the crops (views) are averaged, as f4d test does. "
+            "--views single (default) = f4d test test.views=single: data.units units, one "
+            "size x size centre crop. --views multi = f4d test's default multi-view: "
+            "data.test_units units x data.test_crops crops of scale_size resized to size. "
+            "Precedence: --units/--crops/--frames/--stride > the checkpoint's training config "
+            "(data.units, or data.test_units/data.test_crops for multi) > built-in defaults "
+            "(U=4 single; U=10 x 3 crops multi)."
         ),
     )
     parser.add_argument("videos", nargs="+", metavar="VIDEO", help="video file or frame folder")
@@ -23,13 +29,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--checkpoint", required=True, help="checkpoint .safetensors, its stem, or a run folder"
     )
     parser.add_argument("--topk", type=int, default=5, help="classes to show (default 5)")
-    parser.add_argument("--units", type=int, help="action units U (default: as trained)")
-    parser.add_argument("--frames", type=int, help="frames T per unit (default: as trained)")
-    parser.add_argument("--stride", type=int, help="frame stride in a unit (default: as trained)")
+    parser.add_argument(
+        "--views",
+        choices=("single", "multi"),
+        default="single",
+        help="f4d test view mode: single (data.units, 1 centre crop; default) or multi "
+        "(data.test_units x data.test_crops, the paper's U=10 x 3 crops)",
+    )
+    parser.add_argument(
+        "--crops",
+        type=int,
+        choices=(1, 3),
+        help="spatial crops (views) averaged: 1 = centre, 3 = left/centre/right (top/centre/"
+        "bottom) as in f4d test (default: 1 single, data.test_crops multi)",
+    )
+    parser.add_argument(
+        "--units",
+        type=_positive,
+        help="action units U (default: data.units single, data.test_units multi)",
+    )
+    parser.add_argument("--frames", type=_positive, help="frames T per unit (default: as trained)")
+    parser.add_argument(
+        "--stride", type=_positive, help="frame stride in a unit (default: as trained)"
+    )
     parser.add_argument(
         "--explain",
         metavar="OUT_DIR",
-        help="write TA weights (PNG) and STA maps over the frames (PNG grid + GIF) per video",
+        help="write TA weights (PNG) and STA maps over the frames (PNG grid + GIF) per video; "
+        "drawn from one view, the centre crop, even when --crops 3 averages three",
     )
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     parser.add_argument(
@@ -57,15 +84,14 @@ def run(args: argparse.Namespace) -> int:
             units=args.units,
             frames=args.frames,
             stride=args.stride,
+            views=args.views,
+            crops=args.crops,
             device=args.device,
         )
     except (CheckpointError, ValueError, FileNotFoundError) as err:
         return _fail(f"cannot load checkpoint {args.checkpoint}: {err}")
-    clip = predictor.settings
     print(
-        f"clip: U={clip.units} x T={clip.frames} frames at stride {clip.stride}, "
-        f"short side {clip.scale_size}, centre crop {clip.size} "
-        f"(settings from {predictor.settings_source})",
+        f"clip: {predictor.settings.describe()} (settings from {predictor.settings_source})",
         file=sys.stderr,
     )
     out_dirs: list = [None] * len(args.videos)
@@ -93,6 +119,17 @@ def run(args: argparse.Namespace) -> int:
     elif predictions:
         print(predictions_table(predictions))
     return 1 if failed else 0
+
+
+def _positive(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
 
 
 def _fail(message: str) -> int:

@@ -1,8 +1,21 @@
 """Top-k prediction for single video files, and attention explanations (``f4d predict``).
 
 One video at a time: ``probe`` -> ``sample_segments(mode="test")`` -> ``read_frames`` ->
-:class:`~f4d.data.transforms.TestTransform` (short side to ``scale_size``, centre crop) ->
-``normalize`` -> model -> softmax averaged over views -> top-k.
+:class:`~f4d.data.transforms.TestTransform` (short side to ``scale_size``, 1 or 3 crops) ->
+``normalize`` -> model -> logits averaged over the ``V`` crops (views) -> softmax -> top-k.
+
+Views mirror ``f4d test`` (:func:`f4d.engine.loaders.build_eval_loader`) so that a video gets
+the scores ``f4d test`` ranks it by (:func:`f4d.engine.evaluate.predict_loader`):
+
+- ``views="single"`` (default, ``test.views=single``): ``data.units`` units, one plain
+  ``size`` x ``size`` centre crop;
+- ``views="multi"`` (``test.views=multi``, the paper's "U=10 x 3 crops"): ``data.test_units``
+  units and ``data.test_crops`` crops of ``scale_size`` squares resized to ``size``.
+
+Test-time views in f4d are spatial crops; the U units of one clip already cover the whole
+video, so there are no extra temporal clips. Precedence: explicit ``units``/``crops`` >
+the view mode's keys in the checkpoint's training config > the :class:`f4d.engine.config.DataConfig`
+defaults. ``crops=3`` always uses ``f4d test``'s three crops (``scale_size`` squares).
 
 ``explain`` switches on ``record`` in the model's :class:`~f4d.nn.TemporalAttention` (TA) and
 :class:`~f4d.nn.SpatioTemporalAttention` (STA) modules, runs the clip once and writes, per video:
@@ -21,7 +34,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +56,11 @@ from f4d.engine.checkpoint import (
     load_training_state,
     resolve_checkpoint,
 )
+from f4d.engine.config import DataConfig
 from f4d.nn import SpatioTemporalAttention, TemporalAttention
 
+VIEW_MODES = ("single", "multi")
+CROP_COUNTS = (1, 3)
 GIF_FRAME_MS = 125
 OVERLAY_ALPHA = 0.5
 COLORMAP = "jet"
@@ -52,7 +68,11 @@ COLORMAP = "jet"
 
 @dataclass(frozen=True)
 class ClipSettings:
-    """How a video becomes model input: U units of T frames ``stride`` apart, one centre crop."""
+    """How a video becomes model input: U units of T frames ``stride`` apart, ``crops`` views.
+
+    ``views`` is the ``f4d test`` view mode the settings follow (``"single"`` or ``"multi"``);
+    it decides the crop geometry (:attr:`crop_size`), while ``units``/``crops`` are counts.
+    """
 
     units: int = 4
     frames: int = 8
@@ -61,6 +81,26 @@ class ClipSettings:
     scale_size: int = 256
     mean: tuple[float, ...] = IMAGENET_MEAN
     std: tuple[float, ...] = IMAGENET_STD
+    views: str = "single"
+    crops: int = 1
+
+    @property
+    def crop_size(self) -> int:
+        """Side of the square crops before resizing to ``size``, as ``f4d test`` crops.
+
+        One single-view crop: ``size`` (a plain centre crop). Multi view, or 3 crops:
+        ``scale_size`` (the paper's 256 squares covering the frame, resized to 224).
+        """
+        return self.size if self.views == "single" and self.crops == 1 else self.scale_size
+
+    def describe(self) -> str:
+        """One line, e.g. ``multi view: U=10 x T=8 frames at stride 4, 3 crops of 256 -> 224``."""
+        crops = "centre crop" if self.crops == 1 else "crops"
+        return (
+            f"{self.views} view: U={self.units} x T={self.frames} frames at stride "
+            f"{self.stride}, short side {self.scale_size}, {self.crops} {crops} of "
+            f"{self.crop_size} -> {self.size}"
+        )
 
 
 @dataclass
@@ -70,11 +110,23 @@ class Prediction:
     video: str
     topk: list[tuple[int, str, float]]
     explain: list[Path] = field(default_factory=list)
+    views: str = "single"  # the f4d test view mode: single | multi
+    units: int = 0  # U per view
+    crops: int = 1  # spatial crops = number of views averaged
+
+    @property
+    def num_views(self) -> int:
+        """Model inputs averaged for this prediction (one per crop)."""
+        return self.crops
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form: ``{"video", "topk": [{"index", "class", "prob"}], "explain"}``."""
+        """JSON-ready form: ``{"video", "views", "units", "crops", "num_views",
+        "topk": [{"index", "class", "prob"}], "explain"}``."""
         topk = [{"index": i, "class": name, "prob": p} for i, name, p in self.topk]
-        return {"video": self.video, "topk": topk, "explain": [str(p) for p in self.explain]}
+        return {
+            "video": self.video, "views": self.views, "units": self.units, "crops": self.crops,
+            "num_views": self.num_views, "topk": topk, "explain": [str(p) for p in self.explain],
+        }  # fmt: skip
 
 
 @dataclass
@@ -86,6 +138,7 @@ class Predictor:
     settings: ClipSettings
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     settings_source: str = "defaults"  # where the clip settings were read from
+    data: dict[str, Any] = field(default_factory=dict)  # training config ``data`` section
 
 
 # ------------------------------------------------------------------------------- loading
@@ -97,15 +150,18 @@ def load_predictor(
     units: int | None = None,
     frames: int | None = None,
     stride: int | None = None,
+    views: str = "single",
+    crops: int | None = None,
     device: str = "auto",
 ) -> Predictor:
     """Load a checkpoint for prediction; clip settings come from its training config.
 
     The training config is found by :func:`training_data_config`; without one, the
-    :class:`ClipSettings` defaults (the paper's 8 x 4, U=4, 224) apply.
-    ``units``/``frames``/``stride`` override the trained values (U at test may differ from U
-    at training). ``device="auto"`` picks CUDA when available. Raises ``CheckpointError`` for
-    a missing or foreign checkpoint.
+    :class:`ClipSettings` defaults (the paper's 8 x 4, U=4, 224) apply. ``views`` picks the
+    ``f4d test`` view mode (see :func:`view_settings`); ``units``/``crops`` override its unit
+    and crop counts, ``frames``/``stride`` the trained values (U at test may differ from U at
+    training). ``device="auto"`` picks CUDA when available. Raises ``CheckpointError`` for a
+    missing or foreign checkpoint, ``ValueError`` for a bad view mode, crop count or size.
     """
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -114,9 +170,10 @@ def load_predictor(
     if len(classes) != num_classes:
         classes = [str(i) for i in range(num_classes)]
     data, source = training_data_config(checkpoint, meta)
-    overrides = {"units": units, "frames": frames, "stride": stride}
-    settings = clip_settings(data, **{k: v for k, v in overrides.items() if v is not None})
-    return Predictor(model, classes, settings, torch.device(device), settings_source=source)
+    overrides = {"frames": frames, "stride": stride}
+    base = clip_settings(data, **{k: v for k, v in overrides.items() if v is not None})
+    settings = view_settings(base, data, views=views, crops=crops, units=units)
+    return Predictor(model, classes, settings, torch.device(device), source, data)
 
 
 def training_data_config(checkpoint: str | Path, meta: Mapping[str, Any]) -> tuple[dict, str]:
@@ -158,10 +215,52 @@ def clip_settings(data: Mapping[str, Any], **overrides: int) -> ClipSettings:
     return settings
 
 
-def load_clip(path: str | Path, settings: ClipSettings) -> torch.Tensor:
-    """Decode and transform one video: uint8 ``(V=1, U, C, T, size, size)`` (centre crop).
+def view_settings(
+    settings: ClipSettings,
+    data: Mapping[str, Any],
+    *,
+    views: str | None = None,
+    crops: int | None = None,
+    units: int | None = None,
+) -> ClipSettings:
+    """``settings`` switched to a view mode and/or other unit and crop counts.
 
-    Raises ``VideoDecodeError`` (a ``ValueError``) naming the file if it cannot be read.
+    A new ``views`` takes its counts from the training config ``data``, as ``f4d test`` does:
+    ``"single"`` -> ``data.units`` units, 1 crop; ``"multi"`` -> ``data.test_units`` units,
+    ``data.test_crops`` crops (``DataConfig`` defaults 10 and 3 when the config has none).
+    ``views=None`` keeps the mode and counts of ``settings``. Explicit ``units``/``crops``
+    win over both. Raises ``ValueError`` naming a bad mode, crop count or unit count.
+    """
+    views = settings.views if views is None else views
+    if views not in VIEW_MODES:
+        raise ValueError(f"views must be one of {', '.join(VIEW_MODES)}; got {views!r}")
+    counts = {"units": settings.units, "crops": settings.crops}
+    if views != settings.views:
+        counts = _view_counts(views, data)
+    counts.update({k: v for k, v in (("units", units), ("crops", crops)) if v is not None})
+    if counts["crops"] not in CROP_COUNTS:
+        raise ValueError(f"crops must be 1 (centre) or 3 (f4d test's three), got {counts['crops']}")
+    if isinstance(counts["units"], bool) or counts["units"] < 1:
+        raise ValueError(f"units must be >= 1, got {counts['units']}")
+    return replace(settings, views=views, units=int(counts["units"]), crops=int(counts["crops"]))
+
+
+def _view_counts(views: str, data: Mapping[str, Any]) -> dict[str, int]:
+    """Unit and crop counts of ``f4d test``'s view mode ``views`` for the config ``data``."""
+    if views == "single":
+        return {"units": int(data.get("units") or DataConfig.units), "crops": 1}
+    return {
+        "units": int(data.get("test_units") or DataConfig.test_units),
+        "crops": int(data.get("test_crops") or DataConfig.test_crops),
+    }
+
+
+def load_clip(path: str | Path, settings: ClipSettings) -> torch.Tensor:
+    """Decode and transform one video: uint8 ``(V, U, C, T, size, size)``, ``V = crops``.
+
+    Crops come from :class:`~f4d.data.transforms.TestTransform` in view order left/top,
+    centre, right/bottom. Raises ``VideoDecodeError`` (a ``ValueError``) naming the file if it
+    cannot be read.
     """
     info = probe(path)
     indices = sample_segments(
@@ -169,7 +268,10 @@ def load_clip(path: str | Path, settings: ClipSettings) -> torch.Tensor:
     )  # (U, T)
     frames = read_frames(path, indices)  # (U·T, H, W, 3)
     clip = frames.reshape(settings.units, settings.frames, *frames.shape[1:])  # (U, T, H, W, 3)
-    transform = TestTransform(size=settings.size, scale_size=settings.scale_size, num_crops=1)
+    transform = TestTransform(
+        size=settings.size, scale_size=settings.scale_size, num_crops=settings.crops,
+        crop_size=settings.crop_size,
+    )  # fmt: skip
     views, _ = transform(clip, 0)
     return views  # (V, U, C, T, size, size)
 
@@ -179,10 +281,14 @@ def load_clip(path: str | Path, settings: ClipSettings) -> torch.Tensor:
 
 @torch.no_grad()
 def class_probabilities(predictor: Predictor, clip: torch.Tensor) -> torch.Tensor:
-    """Class probabilities ``(K,)``: softmax averaged over the views of ``(V, U, C, T, H, W)``."""
+    """Class probabilities ``(K,)`` of the views ``(V, U, C, T, H, W)`` of one video.
+
+    The logits ``(V, K)`` are averaged over the views, then softmax: the same scores, in the
+    same order, that ``f4d test`` ranks the video by (it averages logits over views too).
+    """
     x = normalize(clip.to(predictor.device), predictor.settings.mean, predictor.settings.std)
-    logits = predictor.model(x)  # (V, K)
-    return logits.float().softmax(dim=-1).mean(dim=0).cpu()
+    logits = predictor.model(x).float()  # (V, K)
+    return logits.mean(dim=0).softmax(dim=-1).cpu()
 
 
 def top_k(probs: torch.Tensor, classes: Sequence[str], k: int) -> list[tuple[int, str, float]]:
@@ -199,16 +305,34 @@ def predict_video(
     *,
     topk: int = 5,
     explain_dir: str | Path | None = None,
+    views: str | None = None,
+    crops: int | None = None,
+    units: int | None = None,
 ) -> Prediction:
-    """Predict the top-k classes of one video; with ``explain_dir`` also write explanations."""
-    clip = load_clip(path, predictor.settings)
-    if explain_dir is None:
-        probs = class_probabilities(predictor, clip)
-        return Prediction(str(path), top_k(probs, predictor.classes, topk))
-    with recording(predictor.model) as (ta_modules, sta_modules):
-        probs = class_probabilities(predictor, clip)
-        files = write_explanation(clip[0], ta_modules, sta_modules, Path(explain_dir))
-    return Prediction(str(path), top_k(probs, predictor.classes, topk), files)
+    """Predict the top-k classes of one video; with ``explain_dir`` also write explanations.
+
+    ``views``/``crops``/``units`` change the predictor's view settings for this call only
+    (:func:`view_settings`). The prediction averages all views; the explanation is drawn from
+    one view, the centre crop (the only one with ``crops=1``).
+    """
+    settings = view_settings(
+        predictor.settings, predictor.data, views=views, crops=crops, units=units
+    )
+    if settings != predictor.settings:
+        predictor = replace(predictor, settings=settings)
+    clip = load_clip(path, settings)  # (V, U, C, T, size, size)
+    probs = None if clip.shape[0] == 1 and explain_dir else class_probabilities(predictor, clip)
+    files: list[Path] = []
+    if explain_dir is not None:
+        centre = clip[clip.shape[0] // 2 : clip.shape[0] // 2 + 1]  # (1, U, C, T, size, size)
+        with recording(predictor.model) as (ta_modules, sta_modules):
+            centre_probs = class_probabilities(predictor, centre)
+            files = write_explanation(centre[0], ta_modules, sta_modules, Path(explain_dir))
+        probs = centre_probs if probs is None else probs
+    return Prediction(
+        str(path), top_k(probs, predictor.classes, topk), files, views=settings.views,
+        units=settings.units, crops=settings.crops,
+    )  # fmt: skip
 
 
 def explain_dirs(paths: Sequence[str | Path], out_dir: str | Path) -> list[Path]:
@@ -387,7 +511,9 @@ def predictions_table(predictions: Sequence[Prediction]) -> str:
     """Plain-text table: one block per video, rank / probability / class index / class name."""
     lines = []
     for prediction in predictions:
-        lines.append(prediction.video)
+        p = prediction
+        lines.append(f"{p.video}  ({p.num_views} view{'s' * (p.num_views > 1)}: "
+                     f"{p.views}, U={p.units} x {p.crops} crop{'s' * (p.crops > 1)})")  # fmt: skip
         lines.append(f"  {'rank':>4}  {'prob':>7}  {'index':>5}  class")
         for rank, (index, name, prob) in enumerate(prediction.topk, start=1):
             lines.append(f"  {rank:>4}  {prob:7.4f}  {index:>5}  {name}")
