@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from f4d.cli.main import main
+from f4d.engine.predict import load_predictor, predict_video
 from tests.engine.test_predict import CLASSES, make_run, make_video
 
 
@@ -97,3 +98,36 @@ def test_real_videos_predict_and_the_corrupted_one_is_named(assets, capsys):
     assert [r["video"] for r in json.loads(captured.out)] == [str(v) for v in videos[:2]]
     (error,) = [line for line in captured.err.splitlines() if line.startswith("error:")]
     assert "decord_corrupted.mp4" in error and "truncated" in error
+
+
+def test_multi_view_json_counts_views_and_matches_the_api(assets, capsys):
+    argv = ["predict", str(assets["video"]), "--checkpoint", str(assets["f4d"]),
+            "--views", "multi", "--units", "3", "--topk", "5", "--json"]  # fmt: skip
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    (result,) = json.loads(captured.out)
+    assert (result["views"], result["units"], result["crops"], result["num_views"]) == (
+        "multi",
+        3,
+        3,
+        3,
+    )
+    assert "multi view: U=3" in captured.err and "3 crops of 36 -> 32" in captured.err
+    predictor = load_predictor(assets["f4d"], views="multi", units=3)
+    expected = predict_video(predictor, assets["video"], topk=5).to_dict()["topk"]
+    assert result["topk"] == expected  # same floats: JSON keeps repr precision
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--crops", "2"], "argument --crops: invalid choice: 2 (choose from 1, 3)"),
+        (["--units", "0"], "argument --units: expected an integer >= 1, got 0"),
+        (["--views", "triple"], "argument --views: invalid choice: 'triple'"),
+    ],
+)
+def test_bad_view_flags_are_argparse_errors(assets, capsys, flags, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["predict", str(assets["video"]), "--checkpoint", str(assets["f4d"]), *flags])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err

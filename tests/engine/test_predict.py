@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import av
@@ -12,9 +13,16 @@ import torch
 from omegaconf import OmegaConf
 from PIL import Image
 
-from f4d.data.video import VideoDecodeError
+from f4d.data.annotations import DatasetIndex, VideoRecord
+from f4d.data.sampling import sample_segments
+from f4d.data.transforms import normalize, resize_frames
+from f4d.data.video import VideoDecodeError, read_frames
 from f4d.engine import predict
 from f4d.engine.checkpoint import save_checkpoint
+from f4d.engine.config import DataConfig
+from f4d.engine.distributed import DistInfo
+from f4d.engine.evaluate import predict_loader
+from f4d.engine.loaders import build_eval_loader
 from f4d.models import create_model
 
 CLASSES = ["push left", "push right", "lift", "drop", "spin"]
@@ -201,3 +209,131 @@ def test_overlay_blends_half_and_half():
 def test_explain_dirs_are_unique_per_video():
     dirs = predict.explain_dirs(["a/x.mp4", "b/x.mp4", "c/y.avi"], "out")
     assert [d.as_posix() for d in dirs] == ["out/00_x", "out/01_x", "out/y"]
+
+
+# --------------------------------------------------------------------------- multi-view
+
+
+def _logits(model: torch.nn.Module, view: torch.Tensor) -> torch.Tensor:
+    """Logits ``(K,)`` of one uint8 view ``(U, C, T, h, w)``, normalised with ImageNet stats."""
+    with torch.no_grad():
+        return model(normalize(view[None]))[0].float()
+
+
+def _hand_crops(video: Path, settings: predict.ClipSettings) -> list[torch.Tensor]:
+    """The clip's left/centre/right 36-px squares of the 36x43 frames, each ``(U, C, T, 32, 32)``,
+    cut here by hand (the 40x48 test video: short side 40 -> 36, long side 48*36/40 -> 43)."""
+    units, frames = settings.units, settings.frames
+    indices = sample_segments(24, units, frames, settings.stride, mode="test")
+    decoded = torch.from_numpy(read_frames(video, indices)).permute(0, 3, 1, 2)  # (U·T, 3, H, W)
+    scaled = resize_frames(decoded, (36, 43))
+    crops = []
+    for left in (0, (43 - 36) // 2, 43 - 36):
+        square = resize_frames(scaled[:, :, :, left : left + 36], (32, 32))  # (U·T, 3, 32, 32)
+        crops.append(square.reshape(units, frames, 3, 32, 32).permute(0, 2, 1, 3, 4))
+    return crops
+
+
+def test_three_crops_average_the_logits_of_three_hand_cut_crops(assets, predictor):
+    settings = predict.view_settings(predictor.settings, predictor.data, crops=3)
+    assert (settings.views, settings.units, settings.crops, settings.crop_size) == (
+        "single",
+        2,
+        3,
+        36,
+    )
+    crops = _hand_crops(assets["video"], settings)
+    clip = predict.load_clip(assets["video"], settings)
+    assert clip.shape == (3, 2, 3, 4, 32, 32)
+    for view, crop in zip(clip, crops):
+        assert torch.equal(view, crop)
+    logits = torch.stack([_logits(predictor.model, crop) for crop in crops])  # (3, K)
+    assert (logits[0] - logits[2]).abs().max() > 1e-4  # the crops see different pixels
+    expected = logits.mean(dim=0).softmax(dim=-1)
+    result = predict.predict_video(predictor, assets["video"], topk=len(CLASSES), crops=3)
+    assert [i for i, _, _ in result.topk] == expected.argsort(descending=True).tolist()
+    for index, _, prob in result.topk:
+        assert prob == pytest.approx(float(expected[index]), abs=1e-6)
+
+
+def test_results_say_how_many_views_were_averaged(assets, predictor):
+    single = predict.predict_video(predictor, assets["video"], topk=2)
+    assert (single.views, single.units, single.crops, single.num_views) == ("single", 2, 1, 1)
+    multi = predict.predict_video(predictor, assets["video"], topk=2, views="multi", units=3)
+    record = multi.to_dict()
+    assert {k: record[k] for k in ("views", "units", "crops", "num_views")} == {
+        "views": "multi",
+        "units": 3,
+        "crops": 3,
+        "num_views": 3,
+    }
+    table = predict.predictions_table([single, multi]).splitlines()
+    assert table[0].endswith("(1 view: single, U=2 x 1 crop)")
+    assert table[4].endswith("(3 views: multi, U=3 x 3 crops)")
+    assert predictor.settings.crops == 1  # the call's options did not change the predictor
+
+
+def test_multi_view_counts_come_from_the_config_test_keys(tmp_path):
+    run = tmp_path / "run"
+    make_checkpoint(run / "checkpoints").with_name("best.state.pt").unlink()
+    (run / "config.yaml").write_text(
+        OmegaConf.to_yaml({"data": {**DATA, "test_units": 5, "test_crops": 1}})
+    )
+    multi = predict.load_predictor(run, views="multi")
+    assert (multi.settings.units, multi.settings.crops, multi.settings.crop_size) == (5, 1, 36)
+    flags = predict.load_predictor(run, views="multi", units=6, crops=3)  # flags win
+    assert (flags.settings.units, flags.settings.crops) == (6, 3)
+    single = predict.load_predictor(run)
+    assert (single.settings.units, single.settings.crops, single.settings.crop_size) == (2, 1, 32)
+
+
+def test_multi_view_defaults_are_the_papers_without_test_keys(predictor):
+    settings = predict.view_settings(predictor.settings, {}, views="multi")  # DATA has none
+    assert (settings.units, settings.crops, settings.frames, settings.size) == (10, 3, 4, 32)
+
+
+@pytest.mark.parametrize("views", ["multi", "single"])
+def test_prediction_matches_the_f4d_test_evaluation_path(assets, predictor, views):
+    """The probabilities are softmax of the logits `f4d test` computes for the same video."""
+    cfg = OmegaConf.create({"data": OmegaConf.structured(DataConfig)})
+    cfg.data = OmegaConf.merge(cfg.data, {**DATA, "test_units": 3, "workers": 0})
+    index = DatasetIndex([VideoRecord(assets["video"], 0)], CLASSES)
+    loader = build_eval_loader(cfg.data, index, views=views, batch_size=1)
+    _, logits = predict_loader(predictor.model, loader, cfg=cfg, info=DistInfo())
+    expected = torch.from_numpy(logits[0]).softmax(dim=-1)
+    result = predict.predict_video(
+        predictor,
+        assets["video"],
+        topk=len(CLASSES),
+        views=views,
+        units=3 if views == "multi" else None,
+    )
+    assert result.num_views == (3 if views == "multi" else 1)
+    assert [i for i, _, _ in result.topk] == expected.argsort(descending=True).tolist()
+    for index_, _, prob in result.topk:
+        assert prob == pytest.approx(float(expected[index_]), abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"crops": 2}, r"crops must be 1 \(centre\) or 3 .*got 2"),
+        ({"units": 0}, r"units must be >= 1, got 0"),
+        ({"views": "triple"}, r"views must be one of single, multi; got 'triple'"),
+    ],
+)
+def test_bad_view_options_are_named(assets, predictor, options, message):
+    with pytest.raises(ValueError, match=message):
+        predict.predict_video(predictor, assets["video"], **options)
+
+
+def test_explain_with_three_crops_draws_the_centre_crop(assets, predictor, tmp_path):
+    result = predict.predict_video(predictor, assets["video"], crops=3, explain_dir=tmp_path)
+    assert result.num_views == 3
+    (module,), _ = predict.attention_modules(predictor.model)
+    assert module.last_map.shape[0] == 1  # only one view was recorded
+    saved = np.array(json.loads((tmp_path / "explain.json").read_text())["ta"][0])
+    centre = _hand_crops(assets["video"], replace(predictor.settings, crops=3))[1]
+    with predict.recording(predictor.model):
+        _logits(predictor.model, centre)
+    np.testing.assert_allclose(saved, module.last_map[0, 0, :, :, 0, 0].numpy(), rtol=1e-6)
