@@ -330,6 +330,7 @@ def test_bad_view_options_are_named(assets, predictor, options, message):
 def test_explain_with_three_crops_draws_the_centre_crop(assets, predictor, tmp_path):
     result = predict.predict_video(predictor, assets["video"], crops=3, explain_dir=tmp_path)
     assert result.num_views == 3
+    assert result.topk == predict.predict_video(predictor, assets["video"], crops=3).topk
     (module,), _ = predict.attention_modules(predictor.model)
     assert module.last_map.shape[0] == 1  # only one view was recorded
     saved = np.array(json.loads((tmp_path / "explain.json").read_text())["ta"][0])

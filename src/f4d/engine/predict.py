@@ -321,14 +321,17 @@ def predict_video(
     if settings != predictor.settings:
         predictor = replace(predictor, settings=settings)
     clip = load_clip(path, settings)  # (V, U, C, T, size, size)
-    probs = None if clip.shape[0] == 1 and explain_dir else class_probabilities(predictor, clip)
     files: list[Path] = []
-    if explain_dir is not None:
-        centre = clip[clip.shape[0] // 2 : clip.shape[0] // 2 + 1]  # (1, U, C, T, size, size)
+    if explain_dir is None:
+        probs = class_probabilities(predictor, clip)
+    else:
+        middle = clip.shape[0] // 2
+        centre = clip[middle : middle + 1]  # (1, U, C, T, size, size): the centre crop
         with recording(predictor.model) as (ta_modules, sta_modules):
-            centre_probs = class_probabilities(predictor, centre)
+            probs = class_probabilities(predictor, centre)  # records the maps of this view
             files = write_explanation(centre[0], ta_modules, sta_modules, Path(explain_dir))
-        probs = centre_probs if probs is None else probs
+        if clip.shape[0] > 1:
+            probs = class_probabilities(predictor, clip)  # the prediction uses every view
     return Prediction(
         str(path), top_k(probs, predictor.classes, topk), files, views=settings.views,
         units=settings.units, crops=settings.crops,
