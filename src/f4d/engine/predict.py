@@ -18,7 +18,8 @@ the view mode's keys in the checkpoint's training config > the :class:`f4d.engin
 defaults. ``crops=3`` always uses ``f4d test``'s three crops (``scale_size`` squares).
 
 ``explain`` switches on ``record`` in the model's :class:`~f4d.nn.TemporalAttention` (TA) and
-:class:`~f4d.nn.SpatioTemporalAttention` (STA) modules, runs the clip once and writes, per video:
+:class:`~f4d.nn.SpatioTemporalAttention` (STA) modules, runs the clip's centre crop (one view,
+also when the prediction averages three) and writes, per video:
 
 - ``ta.png``: for every TA module, the map ``M_T`` ``(U, T')`` as a heat-map over units and frames
   and as a line over the ``U·T'`` frame sequence (unit boundaries dashed);
