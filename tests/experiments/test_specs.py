@@ -9,7 +9,7 @@ import torch
 
 from f4d.experiments import EXPERIMENTS, aggregate, get_experiment
 from f4d.experiments.recipe import _merge_args
-from f4d.experiments.runner import epoch_leaving_chance, smoke_variants
+from f4d.experiments.runner import epoch_leaving_chance, smoke_variants, validation_area
 from f4d.models import create_model, list_models
 
 TRAIN_ROWS = [
@@ -66,6 +66,15 @@ def test_aggregate_mean_and_sample_std() -> None:
     assert aggregate(runs[:1])["std"]["top1"] == 0.0
     assert result["n"] == 3 and math.isclose(result["train_seconds_mean"], 2.0)
     assert result["left_chance_epoch"] == [None, 1, 1]  # 10% is under twice chance (16.7%)
+    assert result["val_area"]["mean"] == pytest.approx(20.0)
+    assert result["val_area"]["std"] == pytest.approx(10.0)
+
+
+def test_validation_area_is_the_mean_validation_accuracy_over_epochs() -> None:
+    history = [{"epoch": 1, "val_top1": 10.0}, {"epoch": 2, "train_top1": 50.0},
+               {"epoch": 3, "val_top1": 40.0}, {"epoch": 4, "val_top1": 100.0}]  # fmt: skip
+    assert validation_area(history) == pytest.approx(50.0)  # epoch 2 has no validation
+    assert validation_area([{"epoch": 1, "train_top1": 5.0}]) is None
 
 
 def test_variant_block_options_update_the_recipe_ones() -> None:

@@ -19,7 +19,7 @@ def register(subparsers: Any) -> None:
     """Add the ``experiment`` sub-command."""
     parser = subparsers.add_parser(
         "experiment",
-        help="reproduce one paper claim at small scale (headline, figure4, scratch, table1..table5)",
+        help="reproduce a paper claim at small scale (headline, figure4, scratch, table1..table5)",
         description=__doc__.split("\n\n")[0],
     )
     parser.add_argument("name", choices=list(EXPERIMENTS), help="which claim")

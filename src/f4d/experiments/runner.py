@@ -29,6 +29,7 @@ __all__ = [
     "profile_variants",
     "run_experiment",
     "smoke_variants",
+    "validation_area",
 ]
 
 LEFT_CHANCE = 2 * 100.0 / 12  # % val top-1: twice chance on the 12 synthetic order classes
@@ -107,8 +108,20 @@ def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
            for c in columns}  # fmt: skip
     seconds = statistics.fmean(r["train_seconds"] for r in runs)
     left = [epoch_leaving_chance(r["history"]) for r in runs]
+    curve = [validation_area(r["history"]) for r in runs]
+    known = [x for x in curve if x is not None]
+    area = {"mean": statistics.fmean(known) if known else None,
+            "std": statistics.stdev(known) if len(known) > 1 else 0.0}  # fmt: skip
     return {"mean": mean, "std": std, "n": len(runs), "train_seconds_mean": seconds,
-            "left_chance_epoch": left}  # fmt: skip
+            "left_chance_epoch": left, "val_area": area}  # fmt: skip
+
+
+def validation_area(history: list[dict[str, Any]]) -> float | None:
+    """Mean validation top-1 (%) over the epochs that have one: the normalised area under the
+    validation curve, which separates runs that end at the same accuracy by how fast they got
+    there (None without validation)."""
+    values = [r["val_top1"] for r in history if "val_top1" in r]
+    return statistics.fmean(values) if values else None
 
 
 def epoch_leaving_chance(
@@ -199,13 +212,19 @@ def _train_table(summary: dict[str, Any]) -> list[str]:
         f"Shared unit pretraining: unit top-1 {_num(summary['pretrain']['unit_top1'])}%.",
         "",
         f"`epoch val ≥ 2x chance`: per seed, the first epoch whose single-view validation top-1 "
-        f"reached {LEFT_CHANCE:.1f}% (`never`: not within the budget).", "",
+        f"reached {LEFT_CHANCE:.1f}% (`never`: not within the budget). `val area`: the mean "
+        "validation top-1 over all epochs (area under the validation curve / epochs), which "
+        "ranks runs that end at the same accuracy by how fast they got there.", "",
         "| variant | init | params | MMACs | paper v1 / v2 | "
-        + " | ".join(f"{c} (%)" for c in columns) + " | epoch val ≥ 2x chance | train s |",
-        "|---|---|---:|---:|---|" + "---:|" * (len(columns) + 2),
+        + " | ".join(f"{c} (%)" for c in columns)
+        + " | val area (%) | epoch val ≥ 2x chance | train s |",
+        "|---|---|---:|---:|---|" + "---:|" * (len(columns) + 3),
     ]  # fmt: skip
     for r in rows:
         cells = [f"{r['mean'][c]:.1f} ± {r['std'][c]:.1f}" for c in columns]
+        area = r.get("val_area", {})
+        cells.append("n/a" if area.get("mean") is None
+                     else f"{area['mean']:.1f} ± {area['std']:.1f}")  # fmt: skip
         lines.append(
             f"| {r['name']} | {r['init']} | {r['params']:,} | {r['macs'] / 1e6:.1f} | "
             f"{r['paper'] or '-'} | " + " | ".join(cells) + f" | {_epochs(r['left_chance_epoch'])} "
