@@ -196,12 +196,13 @@ def results_figure(
     for yi, row in zip(y, rows):
         dots = [run["tests"][column] for run in row["runs"]]
         ax.plot(dots, [yi] * len(dots), "o", color="k", markersize=3)
-        ax.text(row["mean"][column] + 1, yi, f"{row['mean'][column]:.1f}", va="center", fontsize=8)
+        right = max([row["mean"][column] + row["std"][column], *dots])
+        ax.text(right + 1.5, yi, f"{row['mean'][column]:.1f}", va="center", fontsize=8)
     if chance is not None:
         ax.axvline(chance, color="C3", linestyle=":", label=f"chance {chance:.1f}%")
         ax.legend(loc="lower right", fontsize=8)
     ax.set_yticks(y, labels=[row["name"] for row in rows])
-    ax.set_xlim(0, 105)
+    ax.set_xlim(0, 112)
     ax.set_xlabel(f"test {column} (%): mean ± std over seeds, dots = seeds")
     ax.set_title(title, fontsize=10)
     ax.grid(True, axis="x", alpha=0.3)

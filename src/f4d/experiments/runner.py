@@ -230,7 +230,12 @@ def _train_table(summary: dict[str, Any]) -> list[str]:
             f"{r['paper'] or '-'} | " + " | ".join(cells) + f" | {_epochs(r['left_chance_epoch'])} "
             f"| {r['train_seconds_mean']:.0f} |"
         )
-    lines += ["", f"Wall time: {summary['wall_time_s']:.0f} s on {summary['machine']['cpu']}."]
+    runs = [run for r in rows for run in r["runs"]]
+    cached = sum(bool(run.get("cached")) for run in runs)
+    trained = sum(run["train_seconds"] for run in runs)
+    lines += ["", f"Wall time: {summary['wall_time_s']:.0f} s on {summary['machine']['cpu']}; "
+              f"{cached} of {len(runs)} runs came from the run cache. Training time summed over "
+              f"all {len(runs)} runs, cached or not: {trained:.0f} s."]  # fmt: skip
     if summary.get("results_plot"):
         lines.append(f"Bar chart: `{summary['results_plot']}`")
     if summary.get("compare_plot"):
