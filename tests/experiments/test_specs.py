@@ -120,3 +120,19 @@ def test_run_key_ignores_the_output_folder_and_spelled_out_defaults(tmp_path) ->
     first = run_key(cfg, str(init))
     init.write_bytes(b"two")  # a redone pretraining: other bytes, another run
     assert run_key(cfg, str(init)) != first != run_key(cfg, None)
+
+
+def test_reported_params_are_those_of_the_model_that_trains() -> None:
+    """The recipe puts F4D's block after conv5 (configs/demo/f4d_tiny.yaml), not the zoo's conv4:
+    the table must count the trained model."""
+    from f4d.experiments.runner import _describe
+    from f4d.models.profile import count_parameters
+
+    row = _describe(EXPERIMENTS["headline"].variants[0])
+    trained = create_model("f4d_tiny", 12, block4d_at={"conv5": [0]})
+    assert row["params"] == count_parameters(trained)
+    assert row["params"] != count_parameters(create_model("f4d_tiny", 12))  # zoo default
+    none = _describe(EXPERIMENTS["table4"].variants[0])  # attention [] keeps the conv5 place
+    assert (
+        none["args"]["block4d_at"] == {"conv5": [0]} and none["args"]["block4d"]["attention"] == []
+    )

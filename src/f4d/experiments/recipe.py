@@ -29,6 +29,7 @@ __all__ = [
     "run_key",
     "synthesize",
     "train_variant",
+    "variant_args",
 ]
 
 CONFIG_DIR = Path(__file__).resolve().parents[3] / "configs" / "demo"
@@ -215,6 +216,14 @@ def _locked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def variant_args(variant: Any) -> dict[str, Any]:
+    """The ``create_model`` arguments a variant trains with: its recipe's ``model.args``
+    (``configs/demo/<model>.yaml``) updated by the variant's own (see :func:`_merge_args`)."""
+    cfg = recipe_config(variant.model, list(variant.overrides), SCALES["smoke"], 1,
+                        model=variant.model)  # fmt: skip
+    return _merge_args(OmegaConf.to_container(cfg.model.args), variant.args)
 
 
 def _merge_args(recipe: dict[str, Any], variant: dict[str, Any]) -> dict[str, Any]:

@@ -20,7 +20,14 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from f4d.experiments.recipe import SCALES, Scale, pretrain, synthesize, train_variant
+from f4d.experiments.recipe import (
+    SCALES,
+    Scale,
+    pretrain,
+    synthesize,
+    train_variant,
+    variant_args,
+)
 from f4d.experiments.specs import SCRATCH, Experiment, Variant, get_experiment
 
 __all__ = [
@@ -138,10 +145,11 @@ def _describe(variant: Variant) -> dict[str, Any]:
     from f4d.models import create_model
     from f4d.models.profile import count_macs, count_parameters
 
-    model = create_model(variant.model, 12, **variant.args)
+    args = variant_args(variant)  # what trains: the recipe's args (block after conv5) + the row's
+    model = create_model(variant.model, 12, **args)
     units = _dot(variant.overrides, "data.units", 4)
     return {
-        "name": variant.name, "model": variant.model, "args": variant.args,
+        "name": variant.name, "model": variant.model, "args": args,
         "overrides": list(variant.overrides), "init": variant.init, "paper": variant.paper,
         "params": count_parameters(model),
         "macs": count_macs(model, frames=TINY_FRAMES, units=units, size=TINY_SIZE),
