@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -32,12 +32,11 @@ from torch import nn
 from f4d.bench.model import (
     ModelBenchSettings,
     _autocast,
-    _check_names,
-    _released,
     build_model,
     make_input,
+    run_each,
 )
-from f4d.bench.timing import machine_info, median, synchronize, time_call
+from f4d.bench.timing import median, synchronize, time_call, wrap_report
 from f4d.models.profile import count_parameters
 
 # Top-level rows of a VideoResNet: row name -> child names whose calls it sums.
@@ -268,12 +267,7 @@ def make_breakdown_report(
     results: list[dict], *, settings: ModelBenchSettings, device: torch.device
 ) -> dict:
     """Wrap per-model breakdowns with the machine facts and settings (as the model bench does)."""
-    return {
-        "kind": "breakdown",
-        "machine": machine_info(device),
-        "settings": asdict(settings),
-        "results": results,
-    }
+    return wrap_report("breakdown", results, settings=settings, device=device)
 
 
 def bench_breakdowns(
@@ -286,17 +280,8 @@ def bench_breakdowns(
     """:func:`bench_breakdown` for each of ``names`` in turn; a model's failure (e.g. out of
     memory) is recorded as ``{"model", "error"}`` and the others still run. Unknown names raise
     ValueError listing the registered ones."""
-    if not names:
-        raise ValueError("no models given; name at least one (see `f4d.models.list_models()`)")
-    _check_names(names)
-    results: list[dict] = []
-    for name in names:
-        with _released(device, compiled=False):
-            try:
-                result = bench_breakdown(name, settings=settings, device=device)
-            except Exception as err:  # OOM and the like: recorded, the rest run on
-                result = {"model": name, "error": f"{type(err).__name__}: {err}"[:500]}
-        results.append(result)
-        if on_result is not None:
-            on_result(result)
+    results = run_each(
+        names, lambda name: bench_breakdown(name, settings=settings, device=device),
+        device=device, compiled=False, on_result=on_result,
+    )  # fmt: skip
     return make_breakdown_report(results, settings=settings, device=device)

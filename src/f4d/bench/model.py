@@ -12,7 +12,7 @@ import copy
 import gc
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -20,13 +20,13 @@ from torch import Tensor, nn
 
 from f4d.bench.timing import (
     count_flops,
-    machine_info,
     median,
     peak_tflops,
     resolve_dtype,
     synchronize,
     time_call,
     track_peak_memory,
+    wrap_report,
 )
 from f4d.models.profile import count_macs, count_parameters
 
@@ -259,31 +259,43 @@ def bench_models(
     Returns ``{"kind": "model", "machine", "settings", "peak_tflops", "peak_source",
     "results": [...]}`` with ratios against the first model that ran.
     """
+    results = run_each(
+        names, lambda name: bench_model(name, settings=settings, device=device),
+        device=device, compiled=settings.compile, on_result=on_result,
+    )  # fmt: skip
+    return make_report(results, settings=settings, device=device)
+
+
+def run_each(
+    names: Sequence[str],
+    bench: Callable[[str], dict],
+    *,
+    device: torch.device,
+    compiled: bool,
+    on_result: Callable[[dict], None] | None = None,
+) -> list[dict]:
+    """``bench(name)`` for each registered model name in turn, memory released between them; a
+    model's failure (e.g. out of memory) is recorded as ``{"model", "error"}`` and the others
+    still run. No names or unknown names raise ValueError listing the registered ones."""
     if not names:
         raise ValueError("no models given; name at least one (see `f4d.models.list_models()`)")
     _check_names(names)
     results: list[dict] = []
     for name in names:
-        with _released(device, settings.compile):
+        with _released(device, compiled):
             try:
-                result = bench_model(name, settings=settings, device=device)
+                result = bench(name)
             except Exception as err:  # OOM, compiler failures, ...: recorded, the rest run on
                 result = {"model": name, "error": f"{type(err).__name__}: {err}"[:500]}
         results.append(result)
         if on_result is not None:
             on_result(result)
-    return make_report(results, settings=settings, device=device)
+    return results
 
 
 def make_report(results: list[dict], *, settings: ModelBenchSettings, device: torch.device) -> dict:
     """Wrap per-model ``results`` (ratios added in place) with machine facts and settings."""
     add_ratios(results)
     peak, source = _peak(settings, device)
-    return {
-        "kind": "model",
-        "machine": machine_info(device),
-        "settings": asdict(settings),
-        "peak_tflops": peak,
-        "peak_source": source,
-        "results": results,
-    }
+    return wrap_report("model", results, settings=settings, device=device, peak_tflops=peak,
+                       peak_source=source)  # fmt: skip

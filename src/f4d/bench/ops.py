@@ -14,12 +14,12 @@ kernel, stride 1 and "same" padding:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from f4d.bench.timing import machine_info, median, time_call
+from f4d.bench.timing import median, time_call, wrap_report
 from f4d.ops import Conv4d, Factorized4d, conv4d_loop
 
 
@@ -132,9 +132,4 @@ def make_ops_report(
     results: list[dict], *, settings: OpsBenchSettings, device: torch.device
 ) -> dict:
     """Wrap per-width rows with machine facts and settings."""
-    return {
-        "kind": "ops",
-        "machine": machine_info(device),
-        "settings": asdict(settings),
-        "results": results,
-    }
+    return wrap_report("ops", results, settings=settings, device=device)

@@ -13,7 +13,8 @@ import platform
 import statistics
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -211,3 +212,11 @@ def machine_info(device: torch.device) -> dict[str, object]:
         info["cudnn_allow_tf32"] = torch.backends.cudnn.allow_tf32
         info["gpu_memory_gib"] = torch.cuda.get_device_properties(device).total_memory / 2**30
     return info
+
+
+def wrap_report(
+    kind: str, results: list[dict], *, settings: Any, device: torch.device, **extra: Any
+) -> dict:
+    """``{"kind", "machine", "settings", **extra, "results"}``: the JSON every bench writes."""
+    return {"kind": kind, "machine": machine_info(device), "settings": asdict(settings), **extra,
+            "results": results}  # fmt: skip

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -183,6 +183,29 @@ def _setup(args: argparse.Namespace):
     return resolve_device(args.device)
 
 
+def _recorder(
+    console: Console,
+    json_path: Path | None,
+    make_report: Callable[[list[dict]], dict],
+    line: Callable[[dict], str],
+) -> Callable[[dict], None]:
+    """An ``on_result`` callback: keep each finished result, rewrite the JSON report of all so
+    far (partial results survive a kill, e.g. gpu.sh's time limits) and print a progress line
+    (``line(result)``, or the error of a failed model)."""
+    finished: list[dict] = []
+
+    def done(result: dict) -> None:
+        finished.append(result)
+        if json_path is not None:
+            write_json(make_report(finished), json_path)
+        if "error" in result:
+            _progress(console, f"{result['model']}: [red]{result['error']}[/red]")
+            return
+        _progress(console, line(result))
+
+    return done
+
+
 def _finish(console: Console, report: dict, json_path: Path | None, title: str) -> int:
     for table in rich_tables(report, title=title):
         console.print(table)
@@ -209,16 +232,11 @@ def run_model(args: argparse.Namespace) -> int:
         raise SystemExit(f"f4d bench model: {err}") from err
     _progress(console, f"benchmarking {', '.join(args.models)} on {device}")
 
-    finished: list[dict] = []
+    def line(result: dict) -> str:
+        return f"{result['model']}: {result['inference']['videos_per_s']:.2f} videos/s"
 
-    def done(result: dict) -> None:
-        finished.append(result)
-        if args.json is not None:  # partial results survive a kill (gpu.sh's time limits)
-            write_json(make_report(finished, settings=settings, device=device), args.json)
-        if "error" in result:
-            _progress(console, f"{result['model']}: [red]{result['error']}[/red]")
-            return
-        _progress(console, f"{result['model']}: {result['inference']['videos_per_s']:.2f} videos/s")
+    done = _recorder(console, args.json, lambda rows: make_report(rows, settings=settings,
+                     device=device), line)  # fmt: skip
 
     try:
         report = bench_models(args.models, settings=settings, device=device, on_result=done)
@@ -242,13 +260,11 @@ def run_ops(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise SystemExit(f"f4d bench ops: {err}") from err
 
-    finished: list[dict] = []
+    def line(row: dict) -> str:
+        return f"width {row['width']}: Conv4d {row['conv4d_speedup']:.2f}× the loop"
 
-    def done(row: dict) -> None:
-        finished.append(row)
-        if args.json is not None:
-            write_json(make_ops_report(finished, settings=settings, device=device), args.json)
-        _progress(console, f"width {row['width']}: Conv4d {row['conv4d_speedup']:.2f}× the loop")
+    done = _recorder(console, args.json, lambda rows: make_ops_report(rows, settings=settings,
+                     device=device), line)  # fmt: skip
 
     report = bench_ops(args.widths, settings=settings, device=device, on_result=done)
     return _finish(console, report, args.json, "f4d bench ops")
@@ -272,16 +288,11 @@ def run_breakdown(args: argparse.Namespace) -> int:
         raise SystemExit(f"f4d bench breakdown: {err}") from err
     _progress(console, f"breaking down {', '.join(args.models)} on {device}")
 
-    finished: list[dict] = []
+    def line(result: dict) -> str:
+        return f"{result['model']}: forward {result['whole_ms']:.2f} ms (hooked)"
 
-    def done(result: dict) -> None:
-        finished.append(result)
-        if args.json is not None:  # partial results survive a kill (gpu.sh's time limits)
-            write_json(make_breakdown_report(finished, settings=settings, device=device), args.json)
-        if "error" in result:
-            _progress(console, f"{result['model']}: [red]{result['error']}[/red]")
-            return
-        _progress(console, f"{result['model']}: forward {result['whole_ms']:.2f} ms (hooked)")
+    done = _recorder(console, args.json, lambda rows: make_breakdown_report(rows,
+                     settings=settings, device=device), line)  # fmt: skip
 
     try:
         report = bench_breakdowns(args.models, settings=settings, device=device, on_result=done)
