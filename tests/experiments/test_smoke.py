@@ -121,3 +121,29 @@ def test_identical_runs_train_once_and_fresh_retrains(tmp_path: Path) -> None:
     assert not any(run["cached"] for run in redone)
     assert redone[-1]["train_seconds"] != f4d["train_seconds"]  # a new run, timed anew
     assert redone[-1]["tests"] == f4d["tests"]  # deterministic training: the same result
+
+
+def test_hard_scale_trains_on_24_classes_and_reports_its_own_chance(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--hard``: every order of the four primitives (24 classes); its own data, runs and
+    results folder, a 24-way classifier and chance 100/24 in the report."""
+    monkeypatch.setitem(SCALES, "hard", replace(SCALES["smoke"], num_classes=24, folder="_hard"))
+    assert main(["experiment", "table5", "--hard", "--seeds", "0", "--out", str(tmp_path)]) == 0
+    saved = json.loads((tmp_path / "table5_hard" / "results.json").read_text())
+    assert saved["scale"] == "hard" and saved["num_classes"] == 24
+    assert saved["chance_top1"] == pytest.approx(100.0 / 24)
+    classes = (tmp_path / "_shared_hard" / "data" / "classes.txt").read_text().split()
+    assert len(classes) == 24 and len(set(classes)) == 24
+    small = run_experiment("table5", seeds=(0,), out=tmp_path, scale="smoke")
+    for hard_row, small_row in zip(saved["rows"], small["rows"]):
+        assert hard_row["params"] - small_row["params"] == 12 * 65  # 64-wide head: 12 more rows
+    md = (tmp_path / "table5_hard" / "results.md").read_text()
+    assert "24 classes, chance 4.2%" in md and "reached 8.3%" in md
+    assert not (tmp_path / "table5").joinpath("results.md").read_text().count("24 classes")
+
+
+def test_hard_and_smoke_flags_exclude_each_other(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["experiment", "table4", "--hard", "--smoke"])
+    assert "not allowed with argument" in capsys.readouterr().err
