@@ -383,12 +383,9 @@ def load_sthv1(
     """
     split = _check_split(split, ("train", "validation"), "sthv1")
     dirs = _annotation_dirs(root, annotations, ("annotations",))
-    label_file = _find_file(dirs, ("something-something-v1-labels.csv",), "sthv1 labels csv")
+    label_file = _sth_file(dirs, 1, "labels", "csv")
     classes = read_class_file(label_file)
-    if list_file is None:
-        names = (f"something-something-v1-{split}.csv",)
-        list_file = _find_file(dirs, names, f"sthv1 {split} csv")
-    list_file = Path(list_file)
+    list_file = Path(list_file) if list_file is not None else _sth_file(dirs, 1, split, "csv")
     lookup = {name: i for i, name in enumerate(classes)}
     out = _Collector(root=root, classes=classes, allow_outside_root=allow_outside_root)
     for number, line in read_lines(list_file):
@@ -420,18 +417,22 @@ def load_sthv2(
     """
     split = _check_split(split, ("train", "validation"), "sthv2")
     dirs = _annotation_dirs(root, annotations, ("annotations", "labels"))
-    label_file = _find_file(dirs, ("something-something-v2-labels.json",), "sthv2 labels json")
+    label_file = _sth_file(dirs, 2, "labels", "json")
     classes = _sthv2_classes(label_file)
-    if list_file is None:
-        names = (f"something-something-v2-{split}.json",)
-        list_file = _find_file(dirs, names, f"sthv2 {split} json")
-    list_file = Path(list_file)
+    list_file = Path(list_file) if list_file is not None else _sth_file(dirs, 2, split, "json")
     lookup = {name: i for i, name in enumerate(classes)}
     out = _Collector(root=root, classes=classes, allow_outside_root=allow_outside_root)
     for number, entry in json_array_lines(list_file):
         video_id, label = _sthv2_entry(entry, lookup, list_file, number)
         out.add(f"{video_id}.webm", label, file=list_file, line=number, key=video_id)
     return out.build(source=str(list_file), check_files=check_files)
+
+
+def _sth_file(dirs: Sequence[Path], version: int, part: str, ext: str) -> Path:
+    """``something-something-v<version>-<part>.<ext>`` (``part``: ``labels`` or a split) from
+    the first of ``dirs`` that holds it."""
+    name = f"something-something-v{version}-{part}.{ext}"
+    return _find_file(dirs, (name,), f"sthv{version} {part} {ext}")
 
 
 def _sthv2_classes(path: Path) -> tuple[str, ...]:
