@@ -214,35 +214,54 @@ def _finish(console: Console, report: dict, json_path: Path | None, title: str) 
     return 1 if any("error" in r for r in report["results"]) else 0
 
 
-def run_model(args: argparse.Namespace) -> int:
-    """`f4d bench model`."""
-    from f4d.bench.model import ModelBenchSettings, bench_models, make_report
+def _run_model_bench(
+    args: argparse.Namespace,
+    command: str,
+    verb: str,
+    bench: Callable[..., dict],
+    make_report: Callable[..., dict],
+    line: Callable[[dict], str],
+    **extra: object,
+) -> int:
+    """`bench model` / `bench breakdown`: ``ModelBenchSettings`` from the options of
+    ``_add_shape`` and ``_add_common`` (plus ``extra`` settings), then ``bench`` over
+    ``args.models`` with each result recorded as it finishes, then the tables titled
+    ``command``. Bad settings or model names exit with a message naming ``command``."""
+    from f4d.bench.model import ModelBenchSettings
 
     console = _console()
     try:
         device = _setup(args)
         settings = ModelBenchSettings(
             frames=args.frames, units=args.units, batch=args.batch, size=args.size,
-            dtype=args.dtype, compile=args.compile, compile_backend=args.compile_backend,
-            channels_last=args.channels_last, cudnn_benchmark=not args.no_cudnn_benchmark,
-            train=args.train, repeats=args.repeats, warmup=args.warmup,
-            num_classes=args.num_classes, peak_tflops=args.peak_tflops,
+            dtype=args.dtype, channels_last=args.channels_last,
+            cudnn_benchmark=not args.no_cudnn_benchmark, repeats=args.repeats,
+            warmup=args.warmup, num_classes=args.num_classes, **extra,
         )  # fmt: skip
     except ValueError as err:
-        raise SystemExit(f"f4d bench model: {err}") from err
-    _progress(console, f"benchmarking {', '.join(args.models)} on {device}")
+        raise SystemExit(f"{command}: {err}") from err
+    _progress(console, f"{verb} {', '.join(args.models)} on {device}")
+    done = _recorder(console, args.json, lambda rows: make_report(rows, settings=settings,
+                     device=device), line)  # fmt: skip
+    try:
+        report = bench(args.models, settings=settings, device=device, on_result=done)
+    except ValueError as err:  # bad model names: a message, not a traceback
+        raise SystemExit(f"{command}: {err}") from err
+    return _finish(console, report, args.json, command)
+
+
+def run_model(args: argparse.Namespace) -> int:
+    """`f4d bench model`."""
+    from f4d.bench.model import bench_models, make_report
 
     def line(result: dict) -> str:
         return f"{result['model']}: {result['inference']['videos_per_s']:.2f} videos/s"
 
-    done = _recorder(console, args.json, lambda rows: make_report(rows, settings=settings,
-                     device=device), line)  # fmt: skip
-
-    try:
-        report = bench_models(args.models, settings=settings, device=device, on_result=done)
-    except ValueError as err:  # bad model names / settings: a message, not a traceback
-        raise SystemExit(f"f4d bench model: {err}") from err
-    return _finish(console, report, args.json, "f4d bench model")
+    return _run_model_bench(
+        args, "f4d bench model", "benchmarking", bench_models, make_report, line,
+        compile=args.compile, compile_backend=args.compile_backend, train=args.train,
+        peak_tflops=args.peak_tflops,
+    )  # fmt: skip
 
 
 def run_ops(args: argparse.Namespace) -> int:
@@ -273,32 +292,13 @@ def run_ops(args: argparse.Namespace) -> int:
 def run_breakdown(args: argparse.Namespace) -> int:
     """`f4d bench breakdown`."""
     from f4d.bench.breakdown import bench_breakdowns, make_breakdown_report
-    from f4d.bench.model import ModelBenchSettings
-
-    console = _console()
-    try:
-        device = _setup(args)
-        settings = ModelBenchSettings(
-            frames=args.frames, units=args.units, batch=args.batch, size=args.size,
-            dtype=args.dtype, channels_last=args.channels_last,
-            cudnn_benchmark=not args.no_cudnn_benchmark, repeats=args.repeats,
-            warmup=args.warmup, num_classes=args.num_classes,
-        )  # fmt: skip
-    except ValueError as err:
-        raise SystemExit(f"f4d bench breakdown: {err}") from err
-    _progress(console, f"breaking down {', '.join(args.models)} on {device}")
 
     def line(result: dict) -> str:
         return f"{result['model']}: forward {result['whole_ms']:.2f} ms (hooked)"
 
-    done = _recorder(console, args.json, lambda rows: make_breakdown_report(rows,
-                     settings=settings, device=device), line)  # fmt: skip
-
-    try:
-        report = bench_breakdowns(args.models, settings=settings, device=device, on_result=done)
-    except ValueError as err:  # bad model names: a message, not a traceback
-        raise SystemExit(f"f4d bench breakdown: {err}") from err
-    return _finish(console, report, args.json, "f4d bench breakdown")
+    return _run_model_bench(
+        args, "f4d bench breakdown", "breaking down", bench_breakdowns, make_breakdown_report, line
+    )
 
 
 def run_data(args: argparse.Namespace) -> int:
