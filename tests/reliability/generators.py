@@ -199,16 +199,21 @@ def _good(
     path: Path, note: str, *, frames: int, size=(32, 32), check_content=True, **kw
 ) -> BadInput:
     write_video(path, frames=frames, height=size[0], width=size[1], **kw)
-    return BadInput(
-        path.name,
-        "video",
-        path,
-        "decode",
-        note,
-        frames=frames,
-        size=size,
-        extra={"check_content": check_content},
+    return _video_case(
+        path, "decode", note, frames=frames, size=size, extra={"check_content": check_content}
     )
+
+
+def _video_case(path: Path, expect: str, note: str, **facts) -> BadInput:
+    """A video input named after its file."""
+    return BadInput(path.name, "video", path, expect, note, **facts)
+
+
+def _encoded_bytes(path: Path, **kw) -> bytes:
+    """The bytes of a valid video (``write_video(path, **kw)``); the file itself is removed."""
+    data = write_video(path, **kw).read_bytes()
+    path.unlink()
+    return data
 
 
 _CONTAINERS = {  # suffix -> (codec, pix_fmt)
@@ -240,9 +245,9 @@ def _truncated(root: Path) -> list[BadInput]:
     out = []
     for suffix in ("mp4", "avi", "webm"):
         codec, pix_fmt = _CONTAINERS[suffix]
-        source = write_video(root / f"_src_trunc.{suffix}", frames=24, codec=codec, pix_fmt=pix_fmt)
-        data = source.read_bytes()
-        source.unlink()
+        data = _encoded_bytes(
+            root / f"_src_trunc.{suffix}", frames=24, codec=codec, pix_fmt=pix_fmt
+        )
         cuts = {f"{f * 100:05.1f}pct": int(len(data) * f) for f in _TRUNCATE_FRACTIONS}
         cuts.update({f"{n:03d}bytes": n for n in _TRUNCATE_BYTES})
         for label, cut in cuts.items():
@@ -250,11 +255,7 @@ def _truncated(root: Path) -> list[BadInput]:
             path.write_bytes(data[:cut])
             expect = "error" if cut < 64 else "either"
             note = f"{suffix} truncated to {cut} of {len(data)} bytes"
-            out.append(
-                BadInput(
-                    path.name, "video", path, expect, note, frames=24, extra={"check_content": True}
-                )
-            )
+            out.append(_video_case(path, expect, note, frames=24, extra={"check_content": True}))
     return out
 
 
@@ -264,13 +265,13 @@ def _empty_and_garbage(root: Path) -> list[BadInput]:
     for suffix in ("mp4", "avi", "webm", "mkv", "mov"):
         path = root / f"empty.{suffix}"
         path.write_bytes(b"")
-        out.append(BadInput(path.name, "video", path, "error", "zero-length file"))
+        out.append(_video_case(path, "error", "zero-length file"))
     for i, (suffix, size) in enumerate(
         [("mp4", 16), ("mp4", 4096), ("avi", 4096), ("webm", 4096), ("mkv", 70000), ("mp4", 70000)]
     ):
         path = root / f"random_{i}.{suffix}"
         path.write_bytes(rng.randbytes(size))
-        out.append(BadInput(path.name, "video", path, "error", f"{size} random bytes as .{suffix}"))
+        out.append(_video_case(path, "error", f"{size} random bytes as .{suffix}"))
     return out
 
 
@@ -418,9 +419,7 @@ def _wrong_metadata(root: Path) -> list[BadInput]:
         write_video(path, frames=12, codec="mpeg4")
         _patch_avi_frame_count(path, claimed)
         out.append(
-            BadInput(
-                path.name,
-                "video",
+            _video_case(
                 path,
                 "either",
                 f"12-frame AVI whose header claims {claimed} frames",
@@ -447,9 +446,7 @@ def _bit_flips(root: Path) -> list[BadInput]:
     rng = random.Random(4)
     for suffix in ("mp4", "avi", "webm"):
         codec, pix_fmt = _CONTAINERS[suffix]
-        source = write_video(root / f"_src_flip.{suffix}", frames=24, codec=codec, pix_fmt=pix_fmt)
-        data = source.read_bytes()
-        source.unlink()
+        data = _encoded_bytes(root / f"_src_flip.{suffix}", frames=24, codec=codec, pix_fmt=pix_fmt)
         for k in range(3):
             corrupt = bytearray(data)
             start = len(data) // 4
@@ -457,41 +454,23 @@ def _bit_flips(root: Path) -> list[BadInput]:
                 corrupt[rng.randrange(start, len(data))] = rng.randrange(256)
             path = root / f"flip_{suffix}_{k}.{suffix}"
             path.write_bytes(bytes(corrupt))
-            out.append(
-                BadInput(
-                    path.name,
-                    "video",
-                    path,
-                    "either",
-                    f"{suffix} with {20 * (k + 1)} bytes overwritten",
-                    frames=24,
-                )
-            )
+            note = f"{suffix} with {20 * (k + 1)} bytes overwritten"
+            out.append(_video_case(path, "either", note, frames=24))
     return out
 
 
 def _hostile_headers(root: Path) -> list[BadInput]:
     """Valid payloads behind headers a decoder must not trip over: unknown codec, bad text."""
-    source = write_video(root / "_src_hdr.mp4", frames=4)
-    data = source.read_bytes()
-    source.unlink()
+    data = _encoded_bytes(root / "_src_hdr.mp4", frames=4)
     unknown = root / "unknown_codec.mp4"
     unknown.write_bytes(data.replace(b"avc1", b"zzzz"))
-    out = [BadInput(unknown.name, "video", unknown, "error", "mp4 whose codec tag is 'zzzz'")]
+    out = [_video_case(unknown, "error", "mp4 whose codec tag is 'zzzz'")]
     for suffix, codec in (("mkv", "ffv1"), ("mp4", "libx264")):
         path = root / f"latin1_title.{suffix}"
         write_video(path, frames=4, codec=codec, metadata={"title": "QQQQQQQQ"})
         path.write_bytes(path.read_bytes().replace(b"QQQQQQQQ", b"\xff\xfe\xa1QQQQQ"))
-        out.append(
-            BadInput(
-                path.name,
-                "video",
-                path,
-                "either",
-                f"4-frame {suffix} whose title tag is not UTF-8",
-                frames=4,
-            )
-        )
+        note = f"4-frame {suffix} whose title tag is not UTF-8"
+        out.append(_video_case(path, "either", note, frames=4))
     return out
 
 
