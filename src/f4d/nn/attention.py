@@ -20,10 +20,15 @@ __all__ = [
 ]
 
 
-def _hidden_width(channels: int, reduction: int) -> int:
+def _channel_mlp(channels: int, reduction: int) -> nn.Sequential:
+    """The shared MLP of CA, SE and CBAM on `(N, C)`: `C -> C/r -> C` (at least 1 hidden unit)
+    with a ReLU between the two linears."""
     if channels < 1 or reduction < 1:
         raise ValueError(f"need channels >= 1 and reduction >= 1, got {channels}, {reduction}")
-    return max(1, channels // reduction)
+    hidden = max(1, channels // reduction)
+    return nn.Sequential(
+        nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels)
+    )
 
 
 class _TwoPathDilated(nn.Module):
@@ -101,10 +106,7 @@ class ChannelAttention(nn.Module):
 
     def __init__(self, channels: int, reduction: int = 16) -> None:
         super().__init__()
-        hidden = _hidden_width(channels, reduction)
-        self.mlp = nn.Sequential(
-            nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels)
-        )
+        self.mlp = _channel_mlp(channels, reduction)
 
     def forward(self, x: Tensor) -> Tensor:
         avg, peak = x.mean(dim=(2, 3, 4)), x.amax(dim=(2, 3, 4))  # (N, C) each
@@ -148,10 +150,7 @@ class SqueezeExcitation3d(nn.Module):
 
     def __init__(self, channels: int, reduction: int = 16) -> None:
         super().__init__()
-        hidden = _hidden_width(channels, reduction)
-        self.mlp = nn.Sequential(
-            nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels)
-        )
+        self.mlp = _channel_mlp(channels, reduction)
 
     def forward(self, x: Tensor) -> Tensor:
         attn = torch.sigmoid(self.mlp(x.mean(dim=(2, 3, 4))))  # (N, C)
@@ -169,12 +168,9 @@ class CBAM3d(nn.Module):
 
     def __init__(self, channels: int, reduction: int = 16, spatial_kernel: int = 7) -> None:
         super().__init__()
-        hidden = _hidden_width(channels, reduction)
+        self.mlp = _channel_mlp(channels, reduction)
         if spatial_kernel < 1 or spatial_kernel % 2 == 0:
             raise ValueError(f"spatial_kernel must be odd and >= 1, got {spatial_kernel}")
-        self.mlp = nn.Sequential(
-            nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels)
-        )
         self.spatial = nn.Conv3d(2, 1, spatial_kernel, padding=spatial_kernel // 2)
 
     def forward(self, x: Tensor) -> Tensor:
