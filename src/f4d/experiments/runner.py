@@ -86,7 +86,7 @@ def _train_all(
 ) -> dict[str, Any]:  # fmt: skip
     data = synthesize(shared / "data", scale)
     pre = pretrain(shared, data, scale)
-    classes = scale.num_classes
+    chance = 100.0 / scale.num_classes
     rows = []
     for variant in smoke_variants(experiment) if scale.smoke else experiment.variants:
         init = None if variant.init == SCRATCH else pre["checkpoint"]
@@ -95,12 +95,12 @@ def _train_all(
                           scale=scale, fresh=fresh)
             for seed in seeds
         ]  # fmt: skip
-        rows.append({**_describe(variant, classes), "runs": runs,
-                     **aggregate(runs, left_chance=2 * 100.0 / classes)})  # fmt: skip
-    result = {"pretrain": pre, "rows": rows, "chance_top1": 100.0 / classes,
-              "num_classes": classes}  # fmt: skip
+        rows.append({**_describe(variant, scale.num_classes), "runs": runs,
+                     **aggregate(runs, left_chance=2 * chance)})  # fmt: skip
+    result = {"pretrain": pre, "rows": rows, "chance_top1": chance,
+              "num_classes": scale.num_classes}  # fmt: skip
     if not scale.smoke or experiment.compare:  # smoke: one plot each kind, for the tests
-        result["results_plot"] = _results_plot(root, rows, experiment, result["chance_top1"])
+        result["results_plot"] = _results_plot(root, rows, experiment, chance)
     if experiment.compare:
         result["compare_plot"] = _compare_plot(root, rows, experiment)
     return result
@@ -218,16 +218,16 @@ def _write(root: Path, summary: dict[str, Any], experiment: Experiment) -> dict[
 def _train_table(summary: dict[str, Any]) -> list[str]:
     rows = summary["rows"]
     columns = list(rows[0]["mean"])
-    classes = summary.get("num_classes", 12)
+    classes, chance = summary["num_classes"], summary["chance_top1"]
     lines = [
         f"# {summary['title']}", "",
         f"Paper: {summary['claim']}", "",
         f"Scale `{summary['scale']}`, seeds {summary['seeds']} (mean ± sample std over seeds); "
-        f"synthetic long-range order, {classes} classes, chance {summary['chance_top1']:.1f}%. "
+        f"synthetic long-range order, {classes} classes, chance {chance:.1f}%. "
         f"Shared unit pretraining: unit top-1 {_num(summary['pretrain']['unit_top1'])}%.",
         "",
         f"`epoch val ≥ 2x chance`: per seed, the first epoch whose single-view validation top-1 "
-        f"reached {2 * summary['chance_top1']:.1f}% (`never`: not within the budget). "
+        f"reached {2 * chance:.1f}% (`never`: not within the budget). "
         "`val area`: the mean validation top-1 over all epochs (area under the validation "
         "curve / epochs), which ranks runs that end at the same accuracy by how fast they "
         "got there.", "",
