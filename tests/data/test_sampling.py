@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -45,9 +48,44 @@ def test_section_bounds_table():
     assert section_bounds(3, 4).tolist() == [0, 0, 1, 2, 3]
 
 
-def test_train_mode_short_sections_follow_the_same_spread_rule():
+def test_train_mode_jitters_short_sections():
+    # The issue's case: SSv1-length video, paper sampling (8 x stride 4, U=4): sections of 11-12
+    # frames are shorter than the 32-frame snippet. Training must still vary with the seed.
+    draws = {
+        tuple(sample_segments(45, 4, 8, 4, "train", np.random.default_rng(seed)).ravel())
+        for seed in range(20)
+    }
+    assert len(draws) > 10
+    # unit 0 (11 frames, 8 sub-bins of 11/8 frames): the frames each position can take
+    unit0 = np.array([d[:8] for d in draws] + [
+        sample_segments(45, 4, 8, 4, "train", np.random.default_rng(s))[0] for s in range(20, 200)
+    ])  # fmt: skip
+    assert [set(column) for column in unit0.T.tolist()] == [
+        {0}, {1, 2}, {3}, {4}, {5, 6}, {7}, {8, 9}, {10}
+    ]  # fmt: skip
+    assert sample_segments(45, 4, 8, 4, "test").tolist() == [
+        [0, 2, 3, 4, 6, 7, 8, 10],
+        [11, 13, 14, 15, 17, 18, 19, 21],
+        [22, 24, 25, 26, 28, 29, 30, 32],
+        [33, 35, 36, 38, 39, 41, 42, 44],
+    ]
+
+
+def test_train_mode_short_section_hand_worked():
+    # One section of 5 frames, T=2 (stride 4, snippet 8 > 5): sub-bins [0, 2.5) and [2.5, 5)
+    # own the frames whose centres they hold, {0, 1} and {2, 3, 4} (frame 2's centre is 2.5);
+    # test takes the frames under the sub-bins' centres 1.25 and 3.75: 1 and 3.
+    seen = {tuple(sample_segments(5, 1, 2, 4, "train", np.random.default_rng(s))[0]) for s in
+            range(200)}  # fmt: skip
+    assert seen == {(a, b) for a in (0, 1) for b in (2, 3, 4)}
+    assert sample_segments(5, 1, 2, 4, "test").tolist() == [[1, 3]]
+
+
+def test_train_mode_fewer_frames_than_the_unit_needs_is_the_test_spread():
+    # len_u < T: every frame is needed (some twice); nothing to draw, both modes agree.
     rng = np.random.default_rng(0)
-    assert sample_segments(10, 4, 2, 2, "train", rng).tolist() == [[0, 1], [2, 4], [5, 6], [7, 9]]
+    assert sample_segments(10, 2, 8, 1, "train", rng).tolist() == TEST_MODE_TABLE[6][1]
+    assert sample_segments(3, 4, 2, 1, "train", rng).tolist() == [[0, 0], [0, 0], [1, 1], [2, 2]]
 
 
 def test_train_mode_covers_every_start_in_a_section():
@@ -131,3 +169,72 @@ def test_bad_arguments_raise_value_error_naming_them(kwargs, message):
     args.update(kwargs)
     with pytest.raises(ValueError, match=message):
         sample_segments(**args)
+
+
+def _old_test_mode(n: int, units: int, frames: int, stride: int) -> list[list[int]]:
+    """Test-mode sampling as specified before training jitter on short sections was added."""
+    rows = []
+    for u in range(units):
+        lo, hi = u * n // units, (u + 1) * n // units
+        length, span = hi - lo, frames * stride
+        if length < span:
+            rows.append([lo + ((2 * k + 1) * length) // (2 * frames) for k in range(frames)])
+        else:
+            rows.append([lo + (length - span) // 2 + k * stride for k in range(frames)])
+    return rows
+
+
+def _owner(j: int, length: int, frames: int) -> int:
+    """The sub-bin (0..T-1) whose interval [kL/T, (k+1)L/T) holds frame j's centre j + 1/2."""
+    return math.floor(Fraction(2 * j + 1, 2) * frames / length)
+
+
+@settings(max_examples=300, deadline=None)
+@given(frame_counts, sizes, sizes, sizes)
+def test_test_mode_is_unchanged(n, units, frames, stride):
+    assert sample_segments(n, units, frames, stride, "test").tolist() == _old_test_mode(
+        n, units, frames, stride
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(frame_counts, sizes, sizes, sizes, st.integers(0, 2**32 - 1))
+def test_short_sections_take_one_frame_per_sub_bin(n, units, frames, stride, seed):
+    idx = sample_segments(n, units, frames, stride, "train", np.random.default_rng(seed))
+    test = sample_segments(n, units, frames, stride, "test")
+    bounds = section_bounds(n, units)
+    for u in range(units):
+        lo, hi = int(bounds[u]), int(bounds[u + 1])
+        length = hi - lo
+        if length >= frames * stride or length == 0:
+            continue
+        if length >= frames:  # every sub-bin owns a frame: distinct frames, one per sub-bin
+            assert [_owner(int(j) - lo, length, frames) for j in idx[u]] == list(range(frames))
+            assert [_owner(int(j) - lo, length, frames) for j in test[u]] == list(range(frames))
+        else:  # fewer frames than wanted: nothing to draw
+            assert idx[u].tolist() == test[u].tolist()
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.integers(1, 80), st.integers(1, 4), sizes, sizes)
+def test_training_draws_cover_the_section(n, units, frames, stride):
+    """Over many draws every frame of a short section and every snippet start of a long one
+    comes up, and each test-mode index is one a training draw can give."""
+    span = frames * stride
+    bounds = section_bounds(n, units)
+    choices = max(int(np.diff(bounds).max()), 1)  # no unit has more ways to vary than this
+    rng = np.random.default_rng(0)
+    draws = np.stack(
+        [sample_segments(n, units, frames, stride, "train", rng) for _ in range(25 * choices)]
+    )  # (draws, U, T): each possible index misses with probability < e^-25
+    test = sample_segments(n, units, frames, stride, "test")
+    for u in range(units):
+        lo, hi = int(bounds[u]), int(bounds[u + 1])
+        if hi == lo:
+            continue
+        for k in range(frames):
+            assert test[u, k] in set(draws[:, u, k].tolist())
+        if hi - lo >= span:
+            assert set(draws[:, u, 0].tolist()) == set(range(lo, hi - span + 1))
+        else:
+            assert set(np.unique(draws[:, u]).tolist()) == set(range(lo, hi))

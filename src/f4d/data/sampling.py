@@ -4,17 +4,31 @@ Pure functions of (frame count, units, frames per unit, stride, mode, seeded rng
 
 The video's ``N`` frames are cut into ``U`` sections with integer bounds
 ``b_u = (u * N) // U`` (section ``u`` is ``[b_u, b_{u+1})``; lengths differ by at most one).
-Each section contributes one snippet of ``S = T * stride`` frames, from which ``T`` frames are
-taken ``stride`` apart: ``start + k * stride`` for ``k = 0 .. T-1``.
+Each section gives one action unit of ``T`` frames. The paper: "each action unit A_i is randomly
+selected from each of the U sections" in training; in testing "the center of each A_i is located
+exactly at the center of the corresponding section".
 
-- ``mode="train"``: ``start`` is drawn uniformly from ``[b_u, b_{u+1} - S]`` with the given
-  ``np.random.Generator`` (required, so every draw is reproducible).
-- ``mode="test"``: ``start = b_u + (len_u - S) // 2``, the snippet's centre at the section's
-  centre (exact when ``len_u - S`` is even, else half a frame earlier).
-- Short sections (``len_u < S``): the unit's ``T`` frames are spread evenly over its own section,
-  ``b_u + ((2k + 1) * len_u) // (2T)``, the same in both modes. Frames repeat when the section
-  holds fewer than ``T`` frames; when ``N < U`` a section may be empty and its unit repeats frame
-  ``b_u``. Indices never leave ``[0, N)`` and stay non-decreasing across units.
+- Long sections (``len_u >= S = T * stride``): the unit is a snippet of ``S`` frames, from which
+  ``T`` frames are taken ``stride`` apart, ``start + k * stride`` for ``k = 0 .. T-1``.
+
+  - ``mode="train"``: ``start`` is drawn uniformly from ``[b_u, b_{u+1} - S]`` with the given
+    ``np.random.Generator`` (required, so every draw is reproducible).
+  - ``mode="test"``: ``start = b_u + (len_u - S) // 2``, the snippet's centre at the section's
+    centre (exact when ``len_u - S`` is even, else half a frame earlier).
+
+- Short sections (``len_u < S``): the section is cut into ``T`` equal sub-bins of ``len_u / T``
+  frames, each frame belonging to the sub-bin that holds its centre, and the unit takes one
+  frame per sub-bin, as TSN and TSM take one frame per segment:
+
+  - ``mode="train"``: one of the sub-bin's frames, uniformly at random, so every frame of the
+    section can be drawn and the units change from epoch to epoch however short the video
+    (Something-Something v1's 36-70 frame videos are shorter than ``U * S = 128``);
+  - ``mode="test"``: the frame under each sub-bin's centre, ``b_u + ((2k + 1) * len_u) // (2T)``.
+
+  With ``len_u >= T`` every sub-bin owns a frame and the unit's frames are distinct. With
+  ``len_u < T`` frames repeat and there is nothing to draw (both modes agree); when ``N < U`` a
+  section may be empty and its unit repeats frame ``b_u``. Indices never leave ``[0, N)`` or
+  their own section, and stay non-decreasing across units.
 """
 
 from __future__ import annotations
@@ -77,15 +91,33 @@ def _unit_indices(
     """Indices ``(T,)`` of one unit inside the section ``[lo, hi)``."""
     length = hi - lo
     span = frames * stride
-    steps = np.arange(frames, dtype=np.int64)
-    if length < span:  # short section: spread the T frames evenly over it
-        return lo + ((2 * steps + 1) * length) // (2 * frames)
+    if length < span:
+        return lo + _sub_bin_offsets(length, frames, mode, rng)
     slack = length - span
-    if mode == "train":
-        offset = int(rng.integers(0, slack + 1))
-    else:
-        offset = slack // 2
-    return lo + offset + steps * stride
+    offset = int(rng.integers(0, slack + 1)) if mode == "train" else slack // 2
+    return lo + offset + np.arange(frames, dtype=np.int64) * stride
+
+
+def _sub_bin_offsets(
+    length: int, frames: int, mode: str, rng: np.random.Generator | None
+) -> np.ndarray:
+    """One frame from each of ``T`` equal sub-bins of a section of ``length`` frames, ``(T,)``.
+
+    Sub-bin ``k`` is ``[k * L / T, (k + 1) * L / T)``; frame ``j`` belongs to the sub-bin that
+    holds its centre ``j + 1/2``, so a sub-bin owns frames ``first[k] .. first[k + 1] - 1`` with
+    ``first[k] = ceil((2kL - T) / 2T)``. Testing takes the frame under the sub-bin's centre,
+    ``((2k + 1) * L) // (2T)`` (always one of its own frames); training one of its own frames
+    uniformly at random. A sub-bin that owns no frame (only when ``L < T``) takes the centre
+    frame in both modes.
+    """
+    k = np.arange(frames + 1, dtype=np.int64)
+    first = -((frames - 2 * k * length) // (2 * frames))  # (T + 1,) ceil((2kL - T) / 2T)
+    centre = ((2 * k[:-1] + 1) * length) // (2 * frames)  # (T,)
+    if mode != "train":
+        return centre
+    owned = np.diff(first)  # (T,) frames per sub-bin, they sum to L
+    drawn = first[:-1] + rng.integers(0, np.maximum(owned, 1), dtype=np.int64)
+    return np.where(owned > 0, drawn, centre)
 
 
 def _check_positive(**values: int) -> None:
