@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "train",
     "evaluate",
     "predict",
+    "serve",
     "export",
     "profile",
     "bench",

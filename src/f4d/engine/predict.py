@@ -50,7 +50,7 @@ from torch import nn
 
 from f4d.data.sampling import sample_segments
 from f4d.data.transforms import IMAGENET_MEAN, IMAGENET_STD, TestTransform, normalize
-from f4d.data.video import probe, read_frames
+from f4d.data.video import VideoInfo, probe, read_frames
 from f4d.engine.checkpoint import (
     CheckpointError,
     load_for_inference,
@@ -140,6 +140,7 @@ class Predictor:
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     settings_source: str = "defaults"  # where the clip settings were read from
     data: dict[str, Any] = field(default_factory=dict)  # training config ``data`` section
+    meta: dict[str, Any] = field(default_factory=dict)  # checkpoint meta (model_name, save_id, ...)
 
 
 # ------------------------------------------------------------------------------- loading
@@ -174,7 +175,7 @@ def load_predictor(
     overrides = {"frames": frames, "stride": stride}
     base = clip_settings(data, **{k: v for k, v in overrides.items() if v is not None})
     settings = view_settings(base, data, views=views, crops=crops, units=units)
-    return Predictor(model, classes, settings, torch.device(device), source, data)
+    return Predictor(model, classes, settings, torch.device(device), source, data, meta)
 
 
 def training_data_config(checkpoint: str | Path, meta: Mapping[str, Any]) -> tuple[dict, str]:
@@ -256,18 +257,25 @@ def _view_counts(views: str, data: Mapping[str, Any]) -> dict[str, int]:
     }
 
 
-def load_clip(path: str | Path, settings: ClipSettings) -> torch.Tensor:
+def load_clip(
+    path: str | Path,
+    settings: ClipSettings,
+    *,
+    timeout_s: float | None = None,
+    info: VideoInfo | None = None,
+) -> torch.Tensor:
     """Decode and transform one video: uint8 ``(V, U, C, T, size, size)``, ``V = crops``.
 
     Crops come from :class:`~f4d.data.transforms.TestTransform` in view order left/top,
     centre, right/bottom. Raises ``VideoDecodeError`` (a ``ValueError``) naming the file if it
-    cannot be read.
+    cannot be read or decoding takes longer than ``timeout_s``. ``info``: the file's
+    :func:`~f4d.data.video.probe` result when the caller already has it.
     """
-    info = probe(path)
+    info = probe(path) if info is None else info
     indices = sample_segments(
         info.num_frames, settings.units, settings.frames, settings.stride, mode="test"
     )  # (U, T)
-    frames = read_frames(path, indices)  # (U·T, H, W, 3)
+    frames = read_frames(path, indices, timeout_s=timeout_s)  # (U·T, H, W, 3)
     clip = frames.reshape(settings.units, settings.frames, *frames.shape[1:])  # (U, T, H, W, 3)
     transform = TestTransform(
         size=settings.size, scale_size=settings.scale_size, num_crops=settings.crops,
@@ -309,19 +317,43 @@ def predict_video(
     views: str | None = None,
     crops: int | None = None,
     units: int | None = None,
+    timeout_s: float | None = None,
 ) -> Prediction:
     """Predict the top-k classes of one video; with ``explain_dir`` also write explanations.
 
     ``views``/``crops``/``units`` change the predictor's view settings for this call only
     (:func:`view_settings`). The prediction averages all views; the explanation is drawn from
-    one view, the centre crop (the only one with ``crops=1``).
+    one view, the centre crop (the only one with ``crops=1``). ``timeout_s`` bounds the
+    decoding (``VideoDecodeError`` past it).
     """
+    predictor = with_views(predictor, views=views, crops=crops, units=units)
+    clip = load_clip(path, predictor.settings, timeout_s=timeout_s)  # (V, U, C, T, size, size)
+    return predict_clip(predictor, clip, str(path), topk=topk, explain_dir=explain_dir)
+
+
+def with_views(
+    predictor: Predictor,
+    *,
+    views: str | None = None,
+    crops: int | None = None,
+    units: int | None = None,
+) -> Predictor:
+    """``predictor`` with its view settings changed by :func:`view_settings` (same model)."""
     settings = view_settings(
         predictor.settings, predictor.data, views=views, crops=crops, units=units
     )
-    if settings != predictor.settings:
-        predictor = replace(predictor, settings=settings)
-    clip = load_clip(path, settings)  # (V, U, C, T, size, size)
+    return predictor if settings == predictor.settings else replace(predictor, settings=settings)
+
+
+def predict_clip(
+    predictor: Predictor,
+    clip: torch.Tensor,
+    video: str,
+    *,
+    topk: int = 5,
+    explain_dir: str | Path | None = None,
+) -> Prediction:
+    """Top-k of the decoded views ``(V, U, C, T, size, size)`` of ``video`` (see predict_video)."""
     files: list[Path] = []
     if explain_dir is None:
         probs = class_probabilities(predictor, clip)
@@ -333,10 +365,26 @@ def predict_video(
             files = write_explanation(centre[0], ta_modules, sta_modules, Path(explain_dir))
         if clip.shape[0] > 1:
             probs = class_probabilities(predictor, clip)  # the prediction uses every view
+    settings = predictor.settings
     return Prediction(
-        str(path), top_k(probs, predictor.classes, topk), files, views=settings.views,
+        video, top_k(probs, predictor.classes, topk), files, views=settings.views,
         units=settings.units, crops=settings.crops,
     )  # fmt: skip
+
+
+@torch.no_grad()
+def batch_probabilities(predictor: Predictor, clips: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """Class probabilities ``(K,)`` of several videos' views ``(V_i, U, C, T, H, W)`` at once.
+
+    One forward over the concatenated views ``(sum V_i, U, C, T, H, W)``, then per video the
+    logits are averaged and softmaxed as in :func:`class_probabilities` (equal up to float
+    rounding: kernels may sum in another order for another batch size).
+    """
+    x = normalize(torch.cat(list(clips)).to(predictor.device), predictor.settings.mean,
+                  predictor.settings.std)  # fmt: skip
+    logits = predictor.model(x).float()  # (sum V_i, K)
+    parts = logits.split([c.shape[0] for c in clips])
+    return [part.mean(dim=0).softmax(dim=-1).cpu() for part in parts]
 
 
 def explain_dirs(paths: Sequence[str | Path], out_dir: str | Path) -> list[Path]:

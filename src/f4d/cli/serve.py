@@ -1,0 +1,150 @@
+"""``f4d serve RUN_OR_CHECKPOINT``: the model behind an HTTP API and a web page (uvicorn)."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import sys
+
+from f4d.cli.predict import _positive
+
+# Measured (docs/serve.md, benchmarks/serve_batching.py): on CPU, batching waiting requests
+# into one forward did not beat one at a time, so the default is no batching.
+DEFAULT_BATCH = 1
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``serve`` sub-command."""
+    p = subparsers.add_parser(
+        "serve",
+        help="serve a trained model over HTTP (API + web page)",
+        description=(
+            "Load a checkpoint once and serve it: POST /v1/predict (a video upload; the same "
+            "numbers as f4d predict), GET /v1/model, GET /healthz, a web page at /, the OpenAPI "
+            "schema at /openapi.json. Binds to 127.0.0.1 unless --host says otherwise."
+        ),
+    )
+    p.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT",
+                   help="run folder, checkpoint .safetensors, or its stem")  # fmt: skip
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free)")
+    p.add_argument(
+        "--views",
+        choices=("single", "multi"),
+        default="single",
+        help="default f4d test view mode of requests that name none (as f4d predict)",
+    )
+    p.add_argument(
+        "--max-upload-mb",
+        type=float,
+        default=100.0,
+        help="largest upload in MiB; bigger ones get 413 (default 100)",
+    )
+    p.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="decode threads (probe + decode + crops in parallel; default 1); the "
+        "model runs on one thread with torch's intra-op threads",
+    )
+    p.add_argument(
+        "--batch",
+        type=_positive,
+        default=DEFAULT_BATCH,
+        help=f"most waiting requests one forward may hold (default {DEFAULT_BATCH}, "
+        "measured; see docs/serve.md)",
+    )
+    p.add_argument(
+        "--queue",
+        type=_positive,
+        default=16,
+        help="most requests held at once (decoding, waiting or running); more get "
+        "429 with Retry-After (default 16)",
+    )
+    p.add_argument(
+        "--max-frames",
+        type=_positive,
+        default=54_000,
+        help="longest video in frames (default 54000 = 30 min at 30 fps)",
+    )
+    p.add_argument(
+        "--max-side",
+        type=_positive,
+        default=4096,
+        help="largest frame side in pixels (default 4096)",
+    )
+    p.add_argument(
+        "--decode-timeout",
+        type=float,
+        default=30.0,
+        help="seconds one video may take to decode (default 30)",
+    )
+    p.add_argument(
+        "--explain-ttl",
+        type=float,
+        default=600.0,
+        help="seconds explain files are kept (default 600)",
+    )
+    p.add_argument(
+        "--threads",
+        type=_positive,
+        default=None,
+        help="torch intra-op threads of the model (default: torch's, one per core)",
+    )
+    p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda or cuda:N")
+    p.add_argument(
+        "--log-level", default="info", choices=("critical", "error", "warning", "info", "debug")
+    )
+    p.set_defaults(func=run)  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the checkpoint and run uvicorn until interrupted."""
+    import uvicorn
+
+    from f4d.engine.checkpoint import CheckpointError
+    from f4d.engine.predict import load_predictor
+    from f4d.serve.app import ServeSettings, create_app
+    from f4d.serve.worker import Limits
+
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if args.max_upload_mb <= 0 or args.decode_timeout <= 0 or args.explain_ttl <= 0:
+        return _fail("--max-upload-mb, --decode-timeout and --explain-ttl must be > 0")
+    try:
+        predictor = load_predictor(args.checkpoint, views=args.views, device=args.device)
+    except (CheckpointError, ValueError, FileNotFoundError) as err:
+        return _fail(f"cannot load checkpoint {args.checkpoint}: {err}")
+    limits = Limits(
+        max_upload_mb=args.max_upload_mb, max_frames=args.max_frames, max_side=args.max_side,
+        decode_timeout_s=args.decode_timeout,
+    )  # fmt: skip
+    settings = ServeSettings(
+        workers=args.workers, max_batch=args.batch, max_pending=args.queue, limits=limits,
+        explain_ttl_s=args.explain_ttl,
+    )  # fmt: skip
+    name = getattr(predictor.model, "model_name", type(predictor.model).__name__)
+    print(f"f4d serve: {name}, {len(predictor.classes)} classes; clip: "
+          f"{predictor.settings.describe()}", file=sys.stderr)  # fmt: skip
+    if not _is_loopback(args.host):
+        print(f"f4d serve: listening on {args.host}, reachable from other machines; there is "
+              "no authentication (see docs/serve.md, security)", file=sys.stderr)  # fmt: skip
+    app = create_app(predictor, settings)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 1
