@@ -34,9 +34,11 @@ def test_bad_videos_exit_one_with_a_table(folder_dataset, realdata, capsys):
     code = main(["data", "check", str(folder_dataset), "--frames", "8", "--stride", "8"])
     out = capsys.readouterr().out
     assert code == 1
-    assert "bad videos" in out and "unreadable" in out and "bad.mp4" in out
+    assert "bad videos" in out and "truncated" in out and "bad.mp4" in out
     assert "short" in out  # the 52-frame webm is shorter than 8 x 8 frames
-    assert "unreadable 1, short 1" in " ".join(out.split())
+    flat = " ".join(out.split())
+    assert "unreadable 0, truncated 1, short 1" in flat
+    assert "decodes 2.80 s of a declared 5.00 s" in flat  # decoding fails at frame 28 of 50
 
 
 def test_csv_with_unknown_label_exits_two(tmp_path, capsys):

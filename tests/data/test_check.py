@@ -38,15 +38,18 @@ def test_check_reports_each_kind_of_problem(realdata, tmp_path):
     found = {(Path(p.path).name, p.kind) for p in report.problems}
     assert found == {
         ("decord_video_0.mov", "short"),
-        ("decord_corrupted.mp4", "unreadable"),
+        ("decord_corrupted.mp4", "truncated"),
         ("gone.mp4", "missing"),
         ("clip", "label"),
     }
-    assert report.counts() == {"missing": 1, "unreadable": 1, "short": 1, "label": 1}
+    assert report.counts() == {"missing": 1, "unreadable": 0, "truncated": 1, "short": 1,
+                               "label": 1}  # fmt: skip
+    detail = next(p.detail for p in report.problems if p.kind == "truncated")
+    assert detail.startswith("truncated: decodes 2.80 s of a declared 5.00 s (")
     names = {Path(p).name: n for p, n in report.frame_counts.items()}
     assert names == {"mmaction2_test.mp4": 300, "mmaction2_test.avi": 164,
                      "human2bot_task5_0.webm": 52, "decord_video_0.mov": 3,
-                     "clip": 40}  # fmt: skip
+                     "clip": 40, "decord_corrupted.mp4": 28}  # fmt: skip
     assert report.notes == ["1 of 3 classes have no videos: never used"]
 
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 import f4d.data.video as video
-from f4d.data.video import VideoDecodeError, VideoInfo, probe, read_frames
+from f4d.data.video import TruncatedVideoError, VideoDecodeError, VideoInfo, probe, read_frames
 
 # name -> (frames, fps, width, height), from the shared real-data README.
 REAL_VIDEOS = {
@@ -68,11 +68,15 @@ def test_real_video_decodes_fully_and_seeks_exactly(realdata, name):
 
 def test_corrupted_real_video_follows_the_policy(realdata):
     path = realdata / "videos" / CORRUPTED
-    assert probe(path).num_frames == 50  # the header's claim
-    assert probe(path, exact=True).num_frames == 28  # what decodes
+    assert probe(path).num_frames == 50  # the header's claim; every packet is there
+    with pytest.raises(TruncatedVideoError, match=r"decodes 2\.80 s of a declared 5\.00 s"):
+        probe(path, exact=True)  # decoding shows the stream ends early
+    info = probe(path, exact=True, allow_truncated=True)
+    assert info.num_frames == 28 and info.truncation is not None  # what decodes
+    assert "the decoder failed at 2.80 s" in info.truncation.evidence
     frames = read_frames(path, [0, 13, 27])
     assert frames.shape == (3, 720, 1280, 3)
-    with pytest.raises(VideoDecodeError, match=r"truncated: frames \[30\]") as info:
+    with pytest.raises(TruncatedVideoError, match=r"truncated: frames \[30\]") as info:
         read_frames(path, [27, 30])
     assert info.value.path == str(path)
     with pytest.raises(ValueError, match="frame index 50 out of range"):
@@ -129,11 +133,14 @@ def test_truncated_file_raises_when_missing_frames_are_asked(tmp_path):
     data = whole.read_bytes()
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(data[: len(data) // 2])
-    assert probe(cut).num_frames == 24  # the header still promises 24
-    assert 0 < probe(cut, exact=True).num_frames < 24
-    assert read_frames(cut, [0]).shape == (1, 32, 32, 3)
-    with pytest.raises(VideoDecodeError, match="truncated"):
-        read_frames(cut, [23])
+    for call in (lambda: probe(cut), lambda: read_frames(cut, [0])):
+        with pytest.raises(TruncatedVideoError, match=r"cut\.mp4: truncated.*bytes"):
+            call()  # the header still promises 24 frames; the mdat box more bytes
+    info = probe(cut, allow_truncated=True)
+    assert 0 < info.num_frames < 24 and info.truncation is not None  # what decodes
+    assert read_frames(cut, [0], allow_truncated=True).shape == (1, 32, 32, 3)
+    with pytest.raises(TruncatedVideoError, match="truncated: frames"):
+        read_frames(cut, [23], allow_truncated=True)
 
 
 def test_timeout_stops_a_slow_decode(realdata):

@@ -139,17 +139,20 @@ def test_a_lying_header_never_yields_frames_the_file_lacks(decoded):
     assert "truncated" in result["message"] and "avi_claims_1000.avi" in result["message"]
 
 
-def test_truncated_files_keep_failing_until_the_index_is_intact(decoded):
-    """Cuts inside the first 64 bytes never decode; a complete webm prefix decodes its frames."""
+def test_every_cut_file_is_named_truncated_or_unreadable(decoded):
+    """Cut anywhere, a file never decodes as a good shorter video: it opens and is named
+    truncated, or it does not open at all (header cut away)."""
     by_name, results = decoded
-    early = [n for n in by_name if n.startswith("trunc_") and "bytes" in n]
-    assert early and all(results[n]["outcome"] == "error" for n in early)
-    webm_counts = [
-        results[n].get("probed_frames")
-        for n in sorted(by_name)
-        if n.startswith("trunc_webm_") and results[n]["outcome"] == "decoded"
-    ]
-    assert webm_counts and webm_counts == sorted(webm_counts)  # longer prefix, more frames
+    cuts = [n for n in by_name if n.startswith("trunc_")]
+    assert len(cuts) >= 50
+    assert [n for n in cuts if results[n]["outcome"] != "error"] == []
+    named = [n for n in cuts if "truncated" in results[n]["message"]]
+    unreadable = ("empty file", "not a readable video container", "no video stream",
+                  "unsupported video codec", "no frame rate", "invalid frame size")  # fmt: skip
+    assert {n for n in cuts if not any(u in results[n]["message"] for u in unreadable)} <= set(
+        named
+    )
+    assert {n.split("_")[1] for n in named} == {"mp4", "avi", "webm"}  # each container named
 
 
 def test_decode_memory_stays_bounded(tmp_path):

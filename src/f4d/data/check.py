@@ -1,9 +1,13 @@
 """``f4d data check``: scan every video of a split and list what would break training.
 
-For each record: the file must exist, :func:`f4d.data.video.probe` must succeed, and the first
-and last frame (the extremes any segment sampling may ask for) must decode. A video shorter
-than one action-unit snippet (``frames_per_unit * stride`` frames) is reported as ``short``:
-sampling still works (it repeats frames), but the clip no longer has the configured stride.
+For each record: the file must exist and decode. A video file is decoded once, whole
+(``probe(path, exact=True, allow_truncated=True)``: every packet demuxed, every video frame
+decoded, nothing converted), which both counts its frames and judges it by the one definition
+of *truncated* in :mod:`f4d.data.integrity`; a truncated file is reported as ``truncated``
+with what it declares and what decodes ("truncated: decodes 3.07 s of a declared 10.38 s
+(...)"). A frame folder is listed and its first and last frame read. A video shorter than one
+action-unit snippet (``frames_per_unit * stride`` frames) is reported as ``short``: sampling
+still works (it repeats frames), but the clip no longer has the configured stride.
 Labels outside the class list are ``label`` problems. Classes without videos are notes, not
 problems. Annotation errors (malformed rows, unknown labels) are raised by the parsers before
 the scan starts.
@@ -21,12 +25,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from f4d.data.annotations import DatasetIndex, VideoRecord, load_csv, load_index
 
-PROBLEM_KINDS = ("missing", "unreadable", "short", "label")
+PROBLEM_KINDS = ("missing", "unreadable", "truncated", "short", "label")
 
 
 @dataclass(frozen=True)
@@ -62,9 +67,14 @@ def check_record(
     num_classes: int,
     min_frames: int,
     prober: Callable[[Path], Any],
-    reader: Callable[[Path, Any], Any],
+    reader: Callable[[Path, Any], Any] | None = None,
 ) -> tuple[list[Problem], int | None]:
-    """Check one video; return its problems and its frame count (``None`` if unreadable)."""
+    """Check one video; return its problems and its frame count (``None`` if unreadable).
+
+    ``prober(path)`` returns an info with ``num_frames`` and, for a truncated file,
+    ``truncation``; ``reader(path, [0, last])``, when given, must then read the first and last
+    frame (the extremes any segment sampling may ask for).
+    """
     from f4d.data.video import VideoDecodeError
 
     path = str(record.path)
@@ -74,11 +84,16 @@ def check_record(
     if not record.path.exists():
         return [*problems, Problem(path, "missing", "file or frame folder does not exist")], None
     try:
-        num_frames = int(prober(record.path).num_frames)
-        reader(record.path, [0, num_frames - 1])
+        info = prober(record.path)
+        num_frames = int(info.num_frames)
+        if reader is not None:
+            reader(record.path, [0, num_frames - 1])
     except (VideoDecodeError, OSError) as err:
         return [*problems, Problem(path, "unreadable", str(err))], None
-    if num_frames < min_frames:
+    truncation = getattr(info, "truncation", None)
+    if truncation is not None:
+        problems.append(Problem(path, "truncated", str(truncation)))
+    elif num_frames < min_frames:
         detail = f"{num_frames} frames < {min_frames} (one unit snippet); frames will repeat"
         problems.append(Problem(path, "short", detail))
     return problems, num_frames
@@ -95,21 +110,23 @@ def check_index(
     reader: Callable[[Path, Any], Any] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> CheckReport:
-    """Probe and decode every video of ``index`` (``workers`` threads); return a report.
+    """Decode every video of ``index`` once (``workers`` threads); return a report.
 
     ``units`` is accepted for symmetry with training; only ``frames_per_unit * stride``
-    decides what counts as short. ``progress(n)`` is called after each video.
+    decides what counts as short. ``progress(n)`` is called after each video. ``prober`` and
+    ``reader`` replace the defaults (an exact, truncation-allowing probe; a reader of the
+    first and last frame of frame folders).
     """
     from f4d.data import video
 
-    prober = prober or video.probe
-    reader = reader or video.read_frames
+    default_prober = partial(video.probe, exact=True, allow_truncated=True)
     report = CheckReport(checked=len(index))
 
     def one(record: VideoRecord) -> tuple[list[Problem], int | None]:
+        folder_reader = video.read_frames if record.path.is_dir() else None
         result = check_record(
             record, num_classes=index.num_classes, min_frames=frames_per_unit * stride,
-            prober=prober, reader=reader,
+            prober=prober or default_prober, reader=reader or folder_reader,
         )  # fmt: skip
         if progress is not None:
             progress(1)

@@ -9,11 +9,19 @@ Frame ``i`` is the ``i``-th frame in presentation order, counted from 0.
 
 Probe policy (`probe`):
     The frame count comes from the stream header when it has one; when it is missing (WebM
-    stores none) the video packets are counted by demuxing, which reads the file but decodes
-    nothing. A header can still lie (a file cut short or damaged after writing); only decoding
-    reveals that, so ``probe(path, exact=True)`` decodes every frame and returns how many decode
-    before the end or the first error. `read_frames` on a frame the header promises but the file
-    cannot deliver raises `VideoDecodeError` ("truncated ...").
+    stores none) it is the number of video packets. `probe` demuxes every packet once (reading
+    the file, decoding nothing) and judges the file by :mod:`f4d.data.integrity`'s definition of
+    *truncated* (declared bytes or index past the end of the file, FFmpeg reporting an early end
+    of file, or a stream that ends before the duration the file declares). ``probe(path,
+    exact=True)`` decodes every frame instead of only demuxing, counts those that decode before
+    the end or the first error, and judges by what decodes. A truncated file raises
+    `TruncatedVideoError` unless ``allow_truncated=True``; then the returned `VideoInfo` counts
+    only the frames that decode and carries the `Truncation` (``info.truncation``).
+
+Truncation on reading (`read_frames`):
+    Cheap checks only: the container's declared bytes and index against the file size, and
+    FFmpeg's log while decoding. A frame the header promises but the file cannot deliver raises
+    `TruncatedVideoError` ("truncated: frames [...] requested but ...") whatever the option.
 
 Seek policy (`read_frames`):
     For MP4/MOV and Matroska/WebM the reader seeks to the nearest keyframe at or before the first
@@ -38,6 +46,9 @@ import av
 import numpy as np
 from PIL import Image
 
+from f4d.data import integrity
+from f4d.data.integrity import Truncation
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 # Container formats (PyAV `format.name`) whose timestamps are reliable enough to seek by.
 SEEKABLE_FORMATS = ("mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm")
@@ -52,46 +63,73 @@ class VideoDecodeError(ValueError):
         super().__init__(f"cannot decode video {self.path}: {reason}")
 
 
+class TruncatedVideoError(VideoDecodeError):
+    """A truncated video file (see :mod:`f4d.data.integrity`).
+
+    ``truncation`` holds what the file declares and delivers; it is None when a read ran out
+    of frames the header promised.
+    """
+
+    def __init__(self, path: str | Path, truncation: Truncation | str) -> None:
+        self.truncation = truncation if isinstance(truncation, Truncation) else None
+        super().__init__(path, str(truncation))
+
+
 @dataclass(frozen=True)
 class VideoInfo:
     """What `probe` learns about a video.
 
-    ``fps`` is 0.0 for frame folders, which carry no frame rate.
+    ``fps`` is 0.0 for frame folders, which carry no frame rate. ``truncation`` is set only
+    for a truncated file probed with ``allow_truncated=True`` (``num_frames`` then counts the
+    frames that decode).
     """
 
     num_frames: int
     fps: float
     width: int
     height: int
+    truncation: Truncation | None = None
 
 
-def probe(path: str | Path, *, exact: bool = False) -> VideoInfo:
+def probe(path: str | Path, *, exact: bool = False, allow_truncated: bool = False) -> VideoInfo:
     """Return the frame count, frame rate and frame size of a video file or frame folder.
 
     Args:
         path: video file or frame folder.
         exact: decode every frame and count those that decode (see the module's probe policy).
+        allow_truncated: return a truncated file's decodable part instead of raising.
 
     Raises:
+        TruncatedVideoError: the file is truncated and ``allow_truncated`` is False.
         VideoDecodeError: missing, empty, unreadable, no video stream, or zero frames.
     """
     path = Path(path)
     if path.is_dir():
         return _probe_folder(path)
-    with _open_video(path) as container:
+    with integrity.ffmpeg_log() as lines, _open_video(path) as container:
         stream = container.streams.video[0]
-        info = _stream_info(path, container, stream)
-        if not exact:
-            return info
-        _rewind(path, container)
-        counted = _count_decodable(container, stream)
-    if counted == 0:
-        raise VideoDecodeError(path, "zero frames decode")
-    return VideoInfo(counted, info.fps, info.width, info.height)
+        header = _header_info(path, stream)
+        facts = integrity.declared(path, container, stream)
+        got = integrity.scan(container, stream, decode=exact)
+        start = container.start_time
+    origin = None if start is None else start / av.time_base
+    truncation = integrity.judge(facts, got, lines, container_start_s=origin)
+    if truncation is not None and not allow_truncated:
+        raise TruncatedVideoError(path, truncation)
+    if truncation is not None and not exact:
+        return probe(path, exact=True, allow_truncated=True)  # count what decodes
+    num_frames = got.frames if exact or truncation else header.num_frames or got.frames
+    if num_frames <= 0:
+        raise VideoDecodeError(path, "zero frames decode" if exact else "zero frames")
+    return VideoInfo(num_frames, header.fps, header.width, header.height, truncation)
 
 
 def read_frames(
-    path: str | Path, indices: np.ndarray | list[int], *, timeout_s: float | None = None
+    path: str | Path,
+    indices: np.ndarray | list[int],
+    *,
+    timeout_s: float | None = None,
+    allow_truncated: bool = False,
 ) -> np.ndarray:
     """Decode the frames at ``indices``, in that order (repeats allowed).
 
@@ -100,26 +138,37 @@ def read_frames(
         indices: frame indices of any shape (e.g. ``(U, T)`` from `sample_segments`), read in
             C order; each in ``[0, probe(path).num_frames)``.
         timeout_s: give up with `VideoDecodeError` once decoding has taken longer than this.
+        allow_truncated: read the decodable part of a truncated file instead of raising.
 
     Returns:
         uint8 array ``(N, H, W, 3)`` RGB, ``N = indices.size``.
 
     Raises:
         ValueError: an index that is negative or not below the probed frame count, or none given.
-        VideoDecodeError: the file cannot deliver the frames (missing, corrupt, truncated, ...).
+        TruncatedVideoError: the file is truncated (see the module's truncation policy).
+        VideoDecodeError: the file cannot deliver the frames (missing, corrupt, ...).
     """
     path = Path(path)
     flat = _check_indices_shape(indices)
     if path.is_dir():
         return _read_folder(path, flat)
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
-    with _open_video(path) as container:
+    with integrity.ffmpeg_log() as lines, _open_video(path) as container:
         stream = container.streams.video[0]
         info = _stream_info(path, container, stream)
         _check_in_range(path, flat, info.num_frames)
+        if not allow_truncated:
+            _refuse_cut(path, integrity.cut_bytes(path, container))
         wanted = sorted(set(flat.tolist()))
         frames = _decode_wanted(path, container, stream, info, wanted, deadline)
+    if not allow_truncated:
+        _refuse_cut(path, integrity.premature_end(lines), prefix="FFmpeg: ")
     return _stack(path, [frames[i] for i in flat.tolist()])  # (N, H, W, 3)
+
+
+def _refuse_cut(path: Path, evidence: str | None, *, prefix: str = "") -> None:
+    if evidence is not None:
+        raise TruncatedVideoError(path, Truncation(None, None, prefix + evidence))
 
 
 # ---------------------------------------------------------------- video files
@@ -145,6 +194,15 @@ def _open_video(path: Path) -> av.container.InputContainer:
 
 def _stream_info(path: Path, container: av.container.InputContainer, stream) -> VideoInfo:
     """Header facts of the first video stream; packets are counted when the header has none."""
+    info = _header_info(path, stream)
+    num_frames = info.num_frames or _count_packets(path, container, stream)
+    if num_frames <= 0:
+        raise VideoDecodeError(path, "zero frames")
+    return VideoInfo(int(num_frames), info.fps, info.width, info.height)
+
+
+def _header_info(path: Path, stream) -> VideoInfo:
+    """Frame rate, size and the header's frame count (0 when it states none)."""
     if not (stream.average_rate or stream.guessed_rate or stream.base_rate):
         raise VideoDecodeError(path, "the video stream has no frame rate")
     if stream.codec_context is None:
@@ -152,10 +210,7 @@ def _stream_info(path: Path, container: av.container.InputContainer, stream) -> 
     width, height = stream.codec_context.width, stream.codec_context.height
     if width <= 0 or height <= 0:
         raise VideoDecodeError(path, f"invalid frame size {width}x{height}")
-    num_frames = stream.frames or _count_packets(path, container, stream)
-    if num_frames <= 0:
-        raise VideoDecodeError(path, "zero frames")
-    return VideoInfo(int(num_frames), float(_rate(stream)), int(width), int(height))
+    return VideoInfo(int(stream.frames or 0), float(_rate(stream)), int(width), int(height))
 
 
 def _count_packets(path: Path, container: av.container.InputContainer, stream) -> int:
@@ -175,17 +230,6 @@ def _rewind(path: Path, container: av.container.InputContainer) -> None:
         container.seek(0)
     except av.error.FFmpegError as err:
         raise VideoDecodeError(path, f"cannot seek back to the start ({err})") from err
-
-
-def _count_decodable(container: av.container.InputContainer, stream) -> int:
-    """Frames that decode from the start before the end of the stream or the first error."""
-    count = 0
-    try:
-        for _ in container.decode(stream):
-            count += 1
-    except av.error.FFmpegError:
-        pass
-    return count
 
 
 def _decode_wanted(
@@ -299,7 +343,7 @@ def _raise_truncated(
 ) -> None:
     missing = [i for i in wanted if i not in got]
     shown = ", ".join(map(str, missing[:5])) + (", ..." if len(missing) > 5 else "")
-    raise VideoDecodeError(
+    raise TruncatedVideoError(
         path,
         f"truncated: frames [{shown}] requested but {why} before them "
         f"(header says {info.num_frames} frames)",

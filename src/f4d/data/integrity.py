@@ -1,0 +1,430 @@
+"""Truncated videos: what a file declares against what it delivers.
+
+One definition, used by :func:`f4d.data.video.probe`, :func:`f4d.data.video.read_frames`,
+``f4d data check``, the training/test loaders and ``f4d predict``. A video file is
+**truncated** when the file itself shows that part of it is missing:
+
+1. *bytes*: its container declares more bytes than the file holds (the RIFF chunk sizes of
+   AVI, the top-level box sizes of MP4/MOV, the EBML Segment size of Matroska/WebM), or its
+   index (MP4 sample tables, AVI ``idx1``, Matroska cues) points past the end of the file;
+2. *FFmpeg says so*: while opening, demuxing or decoding, FFmpeg's log (captured through
+   PyAV, per thread) reports an unexpected end of file: "File ended prematurely" (Matroska),
+   "partial file" (MP4), "Truncating packet" (any demuxer);
+3. *time*: the video ends more than a tolerance before the duration the file declares: the
+   video stream's duration or frame count / frame rate, or the container's duration. Only
+   facts that the container's muxer writes count (:data:`DECLARED_FACTS`); durations that
+   FFmpeg estimates (from the bit rate, or from the packets present) never do. The
+   tolerance is two frame durations (the longest frame of the stream, at least ``1 / fps``)
+   plus, against the container's duration, the longest packet of any other stream (an audio
+   frame), plus 1 ms of timestamp rounding; times are measured from each stream's
+   ``start_time`` (the container's from its own ``start_time``), so start offsets, a last
+   frame's duration, B-frame reordering and audio that outlasts the video by a frame do not
+   count as missing.
+
+A decode that stops with a decoder error well before the packets the file holds end is
+counted too (rule 3 with the packets as the declaration): the decodable stream ends early.
+
+A file that declares nothing it lacks is not truncated, however short: a 3-frame MOV whose
+header says 3 frames passes. Judged from the file alone, never from a list of known files.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import av
+import av.logging
+
+# Phrases FFmpeg's demuxers log when the file ends inside something it declared (lower case).
+PREMATURE_END = ("ended prematurely", "partial file", "truncating packet", "premature end")
+
+MOV = "mov,mp4,m4a,3gp,3g2,mj2"
+MATROSKA = "matroska,webm"
+# Which header facts each container's muxer writes (rather than FFmpeg estimating them):
+# ``frames`` = the video stream's frame count, ``stream`` = its duration, ``tag`` = the
+# Matroska DURATION tag of the video track, ``container`` = the container's duration.
+DECLARED_FACTS = {
+    MOV: ("frames", "stream", "container"),
+    MATROSKA: ("tag", "container"),
+    "avi": ("frames",),
+}
+ROUNDING_S = 0.001
+MAX_TOP_LEVEL = 100_000  # top-level boxes/chunks/elements walked at most
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Truncation:
+    """Why a video counts as truncated.
+
+    ``declared_s``: the longest duration the file declares (None when it declares none);
+    ``delivered_s``: how much of the video decodes (``decoded``) or its packets hold;
+    ``evidence``: the findings, ``"; "``-joined.
+    """
+
+    declared_s: float | None
+    delivered_s: float | None
+    evidence: str
+    decoded: bool = True
+
+    def __str__(self) -> str:
+        if self.delivered_s is None:
+            return f"truncated ({self.evidence})"
+        verb = "decodes" if self.decoded else "holds"
+        span = f"{verb} {self.delivered_s:.2f} s"
+        if self.declared_s is not None:
+            span += f" of a declared {self.declared_s:.2f} s"
+        return f"truncated: {span} ({self.evidence})"
+
+
+# ---------------------------------------------------------------- FFmpeg's log
+
+
+_logging_ready = False
+
+
+def _enable_ffmpeg_log() -> None:
+    """Route FFmpeg errors through PyAV (once per process) so they can be captured.
+
+    PyAV ignores FFmpeg's log by default. At level ERROR its callback only takes the GIL for
+    errors; identical consecutive messages must not be folded, or a thread would miss the
+    message another thread logged just before. Errors nobody captures (e.g. from decoder
+    threads) go to the ``libav`` Python logger, which gets a NullHandler so that they are not
+    printed unless the application configures logging.
+    """
+    global _logging_ready
+    if _logging_ready:
+        return
+    if av.logging.get_level() is None:
+        av.logging.set_level(av.logging.ERROR)
+    av.logging.set_skip_repeated(False)
+    logging.getLogger("libav").addHandler(logging.NullHandler())
+    _logging_ready = True
+
+
+@contextmanager
+def ffmpeg_log() -> Iterator[list[tuple[int, str, str]]]:
+    """Capture FFmpeg's log lines ``(level, component, message)`` logged by this thread."""
+    _enable_ffmpeg_log()
+    with av.logging.Capture(local=True) as lines:
+        yield lines
+
+
+def premature_end(lines: list[tuple[int, str, str]]) -> str | None:
+    """The first captured line that reports an unexpected end of file, as ``[who] what``."""
+    for _, who, message in lines:
+        text = message.strip()
+        if any(phrase in text.lower() for phrase in PREMATURE_END):
+            return f"[{who}] {text}" if who else text
+    return None
+
+
+# ---------------------------------------------------------------- declared bytes
+
+
+def declared_bytes(path: Path, format_name: str) -> int | None:
+    """Where the container's top-level structure says the file ends (None: it does not say).
+
+    Walks AVI ``RIFF`` chunks, MP4/MOV top-level boxes or Matroska top-level EBML elements by
+    their size fields, reading a few bytes per element. Stops at the first element whose size
+    is unknown (live streams) or malformed; returns the largest end seen.
+    """
+    walkers = {"avi": _riff_ends, MOV: _box_ends, MATROSKA: _ebml_ends}
+    walker = walkers.get(format_name)
+    if walker is None:
+        return None
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        ends = [end for _, end in zip(range(MAX_TOP_LEVEL), walker(handle, size))]
+    return max(ends) if ends else None
+
+
+def _riff_ends(handle: BinaryIO, size: int) -> Iterator[int]:
+    """Ends of the ``RIFF`` chunks (AVI, then OpenDML ``AVIX`` extensions)."""
+    offset = 0
+    while offset + 8 <= size:
+        handle.seek(offset)
+        head = handle.read(8)
+        if len(head) < 8 or head[:4] != b"RIFF":
+            return
+        (length,) = struct.unpack("<I", head[4:])
+        if length in (0, 0xFFFFFFFF):  # written by a muxer that could not seek back
+            return
+        offset += 8 + length + (length & 1)
+        yield offset
+
+
+def _box_ends(handle: BinaryIO, size: int) -> Iterator[int]:
+    """Ends of the top-level ISO-BMFF boxes (``ftyp``, ``moov``, ``mdat``, ``moof`` ...)."""
+    offset = 0
+    while offset + 8 <= size:
+        handle.seek(offset)
+        head = handle.read(16)
+        length, kind = struct.unpack(">I4s", head[:8])
+        if not all(32 <= c < 127 for c in kind):
+            return  # not a box: trailing bytes after the last one
+        if length == 1 and len(head) == 16:
+            (length,) = struct.unpack(">Q", head[8:])
+        if length < 8:  # 0: "to the end of the file" (declares nothing); 1..7: malformed
+            return
+        offset += length
+        yield offset
+
+
+def _ebml_ends(handle: BinaryIO, size: int) -> Iterator[int]:
+    """Ends of the top-level EBML elements (the EBML header, then the Segment)."""
+    offset = 0
+    while offset + 2 <= size:
+        handle.seek(offset)
+        head = handle.read(12)
+        element_id = _vint(head, 0, keep_marker=True)
+        if element_id is None:
+            return
+        length = _vint(head, element_id[1], keep_marker=False)
+        if length is None or length[0] is None:  # malformed, or unknown size (live stream)
+            return
+        offset += length[1] + length[0]
+        yield offset
+
+
+def _vint(data: bytes, at: int, *, keep_marker: bool) -> tuple[int | None, int] | None:
+    """An EBML variable-length integer at ``data[at:]``: ``(value, end)``; value None = unknown.
+
+    Returns None when the bytes are not a valid integer.
+    """
+    if at >= len(data) or data[at] == 0:
+        return None
+    width = 9 - data[at].bit_length()
+    if at + width > len(data):
+        return None
+    value = int.from_bytes(data[at : at + width], "big")
+    if not keep_marker:
+        value &= (1 << (7 * width)) - 1
+        if value == (1 << (7 * width)) - 1:
+            return None, at + width
+    return value, at + width
+
+
+def index_end(container: av.container.InputContainer) -> int | None:
+    """The furthest byte the demuxer's index (sample tables, idx1, cues) points to."""
+    ends = []
+    for stream in container.streams:
+        entries = stream.index_entries
+        count = len(entries)
+        # The index is in time order; the furthest bytes sit among its last entries.
+        for i in range(max(0, count - 16), count):
+            entry = entries[i]
+            if entry.pos >= 0:
+                ends.append(entry.pos + max(entry.size, 0))
+    return max(ends) if ends else None
+
+
+# ---------------------------------------------------------------- declared time
+
+
+@dataclass(frozen=True)
+class Declared:
+    """What a video file declares about itself (see the module's definition)."""
+
+    file_bytes: int
+    container_bytes: int | None = None
+    index_bytes: int | None = None
+    video_s: float | None = None
+    container_s: float | None = None
+
+    @property
+    def longest_s(self) -> float | None:
+        known = [s for s in (self.video_s, self.container_s) if s is not None]
+        return max(known) if known else None
+
+
+def declared(path: Path, container: av.container.InputContainer, stream: Any) -> Declared:
+    """Read the declarations of ``path``, open as ``container`` with video ``stream``."""
+    name = container.format.name
+    facts = DECLARED_FACTS.get(name, ())
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    video = []
+    if "frames" in facts and stream.frames and rate:
+        video.append(float(stream.frames / Fraction(rate)))
+    if "stream" in facts and stream.duration and stream.time_base:
+        video.append(float(stream.duration * stream.time_base))
+    if "tag" in facts:
+        video += [s for s in [_tag_seconds(stream.metadata.get("DURATION"))] if s is not None]
+    container_s = None
+    if "container" in facts and container.duration and container.duration > 0:
+        container_s = container.duration / av.time_base
+    return Declared(
+        file_bytes=path.stat().st_size,
+        container_bytes=declared_bytes(path, name),
+        index_bytes=index_end(container),
+        video_s=max(video) if video else None,
+        container_s=container_s,
+    )
+
+
+def _tag_seconds(text: str | None) -> float | None:
+    """``"HH:MM:SS.fffffffff"`` (Matroska DURATION tag) in seconds."""
+    match = re.fullmatch(r"\s*(\d+):(\d{1,2}):(\d{1,2}(?:\.\d*)?)\s*", text or "")
+    if match is None:
+        return None
+    hours, minutes, seconds = match.groups()
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+# ---------------------------------------------------------------- delivered time
+
+
+@dataclass
+class StreamSpan:
+    """Timestamps seen in one stream (packets or decoded frames), in its time base."""
+
+    time_base: Fraction
+    start: int | None
+    stamps: list[int] = field(default_factory=list)
+    end: int | None = None
+    longest: int = 0  # longest packet/frame duration seen
+
+    def add(self, pts: int | None, duration: int | None) -> None:
+        if pts is None:
+            return
+        self.stamps.append(pts)
+        self.end = max(self.end if self.end is not None else pts, pts + (duration or 0))
+        self.longest = max(self.longest, duration or 0)
+
+    def end_s(self, origin_s: float | None = None) -> float | None:
+        """Seconds from the stream's start (or from ``origin_s``) to the end of its last frame."""
+        if self.end is None:
+            return None
+        if origin_s is not None:
+            return float(self.end * self.time_base) - origin_s
+        start = self.start if self.start is not None else min(self.stamps)
+        return float((self.end - start) * self.time_base)
+
+    def step_s(self) -> float:
+        """The longest frame: the largest packet duration or gap between consecutive stamps."""
+        stamps = sorted(self.stamps)
+        gaps = [b - a for a, b in itertools.pairwise(stamps)]
+        return float(max([self.longest, *gaps]) * self.time_base)
+
+
+@dataclass
+class Delivered:
+    """What demuxing (``decoded=False``) or decoding (``decoded=True``) one file delivered.
+
+    ``video`` holds the video frames (decoded) or packets; ``packets`` every stream's packets
+    (the video's too); ``frames`` counts video frames (or non-empty video packets);
+    ``failure`` is the error that stopped the pass early.
+    """
+
+    video: StreamSpan
+    packets: dict[int, StreamSpan]
+    index: int
+    fps: float
+    decoded: bool
+    frames: int = 0
+    failure: str | None = None
+
+
+def scan(container: av.container.InputContainer, stream: Any, *, decode: bool) -> Delivered:
+    """Demux every packet of every stream once; with ``decode``, decode the video's packets.
+
+    Errors are recorded (``failure``), never raised: the file is judged by what came out.
+    Run it inside :func:`ffmpeg_log` to catch what FFmpeg says about the file's end.
+    """
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    spans = {s.index: StreamSpan(s.time_base, s.start_time) for s in container.streams}
+    video = StreamSpan(stream.time_base, stream.start_time) if decode else spans[stream.index]
+    result = Delivered(video, spans, stream.index, float(rate) if rate else 0.0, decode)
+    try:
+        for packet in container.demux():
+            spans[packet.stream.index].add(packet.pts, packet.duration)
+            if packet.stream.index != stream.index:
+                continue
+            if not decode or result.failure is not None:
+                result.frames += not decode and packet.size > 0
+                continue
+            result.failure = _decode_into(packet, video, result)
+    except (av.error.FFmpegError, ValueError) as err:
+        result.failure = result.failure or str(err)
+    return result
+
+
+def _decode_into(packet: av.Packet, video: StreamSpan, result: Delivered) -> str | None:
+    """Decode one packet into ``video``; the decoder's error (then stop decoding) or None."""
+    try:
+        for frame in packet.decode():
+            video.add(frame.pts, frame.duration)
+            result.frames += 1
+    except (av.error.FFmpegError, ValueError) as err:
+        return str(err)
+    return None
+
+
+# ---------------------------------------------------------------- the verdict
+
+
+def judge(
+    facts: Declared,
+    got: Delivered,
+    lines: list[tuple[int, str, str]],
+    *,
+    container_start_s: float | None = None,
+) -> Truncation | None:
+    """The :class:`Truncation` of a file (None when it is whole); see the module's definition.
+
+    ``lines`` is FFmpeg's log captured while the file was opened and scanned;
+    ``container_start_s`` the container's ``start_time`` in seconds (its duration is
+    measured from there).
+    """
+    evidence = _byte_evidence(facts)
+    said = premature_end(lines)
+    if said:
+        evidence.append(f"FFmpeg: {said}")
+    video_s = got.video.end_s() or 0.0
+    frame_s = max(got.video.step_s() if got.video.stamps else 0.0, 1 / got.fps if got.fps else 0)
+    tolerance = 2 * frame_s + ROUNDING_S
+    short = facts.video_s is not None and facts.video_s - video_s > tolerance
+    if facts.container_s is not None:
+        others = [s for i, s in got.packets.items() if i != got.index and s.stamps]
+        ends = [s.end_s(container_start_s) for s in [got.video, *others]]
+        reached = max([e for e in ends if e is not None], default=0.0)
+        extra = max([s.step_s() for s in others], default=0.0)
+        short = short or facts.container_s - reached > tolerance + extra
+    if short:
+        evidence.append("the stream ends before the declared duration")
+    held = got.packets[got.index].end_s()
+    if got.failure and got.decoded and held is not None and held - video_s > tolerance:
+        evidence.append(f"the decoder failed at {video_s:.2f} s of {held:.2f} s: {got.failure}")
+    if not evidence:
+        return None
+    return Truncation(facts.longest_s, video_s, "; ".join(evidence), got.decoded)
+
+
+def cut_bytes(path: Path, container: av.container.InputContainer) -> str | None:
+    """The byte rule alone (a few small reads, no demuxing): why ``path`` is cut, or None."""
+    facts = Declared(
+        file_bytes=path.stat().st_size,
+        container_bytes=declared_bytes(path, container.format.name),
+        index_bytes=index_end(container),
+    )
+    return "; ".join(_byte_evidence(facts)) or None
+
+
+def _byte_evidence(facts: Declared) -> list[str]:
+    out = []
+    size = facts.file_bytes
+    if facts.container_bytes is not None and facts.container_bytes > size:
+        out.append(f"the container declares {facts.container_bytes} bytes, the file has {size}")
+    if facts.index_bytes is not None and facts.index_bytes > size:
+        out.append(f"its index points to byte {facts.index_bytes} of {size}")
+    return out
