@@ -7,6 +7,7 @@ import json
 import pytest
 
 from f4d.bench.report import markdown_from_files, markdown_table, model_rows, rich_table
+from f4d.errors import InputError
 
 REPORT = {
     "kind": "model",
@@ -54,3 +55,10 @@ def test_unknown_report_kind_and_missing_file_are_errors(tmp_path) -> None:
         markdown_table({"kind": "gpu"})
     with pytest.raises(FileNotFoundError, match=r"nope\.json"):
         markdown_from_files([tmp_path / "nope.json"])
+    (tmp_path / "list.json").write_text("[1, 2]")
+    (tmp_path / "bytes.json").write_bytes(b"\x80\x04not json")
+    (tmp_path / "data.json").write_text('{"kind": "data", "videos_per_s": 3.0}')
+    for name, why in [("list.json", "kind 'list'"), ("bytes.json", "not a JSON benchmark"),
+                      ("data.json", "kind 'data'")]:  # fmt: skip
+        with pytest.raises(InputError, match=why):
+            markdown_from_files([tmp_path / name])

@@ -43,15 +43,19 @@ def test_bench_data_synthetic(tmp_path) -> None:
     assert result["loaded"] == 3 and result["videos_per_s"] > 0
 
 
-def test_bench_rejects_bad_arguments() -> None:
-    with pytest.raises(SystemExit):
-        main(["bench", "ops", "--widths", "64,x"])
-    with pytest.raises(SystemExit, match="PATH or --synthetic"):
-        main(["bench", "data"])
-    with pytest.raises(SystemExit, match="kernel must be 4 positive ints"):
-        main(["bench", "ops", "--kernel", "3,3,1"])
-    with pytest.raises(SystemExit, match="unknown model"):
-        main(["bench", "model", "--models", "nope_r50", "--device", "cpu"])
+def test_bench_rejects_bad_arguments(capsys) -> None:
+    for argv, message in [
+        (["ops", "--widths", "64,x"], "argument --widths: expected comma-separated integers"),
+        (["ops", "--kernel", "3,3,1"], "argument --kernel: expected 4 integers, got '3,3,1'"),
+        (["model", "--models", "nope_r50"], "argument --models: unknown model 'nope_r50'"),
+    ]:
+        with pytest.raises(SystemExit) as exit_info:
+            main(["bench", *argv])
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert main(["bench", "data"]) == 2
+    assert "f4d bench data: error: give either a dataset PATH or --synthetic" in (
+        capsys.readouterr().err
+    )
 
 
 def test_bench_breakdown_then_report(tmp_path, capsys) -> None:
@@ -67,5 +71,8 @@ def test_bench_breakdown_then_report(tmp_path, capsys) -> None:
     md = tmp_path / "summary.md"
     assert main(["bench", "report", str(out), "--out", str(md)]) == 0
     assert "| blocks4d.conv4_0.op |" in md.read_text()
-    with pytest.raises(SystemExit, match="f4d bench breakdown: unknown model"):
+    with pytest.raises(SystemExit):
         main(["bench", "breakdown", "--models", "nope_r50", "--device", "cpu"])
+    assert "f4d bench breakdown: error: argument --models: unknown model" in (
+        capsys.readouterr().err
+    )

@@ -41,12 +41,12 @@ def test_bad_videos_exit_one_with_a_table(folder_dataset, realdata, capsys):
     assert "decodes 2.80 s of a declared 5.00 s" in flat  # decoding fails at frame 28 of 50
 
 
-def test_csv_with_unknown_label_exits_two(tmp_path, capsys):
+def test_csv_with_unknown_label_exits_four(tmp_path, capsys):
     (tmp_path / "classes.txt").write_text("push\n")
     (tmp_path / "train.csv").write_text("path,label\na.mp4,push\nb.mp4,pull\n")
-    assert main(["data", "check", str(tmp_path)]) == 2  # train.csv found: csv format
-    out = capsys.readouterr().out.replace("\n", "")
-    assert "train.csv:3: unknown label 'pull'" in out
+    assert main(["data", "check", str(tmp_path)]) == 4  # train.csv found: csv format
+    err = capsys.readouterr().err
+    assert "annotation error:" in err and "train.csv:3: unknown label 'pull'" in err
 
 
 def test_yaml_config_and_split(folder_dataset, tmp_path, capsys):

@@ -58,7 +58,7 @@ def test_bad_video_is_named_and_exit_is_1(assets, tmp_path, capsys):
 
 def test_missing_checkpoint_is_an_error(assets, tmp_path, capsys):
     rc = main(["predict", str(assets["video"]), "--checkpoint", str(tmp_path / "nope")])
-    assert rc == 1
+    assert rc == 4  # bad input
     assert "nope" in capsys.readouterr().err
 
 
@@ -122,7 +122,7 @@ def test_multi_view_json_counts_views_and_matches_the_api(assets, capsys):
     ("flags", "message"),
     [
         (["--crops", "2"], "argument --crops: invalid choice: 2 (choose from 1, 3)"),
-        (["--units", "0"], "argument --units: expected an integer >= 1, got 0"),
+        (["--units", "0"], "argument --units: expected an integer in 1..4096, got 0"),
         (["--views", "triple"], "argument --views: invalid choice: 'triple'"),
     ],
 )

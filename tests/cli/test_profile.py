@@ -51,5 +51,9 @@ def test_table1_rows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_unknown_model_is_a_clean_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["profile", "--model", "f4d_tiyn", "--no-speed", "--size", "32"]) == 2
-    assert "close matches: ['f4d_tiny'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:  # refused by argparse, before any model exists
+        main(["profile", "--model", "f4d_tiyn", "--no-speed", "--size", "32"])
+    assert exit_info.value.code == 2
+    assert "argument --model: unknown model 'f4d_tiyn'; did you mean f4d_tiny" in (
+        capsys.readouterr().err
+    )

@@ -1,4 +1,4 @@
-"""`f4d train` / `f4d test`: clean config errors (exit 2, no traceback) and a full round trip."""
+"""`f4d train` / `f4d test`: clean config errors (exit 3, no traceback) and a full round trip."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from f4d.cli.main import main
+from f4d.errors import EXIT_CONFIG, EXIT_INPUT
 from tests.engine.conftest import tiny_overrides
 
 
@@ -25,16 +26,16 @@ def write_config(path: Path, text: str) -> Path:
     return path
 
 
-def test_unknown_key_exits_2_naming_key_and_file(tmp_path: Path, capsys) -> None:
+def test_unknown_key_exits_3_naming_key_and_file(tmp_path: Path, capsys) -> None:
     config = write_config(tmp_path / "bad.yaml", "data:\n  root: /x\noptim:\n  lrr: 0.1\n")
-    assert main(["train", str(config)]) == 2
+    assert main(["train", str(config)]) == EXIT_CONFIG
     err = capsys.readouterr().err
     assert "optim.lrr" in err and "bad.yaml" in err and "Traceback" not in err
 
 
-def test_wrong_type_on_the_command_line_exits_2(tmp_path: Path, capsys) -> None:
+def test_wrong_type_on_the_command_line_exits_3(tmp_path: Path, capsys) -> None:
     config = write_config(tmp_path / "ok.yaml", "data:\n  root: /x\n")
-    assert main(["test", str(config), "optim.epochs=ten"]) == 2
+    assert main(["test", str(config), "optim.epochs=ten"]) == EXIT_CONFIG
     err = capsys.readouterr().err
     assert "optim.epochs" in err and "command line" in err
 
@@ -60,5 +61,5 @@ def test_train_then_test_round_trip(synth: Path, tmp_path: Path, capsys) -> None
 def test_missing_checkpoint_is_a_clean_error(synth: Path, tmp_path: Path, capsys) -> None:
     config = write_config(tmp_path / "run.yaml", "model:\n  name: f4d_tiny\n")
     overrides = tiny_overrides(synth, tmp_path / "none")
-    assert main(["test", str(config), *overrides]) == 1
+    assert main(["test", str(config), *overrides]) == EXIT_INPUT
     assert "no checkpoint" in capsys.readouterr().err

@@ -157,5 +157,9 @@ def test_cli_writes_a_dataset_and_rejects_bad_sizes(tmp_path, capsys):
     argv = ["synth", str(out), "--num-train", "2", "--num-test", "1", "--workers", "1", "--quiet"]
     assert main(argv) == 0
     assert len(_rows(out / "train.csv")) == 3
-    assert main(["synth", str(out), "--size", "33", "--quiet"]) == 2
-    assert "size=33" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["synth", str(out), "--size", "33", "--quiet"])
+    assert exit_info.value.code == 2
+    assert "argument --size: expected an integer in 16..4096 and even, got 33" in (
+        capsys.readouterr().err
+    )

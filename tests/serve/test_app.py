@@ -290,5 +290,5 @@ def test_openapi_documents_the_schemas(client):
 
 
 def test_cli_refuses_a_missing_checkpoint(tmp_path, capsys):
-    assert main(["serve", str(tmp_path / "nope")]) == 1
+    assert main(["serve", str(tmp_path / "nope")]) == 4  # bad input (f4d.errors.EXIT_INPUT)
     assert "nope" in capsys.readouterr().err

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from rich.table import Table
 
+from f4d.errors import InputError
+
 
 def _num(value: float | None, fmt: str) -> str:
     return "n/a" if value is None else format(value, fmt)
@@ -278,7 +280,23 @@ def markdown_from_files(paths: Sequence[str | Path]) -> str:
     sections = []
     for path in paths:
         path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"benchmark report {path} does not exist")
-        sections.append(markdown_table(json.loads(path.read_text()), title=path.stem))
+        sections.append(markdown_table(_read_report(path), title=path.stem))
     return "\n".join(sections)
+
+
+def _read_report(path: Path) -> dict:
+    """The JSON report at ``path``; :class:`InputError` naming the file if it is not one."""
+    if not path.is_file():
+        raise FileNotFoundError(f"benchmark report {path} does not exist")
+    try:
+        report = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InputError(f"{path} is not a JSON benchmark report: {err}") from None
+    kinds = ("model", "ops", "breakdown")
+    if not isinstance(report, dict) or report.get("kind") not in kinds:
+        kind = report.get("kind") if isinstance(report, dict) else type(report).__name__
+        raise InputError(
+            f"{path} is not a report of f4d bench {'/'.join(kinds)} (kind {kind!r})",
+            hint="bench data results have no table; pass the JSON of bench model, ops or breakdown",
+        )
+    return report

@@ -20,25 +20,51 @@ from pathlib import Path
 from rich.console import Console
 
 from f4d.bench.report import markdown_from_files, rich_tables, write_json
+from f4d.cli.guard import call_command, debug_from_env
+from f4d.cli.options import (
+    MAX_BATCH,
+    MAX_COUNT,
+    MAX_FRAMES,
+    MAX_SIZE,
+    MAX_WORKERS,
+    device_name,
+    existing_file,
+    existing_path,
+    int_in,
+    model_name,
+    writable_file,
+)
+from f4d.data.annotations import FORMATS
+from f4d.errors import OptionError
+
+MAX_WIDTH = 16384  # channels in `bench ops`
+SYNTHETIC_UNITS = (2, 8)  # `bench data --synthetic` writes f4d synth videos: U orders
 
 
-def _int_list(text: str) -> list[int]:
+def _int_list(text: str, *, count: int | None = None, high: int = MAX_WIDTH) -> list[int]:
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError as err:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated integers, got {text!r}"
         ) from err
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    if not values or min(values) < 1 or max(values) > high:
+        raise argparse.ArgumentTypeError(f"expected integers in 1..{high}, got {text!r}")
+    if count is not None and len(values) != count:
+        raise argparse.ArgumentTypeError(f"expected {count} integers, got {text!r}")
     return values
 
 
-def _name_list(text: str) -> list[str]:
+def _kernel(text: str) -> list[int]:
+    """``u,t,h,w``: four kernel sizes in 1..MAX_FRAMES."""
+    return _int_list(text, count=4, high=MAX_FRAMES)
+
+
+def _model_list(text: str) -> list[str]:
     names = [v.strip() for v in text.split(",") if v.strip()]
     if not names:
-        raise argparse.ArgumentTypeError(f"expected comma-separated names, got {text!r}")
-    return names
+        raise argparse.ArgumentTypeError(f"expected comma-separated model names, got {text!r}")
+    return [model_name(name) for name in names]
 
 
 def _console() -> Console:
@@ -52,23 +78,30 @@ def _progress(console: Console, what: str) -> None:
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    parser.add_argument("--repeats", type=int, default=5, help="timed calls (median reported)")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed calls before timing")
-    parser.add_argument("--json", type=Path, default=None, metavar="OUT", help="write JSON here")
-    parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
+    parser.add_argument("--device", type=device_name, default="auto",
+                        help="auto | cpu | cuda | cuda:N")  # fmt: skip
+    parser.add_argument("--repeats", type=int_in(1, MAX_COUNT), default=5,
+                        help="timed calls (median reported)")  # fmt: skip
+    parser.add_argument("--warmup", type=int_in(0, MAX_COUNT), default=2,
+                        help="untimed calls before timing")  # fmt: skip
+    parser.add_argument("--json", type=writable_file, default=None, metavar="OUT",
+                        help="write JSON here")  # fmt: skip
+    parser.add_argument("--threads", type=int_in(0, MAX_WORKERS), default=0,
+                        help="CPU threads (0: torch default)")  # fmt: skip
 
 
 def _add_shape(
     parser: argparse.ArgumentParser, default_models: list[str], models_help: str
 ) -> None:
     """Options shared by `bench model` and `bench breakdown`: models, input shape, dtype."""
-    parser.add_argument("--models", type=_name_list, default=default_models, help=models_help)
-    parser.add_argument("--frames", type=int, default=8, help="T frames per unit")
-    parser.add_argument("--units", type=int, default=4, help="U action units")
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--size", type=int, default=224, help="crop size H = W")
-    parser.add_argument("--num-classes", type=int, default=174, help="classifier width (174: SSv1)")
+    frames = int_in(1, MAX_FRAMES)
+    parser.add_argument("--models", type=_model_list, default=default_models, help=models_help)
+    parser.add_argument("--frames", type=frames, default=8, help="T frames per unit")
+    parser.add_argument("--units", type=frames, default=4, help="U action units")
+    parser.add_argument("--batch", type=int_in(1, MAX_BATCH), default=16)
+    parser.add_argument("--size", type=int_in(1, MAX_SIZE), default=224, help="crop size H = W")
+    parser.add_argument("--num-classes", type=int_in(1, MAX_COUNT), default=174,
+                        help="classifier width (174: SSv1)")  # fmt: skip
     parser.add_argument("--dtype", choices=("bf16", "fp32"), default="fp32", help="autocast dtype")
 
 
@@ -106,11 +139,12 @@ def _add_ops_parser(subparsers) -> None:
         default=[64, 128, 256, 512],
         help="channel widths C (input = output)",
     )
-    p.add_argument("--units", type=int, default=4)
-    p.add_argument("--frames", type=int, default=8)
-    p.add_argument("--size", type=int, default=14, help="spatial size H = W")
-    p.add_argument("--batch", type=int, default=1)
-    p.add_argument("--kernel", type=_int_list, default=[3, 3, 1, 1], help="u,t,h,w")
+    frames = int_in(1, MAX_FRAMES)
+    p.add_argument("--units", type=frames, default=4)
+    p.add_argument("--frames", type=frames, default=8)
+    p.add_argument("--size", type=int_in(1, MAX_SIZE), default=14, help="spatial size H = W")
+    p.add_argument("--batch", type=int_in(1, MAX_BATCH), default=1)
+    p.add_argument("--kernel", type=_kernel, default=[3, 3, 1, 1], help="u,t,h,w")
     p.add_argument("--backward", action="store_true", help="time forward + backward")
     _add_common(p)
     p.set_defaults(func=run_ops, warmup=1)
@@ -137,28 +171,31 @@ def _add_breakdown_parser(subparsers) -> None:
 
 def _add_data_parser(subparsers) -> None:
     p = subparsers.add_parser("data", help="videos/s of the loading pipeline")
-    p.add_argument("path", nargs="?", default=None, help="dataset root or csv (see --format)")
+    p.add_argument("path", nargs="?", type=existing_path, default=None,
+                   help="dataset root or csv (see --format)")  # fmt: skip
     p.add_argument(
         "--synthetic",
         action="store_true",
         help="generate a small synthetic dataset in a temporary folder and time it",
     )
-    p.add_argument("--format", default="csv", help="dataset format (f4d.data.annotations)")
+    frames = int_in(1, MAX_FRAMES)
+    p.add_argument("--format", choices=sorted(FORMATS), default="csv", help="dataset format")
     p.add_argument("--split", default="train")
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--units", type=int, default=4)
-    p.add_argument("--frames", type=int, default=8, help="frames per unit")
-    p.add_argument("--stride", type=int, default=4)
-    p.add_argument("--size", type=int, default=224)
-    p.add_argument("--num-videos", type=int, default=32)
-    p.add_argument("--json", type=Path, default=None, metavar="OUT")
+    p.add_argument("--workers", type=int_in(0, MAX_WORKERS), default=2)
+    p.add_argument("--units", type=frames, default=4)
+    p.add_argument("--frames", type=frames, default=8, help="frames per unit")
+    p.add_argument("--stride", type=frames, default=4)
+    p.add_argument("--size", type=int_in(1, MAX_SIZE), default=224)
+    p.add_argument("--num-videos", type=int_in(1, MAX_COUNT), default=32)
+    p.add_argument("--json", type=writable_file, default=None, metavar="OUT")
     p.set_defaults(func=run_data)
 
 
 def _add_report_parser(subparsers) -> None:
     p = subparsers.add_parser("report", help="markdown tables from benchmark JSON files")
-    p.add_argument("files", nargs="+", type=Path)
-    p.add_argument("--out", type=Path, default=None, help="write markdown here (else print)")
+    p.add_argument("files", nargs="+", type=existing_file)
+    p.add_argument("--out", type=writable_file, default=None,
+                   help="write markdown here (else print)")  # fmt: skip
     p.set_defaults(func=run_report)
 
 
@@ -226,7 +263,7 @@ def _run_model_bench(
     """`bench model` / `bench breakdown`: ``ModelBenchSettings`` from the options of
     ``_add_shape`` and ``_add_common`` (plus ``extra`` settings), then ``bench`` over
     ``args.models`` with each result recorded as it finishes, then the tables titled
-    ``command``. Bad settings or model names exit with a message naming ``command``."""
+    ``command``. Settings that only fail together raise :class:`OptionError`."""
     from f4d.bench.model import ModelBenchSettings
 
     console = _console()
@@ -238,15 +275,12 @@ def _run_model_bench(
             cudnn_benchmark=not args.no_cudnn_benchmark, repeats=args.repeats,
             warmup=args.warmup, num_classes=args.num_classes, **extra,
         )  # fmt: skip
-    except ValueError as err:
-        raise SystemExit(f"{command}: {err}") from err
+    except ValueError as err:  # settings the option types cannot check one by one
+        raise OptionError(str(err)) from err
     _progress(console, f"{verb} {', '.join(args.models)} on {device}")
     done = _recorder(console, args.json, lambda rows: make_report(rows, settings=settings,
                      device=device), line)  # fmt: skip
-    try:
-        report = bench(args.models, settings=settings, device=device, on_result=done)
-    except ValueError as err:  # bad model names: a message, not a traceback
-        raise SystemExit(f"{command}: {err}") from err
+    report = bench(args.models, settings=settings, device=device, on_result=done)
     return _finish(console, report, args.json, command)
 
 
@@ -276,8 +310,8 @@ def run_ops(args: argparse.Namespace) -> int:
             kernel=tuple(args.kernel), backward=args.backward, repeats=args.repeats,
             warmup=args.warmup,
         )  # fmt: skip
-    except ValueError as err:
-        raise SystemExit(f"f4d bench ops: {err}") from err
+    except ValueError as err:  # settings the option types cannot check one by one
+        raise OptionError(str(err)) from err
 
     def line(row: dict) -> str:
         return f"width {row['width']}: Conv4d {row['conv4d_speedup']:.2f}× the loop"
@@ -311,7 +345,10 @@ def run_data(args: argparse.Namespace) -> int:
         "size": args.size, "workers": args.workers, "num_videos": args.num_videos,
     }  # fmt: skip
     if args.synthetic == (args.path is not None):
-        raise SystemExit("give either a dataset PATH or --synthetic (not both, not neither)")
+        raise OptionError("give either a dataset PATH or --synthetic (not both, not neither)")
+    low, high = SYNTHETIC_UNITS
+    if args.synthetic and not low <= args.units <= high:
+        raise OptionError(f"--units {args.units}: --synthetic videos hold {low}..{high} units")
     if args.synthetic:
         with tempfile.TemporaryDirectory(prefix="f4d-bench-data-") as tmp:
             _progress(console, f"generating a synthetic dataset in {tmp}")
@@ -339,10 +376,14 @@ def run_report(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m f4d.cli.bench WHAT ...`: the bench commands without the other sub-commands
     (and their dependencies), as used by ``benchmarks/gpu.sh``."""
+    from f4d.cli.main import all_subparsers
+
     parser = argparse.ArgumentParser(prog="python -m f4d.cli.bench")
     register(parser.add_subparsers(dest="command", required=True))
+    for sub in all_subparsers(parser):
+        sub.set_defaults(prog=sub.prog)
     args = parser.parse_args(["bench", *(sys.argv[1:] if argv is None else argv)])
-    return int(args.func(args) or 0)
+    return call_command(lambda: args.func(args), prog=args.prog, debug=debug_from_env())
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ PATH_OR_CONFIG is a YAML config (a training config, with KEY=VALUE overrides, or
 file with a ``data`` section; see f4d.data.check), a csv file (``path,label``), or a dataset
 folder. Without --format a folder holding ``<split>.csv`` is read as csv, any other folder as
 folder (one sub-folder per class). Exit code 0 when every video is fine, 1 when any problem
-was found, 2 when the annotations themselves are wrong. Layouts: docs/datasets.md.
+was found, 3 for a bad config, 4 when the annotations themselves are wrong (all codes:
+f4d.errors). Layouts: docs/datasets.md.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from f4d.data.annotations import FORMATS, AnnotationError, DatasetIndex, load_index
+from f4d.cli.options import MAX_FRAMES, MAX_WORKERS, existing_path, int_in
+from f4d.data.annotations import FORMATS, DatasetIndex, load_index
+from f4d.errors import OptionError
 
 MAX_ROWS = 200
 
@@ -29,18 +32,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    check.add_argument("path", type=Path, metavar="PATH_OR_CONFIG")
+    frames = int_in(1, MAX_FRAMES)
+    check.add_argument("path", type=existing_path, metavar="PATH_OR_CONFIG")
     check.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                        help="config overrides, e.g. data.root=/data/sthv1 (YAML only)")  # fmt: skip
     check.add_argument("--format", choices=sorted(FORMATS), default=None)
     check.add_argument("--split", default="train", help="train | val | test (default: train)")
-    check.add_argument("--fold", type=int, default=None, help="ucf101/hmdb51 fold 1-3")
-    check.add_argument("--annotations", type=Path, default=None,
+    check.add_argument("--fold", type=int_in(1, 3), default=None, help="ucf101/hmdb51 fold 1-3")
+    check.add_argument("--annotations", type=existing_path, default=None,
                        help="folder (or list file) with the annotation files")  # fmt: skip
-    check.add_argument("--units", type=int, default=None, help="U (default 4)")
-    check.add_argument("--frames", type=int, default=None, help="T per unit (default 8)")
-    check.add_argument("--stride", type=int, default=None, help="frame stride (default 4)")
-    check.add_argument("--workers", type=int, default=4, help="decoding threads")
+    check.add_argument("--units", type=frames, default=None, help="U (default 4)")
+    check.add_argument("--frames", type=frames, default=None, help="T per unit (default 8)")
+    check.add_argument("--stride", type=frames, default=None, help="frame stride (default 4)")
+    check.add_argument("--workers", type=int_in(1, MAX_WORKERS), default=4,
+                       help="decoding threads")  # fmt: skip
     check.add_argument("--allow-outside-root", action="store_true",
                        help="accept video paths outside the dataset root")  # fmt: skip
     check.set_defaults(func=run_check)
@@ -53,16 +58,12 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    """Parse the split, scan it, print a table; 0 = clean, 1 = problems, 2 = bad annotations."""
+    """Parse the split, scan it, print a table; 0 = clean, 1 = problems (bad annotations raise)."""
     from rich.console import Console
 
     # Piped or captured output keeps whole paths on one line instead of folding them at 80 columns.
     console = Console() if sys.stdout.isatty() else Console(width=200)
-    try:
-        index, sampling = _load(args)
-    except (AnnotationError, FileNotFoundError, ValueError) as err:
-        console.print(f"[red]annotation error:[/red] {err}", highlight=False, soft_wrap=True)
-        return 2
+    index, sampling = _load(args)
     report = _scan(index, sampling, args.workers, console)
     _print_report(report, index, console)
     return 0 if report.ok else 1
@@ -74,7 +75,7 @@ def _load(args: argparse.Namespace) -> tuple[DatasetIndex, dict[str, int]]:
     sampling = {"units": 4, "frames": 8, "stride": 4}
     path = args.path
     if args.overrides and path.suffix.lower() not in (".yaml", ".yml"):
-        raise ValueError(f"KEY=VALUE overrides need a YAML config, got {path}")
+        raise OptionError(f"KEY=VALUE overrides need a YAML config, got {path}")
     if path.suffix.lower() in (".yaml", ".yml"):
         data = _config_data(path, args.overrides)
         data = {**data, **({"format": args.format} if args.format else {})}
@@ -106,8 +107,8 @@ def _config_data(path: Path, overrides: list[str]) -> dict[str, Any]:
     except ConfigError as err:
         try:
             return read_data_config(path, overrides)
-        except ValueError:
-            raise ValueError(str(err)) from None
+        except Exception:  # not a minimal data config either: the loader's error says more
+            raise err from None
     return OmegaConf.to_container(cfg.data, resolve=True)
 
 

@@ -25,6 +25,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from f4d.cli.options import new_or_writable_dir
 from f4d.experiments.recipe import SCALES, Scale, recipe_config, synthesize
 from f4d.experiments.recipe import pretrain as recipe_pretrain
 
@@ -44,16 +45,16 @@ def register(subparsers: Any) -> None:
         help="synthetic long-range-order demo: F4D vs TSN vs V4D on CPU in minutes",
         description=__doc__.split("\n\n")[0],
     )
-    parser.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
+    parser.add_argument("--out", type=new_or_writable_dir, default="demo_out",
+                        help="output folder (default: demo_out)")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="tiny sizes, a few steps (tests)")
     parser.set_defaults(func=_main)
 
 
 def _main(args: argparse.Namespace) -> int:
-    from f4d.cli.train import run_guarded
-
     budget = SCALES[DEMO_SCALES["quick" if args.quick else "full"]]
-    return run_guarded(lambda: run_demo(Path(args.out), budget=budget), on_success=_done)
+    _done(run_demo(Path(args.out), budget=budget))
+    return 0
 
 
 def _done(summary: dict[str, Any]) -> None:

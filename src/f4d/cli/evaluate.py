@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from f4d.cli.train import run_guarded
-
 __all__ = ["register"]
 
 
@@ -30,13 +28,11 @@ def _expand(overrides: list[str]) -> list[str]:
 
 
 def _main(args: argparse.Namespace) -> int:
-    def job() -> Any:
-        from f4d.engine.config import load_config
-        from f4d.engine.evaluate import evaluate
+    from f4d.engine.config import load_config
+    from f4d.engine.evaluate import evaluate
 
-        return evaluate(load_config(args.config, _expand(list(args.overrides))))
-
-    return run_guarded(job, on_success=_print_files)
+    _print_files(evaluate(load_config(args.config, _expand(list(args.overrides)))))
+    return 0
 
 
 def _print_files(result: dict[str, Any]) -> None:

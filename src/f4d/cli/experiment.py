@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from f4d.cli.options import new_or_writable_dir
 from f4d.experiments.specs import EXPERIMENTS
 
 __all__ = ["parse_seeds", "register"]
@@ -27,7 +28,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("name", choices=list(EXPERIMENTS), help="which claim")
     parser.add_argument("--seeds", default="0,1,2", type=parse_seeds,
                         help="comma-separated training seeds (default: 0,1,2)")  # fmt: skip
-    parser.add_argument("--out", default="experiments_out", type=Path,
+    parser.add_argument("--out", default="experiments_out", type=new_or_writable_dir,
                         help="output folder (default: experiments_out)")  # fmt: skip
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--hard", action="store_true",
@@ -48,22 +49,19 @@ def parse_seeds(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(
             f"--seeds {text!r}: expected comma-separated integers like 0,1,2"
         ) from None
+    if min(seeds) < 0:
+        raise argparse.ArgumentTypeError(f"--seeds {text!r}: seeds are integers >= 0")
     if len(set(seeds)) != len(seeds):
         raise argparse.ArgumentTypeError(f"--seeds {text!r}: a seed is repeated")
     return seeds
 
 
 def _main(args: argparse.Namespace) -> int:
-    from f4d.cli.train import run_guarded
     from f4d.experiments.runner import run_experiment
 
     scale = "smoke" if args.smoke else "hard" if args.hard else "small"
-
-    def job() -> dict[str, Any]:
-        return run_experiment(args.name, seeds=args.seeds, out=args.out, scale=scale,
-                              fresh=args.fresh)  # fmt: skip
-
-    return run_guarded(job, on_success=_done)
+    _done(run_experiment(args.name, seeds=args.seeds, out=args.out, scale=scale, fresh=args.fresh))
+    return 0
 
 
 def _done(summary: dict[str, Any]) -> None:

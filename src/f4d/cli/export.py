@@ -7,9 +7,10 @@ f4d export --model f4d_tiny --num-classes 10 --format torchscript --out tiny.pt 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+from f4d.cli.options import MAX_COUNT, MAX_FRAMES, MAX_SIZE, int_in, model_name, writable_file
 from f4d.engine.export import EXPORTERS, FORMATS
+from f4d.errors import OptionError
 
 
 def register(subparsers) -> None:
@@ -21,14 +22,19 @@ def register(subparsers) -> None:
         default=None,
         help="checkpoint (.safetensors, or its folder/tag); or use --model",
     )
-    p.add_argument("--model", default=None, help="registry name of an untrained model to export")
-    p.add_argument("--num-classes", type=int, default=None, help="classes K, with --model")
+    frames = int_in(1, MAX_FRAMES)
+    p.add_argument("--model", type=model_name, default=None,
+                   help="registry name of an untrained model to export")  # fmt: skip
+    p.add_argument("--num-classes", type=int_in(1, MAX_COUNT), default=None,
+                   help="classes K, with --model")  # fmt: skip
     p.add_argument("--format", choices=FORMATS, default="onnx")
-    p.add_argument("--out", type=Path, required=True, help="file to write")
-    p.add_argument("--units", type=int, default=None, help="U (default: checkpoint config or 4)")
-    p.add_argument("--frames", type=int, default=None, help="T (default: checkpoint config or 8)")
-    p.add_argument("--size", type=int, default=None, help="H = W (default: config or 224)")
-    p.add_argument("--opset", type=int, default=18, help="ONNX opset")
+    p.add_argument("--out", type=writable_file, required=True, help="file to write")
+    p.add_argument("--units", type=frames, default=None, help="U (default: checkpoint config or 4)")
+    p.add_argument("--frames", type=frames, default=None,
+                   help="T (default: checkpoint config or 8)")  # fmt: skip
+    p.add_argument("--size", type=int_in(1, MAX_SIZE), default=None,
+                   help="H = W (default: config or 224)")  # fmt: skip
+    p.add_argument("--opset", type=int_in(7, 30), default=18, help="ONNX opset")
     p.add_argument(
         "--exporter",
         choices=EXPORTERS,
@@ -47,12 +53,12 @@ def register(subparsers) -> None:
 def _load(args: argparse.Namespace):
     """(model, shape defaults from the checkpoint's saved data config, or {})."""
     if (args.checkpoint is None) == (args.model is None):
-        raise SystemExit("f4d export: give either a CHECKPOINT or --model NAME (not both)")
+        raise OptionError("give either a CHECKPOINT or --model NAME (not both, not neither)")
     if args.model is not None:
         from f4d.models import create_model
 
-        if args.num_classes is None or args.num_classes < 1:
-            raise SystemExit("f4d export: --model needs --num-classes K (K >= 1)")
+        if args.num_classes is None:
+            raise OptionError("--model needs --num-classes K (K >= 1)")
         return create_model(args.model, args.num_classes).eval(), {}
     from f4d.engine.checkpoint import load_for_inference
 

@@ -1,7 +1,8 @@
 """The ``f4d`` command line: one sub-command per module in :mod:`f4d.cli`.
 
 Each sub-command module exposes ``register(subparsers)``, which adds its parser and sets
-``func`` (called with the parsed namespace, returns an exit code).
+``func`` (called with the parsed namespace, returns an exit code). Commands let errors
+propagate: :func:`main` turns them into one line and an exit code (:mod:`f4d.cli.guard`).
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+
+from f4d.cli.guard import call_command
 
 # Sub-command modules, in the order `f4d --help` lists them.
 COMMAND_MODULES = (
@@ -26,13 +29,23 @@ COMMAND_MODULES = (
     "experiment",
 )
 
+EPILOG = (
+    "exit codes: 0 ok, 1 failed or found problems, 2 bad command line, 3 bad config, "
+    "4 bad input file or data, 5 cannot write, 70 internal error (a bug), 130 interrupted. "
+    "--debug (or F4D_DEBUG=1) prints the traceback of an error."
+)
+_DEBUG_HELP = "print the traceback of an error (also: F4D_DEBUG=1)"
+
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the top-level parser with every available sub-command registered."""
     parser = argparse.ArgumentParser(
-        prog="f4d", description="Factorized 4D CNNs for video-level action recognition."
+        prog="f4d",
+        description="Factorized 4D CNNs for video-level action recognition.",
+        epilog=EPILOG,
     )
     parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument("--debug", action="store_true", help=_DEBUG_HELP)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         module_name = f"f4d.cli.{name}"
@@ -43,7 +56,26 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.register(subparsers)
+    for sub in all_subparsers(parser):
+        # `f4d COMMAND ... --debug` works too; SUPPRESS keeps `f4d --debug COMMAND` intact.
+        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                         help=_DEBUG_HELP)  # fmt: skip
+        sub.set_defaults(prog=sub.prog)
     return parser
+
+
+def all_subparsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    """Every parser below ``parser`` (commands, their sub-commands, ...), each once."""
+    seen: set[int] = set()
+    stack = [parser]
+    while stack:
+        for action in stack.pop()._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    if id(sub) not in seen:
+                        seen.add(id(sub))
+                        stack.append(sub)
+                        yield sub
 
 
 def _version() -> str:
@@ -53,13 +85,25 @@ def _version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``f4d`` console script."""
+    """Entry point of the ``f4d`` console script; returns the exit code (see f4d.errors)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parsed: list[argparse.Namespace] = []
+    code = call_command(lambda: _parse(argv, parsed), prog="f4d", debug="--debug" in argv)
+    if not parsed:
+        return code
+    args = parsed[0]
+    return call_command(lambda: args.func(args), prog=args.prog, debug=args.debug)
+
+
+def _parse(argv: list[str], out: list[argparse.Namespace]) -> int:
+    """Parse ``argv`` into ``out``; print the help (exit 2) when no command is given."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    return int(args.func(args) or 0)
+    out.append(args)
+    return 0
 
 
 if __name__ == "__main__":

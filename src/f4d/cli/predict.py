@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from f4d.cli.options import MAX_COUNT, MAX_FRAMES, device_name, int_in, new_or_writable_dir
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``predict`` sub-command."""
@@ -28,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--checkpoint", required=True, help="checkpoint .safetensors, its stem, or a run folder"
     )
-    parser.add_argument("--topk", type=int, default=5, help="classes to show (default 5)")
+    parser.add_argument("--topk", type=int_in(1, MAX_COUNT), default=5,
+                        help="classes to show (default 5)")  # fmt: skip
     parser.add_argument(
         "--views",
         choices=("single", "multi"),
@@ -45,29 +48,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--units",
-        type=_positive,
+        type=int_in(1, MAX_FRAMES),
         help="action units U (default: data.units single, data.test_units multi)",
     )
-    parser.add_argument("--frames", type=_positive, help="frames T per unit (default: as trained)")
-    parser.add_argument(
-        "--stride", type=_positive, help="frame stride in a unit (default: as trained)"
-    )
+    parser.add_argument("--frames", type=int_in(1, MAX_FRAMES),
+                        help="frames T per unit (default: as trained)")  # fmt: skip
+    parser.add_argument("--stride", type=int_in(1, MAX_FRAMES),
+                        help="frame stride in a unit (default: as trained)")  # fmt: skip
     parser.add_argument(
         "--explain",
         metavar="OUT_DIR",
+        type=new_or_writable_dir,
         help="write TA weights (PNG) and STA maps over the frames (PNG grid + GIF) per video; "
         "drawn from one view, the centre crop, even when --crops 3 averages three",
     )
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     parser.add_argument(
-        "--device", default="auto", help="auto (cuda if available), cpu, cuda or cuda:N"
+        "--device",
+        type=device_name,
+        default="auto",
+        help="auto (cuda if available), cpu, cuda or cuda:N",
     )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Load the checkpoint, predict every video; exit 1 if any video or the checkpoint fails."""
-    from f4d.engine.checkpoint import CheckpointError
     from f4d.engine.predict import (
         attention_modules,
         explain_dirs,
@@ -76,20 +82,10 @@ def run(args: argparse.Namespace) -> int:
         predictions_table,
     )
 
-    if args.topk < 1:
-        return _fail(f"--topk must be >= 1, got {args.topk}")
-    try:
-        predictor = load_predictor(
-            args.checkpoint,
-            units=args.units,
-            frames=args.frames,
-            stride=args.stride,
-            views=args.views,
-            crops=args.crops,
-            device=args.device,
-        )
-    except (CheckpointError, ValueError, FileNotFoundError) as err:
-        return _fail(f"cannot load checkpoint {args.checkpoint}: {err}")
+    predictor = load_predictor(
+        args.checkpoint, units=args.units, frames=args.frames, stride=args.stride,
+        views=args.views, crops=args.crops, device=args.device,
+    )  # fmt: skip
     print(
         f"clip: {predictor.settings.describe()} (settings from {predictor.settings_source})",
         file=sys.stderr,
@@ -119,19 +115,3 @@ def run(args: argparse.Namespace) -> int:
     elif predictions:
         print(predictions_table(predictions))
     return 1 if failed else 0
-
-
-def _positive(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
-
-
-def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 1

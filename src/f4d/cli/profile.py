@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
 from rich.console import Console
 from rich.table import Table
 
+from f4d.cli.options import (
+    MAX_BATCH,
+    MAX_COUNT,
+    MAX_FRAMES,
+    MAX_SIZE,
+    device_name,
+    int_in,
+    model_name,
+    writable_file,
+)
 from f4d.models import create_model, profile_model
 from f4d.models.profile import ProfileResult
 
@@ -41,17 +50,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Count parameters and multiply-adds (per video, torch.utils.flop_counter) "
         "and measure inference videos/s of a registered model on random input.",
     )
-    parser.add_argument("--model", default="f4d_r50", help="registered model name")
-    parser.add_argument("--frames", type=int, default=8, help="frames per action unit T")
-    parser.add_argument("--units", type=int, default=4, help="action units U")
-    parser.add_argument("--num-classes", type=int, default=174)
-    parser.add_argument("--batch", type=int, default=16, help="batch size for the speed test")
-    parser.add_argument("--size", type=int, default=224, help="frame height and width")
-    parser.add_argument("--device", default="auto", help="'auto' (cuda if present), cpu, cuda:0")
+    frames = int_in(1, MAX_FRAMES)
+    parser.add_argument("--model", type=model_name, default="f4d_r50", help="registered model name")
+    parser.add_argument("--frames", type=frames, default=8, help="frames per action unit T")
+    parser.add_argument("--units", type=frames, default=4, help="action units U")
+    parser.add_argument("--num-classes", type=int_in(1, MAX_COUNT), default=174)
+    parser.add_argument("--batch", type=int_in(1, MAX_BATCH), default=16,
+                        help="batch size for the speed test")  # fmt: skip
+    parser.add_argument("--size", type=int_in(1, MAX_SIZE), default=224,
+                        help="frame height and width")  # fmt: skip
+    parser.add_argument("--device", type=device_name, default="auto",
+                        help="'auto' (cuda if present), cpu, cuda:0")  # fmt: skip
     parser.add_argument("--no-speed", action="store_true", help="skip the speed measurement")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed forward passes")
-    parser.add_argument("--iters", type=int, default=10, help="timed forward passes (median)")
-    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--warmup", type=int_in(0, MAX_COUNT), default=3,
+                        help="untimed forward passes")  # fmt: skip
+    parser.add_argument("--iters", type=int_in(1, MAX_COUNT), default=10,
+                        help="timed forward passes (median)")  # fmt: skip
+    parser.add_argument("--json", type=writable_file, default=None,
+                        help="also write the results here")  # fmt: skip
     parser.add_argument(
         "--table1", action="store_true", help="the paper's Table 1 rows next to ours (R50, 174)"
     )
@@ -127,14 +143,6 @@ def _table1(rows: list[tuple[PaperRow, ProfileResult]], title: str) -> Table:
 def run(args: argparse.Namespace) -> int:
     """Profile ``args.model`` (or the Table 1 models), print a table, optionally write JSON."""
     console = Console()
-    try:
-        return _run(args, console)
-    except ValueError as err:
-        Console(stderr=True).print(f"f4d profile: error: {err}", markup=False)
-        return 2
-
-
-def _run(args: argparse.Namespace, console: Console) -> int:
     device = _device(args.device)
     speed_note = "speed not measured" if args.no_speed else f"batch {args.batch} on {device}"
     if args.table1:

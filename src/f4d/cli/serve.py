@@ -6,7 +6,9 @@ import argparse
 import ipaddress
 import sys
 
-from f4d.cli.predict import _positive
+from f4d.cli.options import MAX_COUNT, MAX_SIZE, MAX_WORKERS, device_name, int_in, positive_float
+
+_count = int_in(1, MAX_COUNT)
 
 # Measured (docs/serve.md, benchmarks/serve_batching.py): on CPU, batching waiting requests
 # into one forward did not beat one at a time, so the default is no batching.
@@ -27,7 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT",
                    help="run folder, checkpoint .safetensors, or its stem")  # fmt: skip
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free)")
+    p.add_argument(
+        "--port", type=int_in(0, 65535), default=8000, help="port (default 8000; 0 = any free)"
+    )
     p.add_argument(
         "--views",
         choices=("single", "multi"),
@@ -36,62 +40,63 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--max-upload-mb",
-        type=float,
+        type=positive_float,
         default=100.0,
         help="largest upload in MiB; bigger ones get 413 (default 100)",
     )
     p.add_argument(
         "--workers",
-        type=_positive,
+        type=int_in(1, MAX_WORKERS),
         default=1,
         help="decode threads (probe + decode + crops in parallel; default 1); the "
         "model runs on one thread with torch's intra-op threads",
     )
     p.add_argument(
         "--batch",
-        type=_positive,
+        type=_count,
         default=DEFAULT_BATCH,
         help=f"most waiting requests one forward may hold (default {DEFAULT_BATCH}, "
         "measured; see docs/serve.md)",
     )
     p.add_argument(
         "--queue",
-        type=_positive,
+        type=_count,
         default=16,
         help="most requests held at once (decoding, waiting or running); more get "
         "429 with Retry-After (default 16)",
     )
     p.add_argument(
         "--max-frames",
-        type=_positive,
+        type=_count,
         default=54_000,
         help="longest video in frames (default 54000 = 30 min at 30 fps)",
     )
     p.add_argument(
         "--max-side",
-        type=_positive,
+        type=int_in(1, MAX_SIZE),
         default=4096,
         help="largest frame side in pixels (default 4096)",
     )
     p.add_argument(
         "--decode-timeout",
-        type=float,
+        type=positive_float,
         default=30.0,
         help="seconds one video may take to decode (default 30)",
     )
     p.add_argument(
         "--explain-ttl",
-        type=float,
+        type=positive_float,
         default=600.0,
         help="seconds explain files are kept (default 600)",
     )
     p.add_argument(
         "--threads",
-        type=_positive,
+        type=int_in(1, MAX_WORKERS),
         default=None,
         help="torch intra-op threads of the model (default: torch's, one per core)",
     )
-    p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda or cuda:N")
+    p.add_argument("--device", type=device_name, default="auto",
+                   help="auto (cuda if available), cpu, cuda or cuda:N")  # fmt: skip
     p.add_argument(
         "--log-level", default="info", choices=("critical", "error", "warning", "info", "debug")
     )
@@ -102,7 +107,6 @@ def run(args: argparse.Namespace) -> int:
     """Load the checkpoint and run uvicorn until interrupted."""
     import uvicorn
 
-    from f4d.engine.checkpoint import CheckpointError
     from f4d.engine.predict import load_predictor
     from f4d.serve.app import ServeSettings, create_app
     from f4d.serve.worker import Limits
@@ -111,12 +115,7 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    if args.max_upload_mb <= 0 or args.decode_timeout <= 0 or args.explain_ttl <= 0:
-        return _fail("--max-upload-mb, --decode-timeout and --explain-ttl must be > 0")
-    try:
-        predictor = load_predictor(args.checkpoint, views=args.views, device=args.device)
-    except (CheckpointError, ValueError, FileNotFoundError) as err:
-        return _fail(f"cannot load checkpoint {args.checkpoint}: {err}")
+    predictor = load_predictor(args.checkpoint, views=args.views, device=args.device)
     limits = Limits(
         max_upload_mb=args.max_upload_mb, max_frames=args.max_frames, max_side=args.max_side,
         decode_timeout_s=args.decode_timeout,
@@ -143,8 +142,3 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 1

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from collections.abc import Callable
 from typing import Any
 
-__all__ = ["register", "run_guarded"]
-
-EXIT_CONFIG = 2
-EXIT_FAILED = 1
+__all__ = ["register"]
 
 
 def register(subparsers: Any) -> None:
@@ -34,30 +29,10 @@ def register(subparsers: Any) -> None:
 def _main(args: argparse.Namespace) -> int:
     overrides = list(args.overrides) + (["run.resume=auto"] if args.resume else [])
 
-    def job() -> Any:
-        from f4d.engine.config import load_config
-        from f4d.engine.train import train
+    from f4d.engine.config import load_config
+    from f4d.engine.train import train
 
-        return train(load_config(args.config, overrides))
-
-    return run_guarded(job, on_success=_print_summary)
-
-
-def run_guarded(job: Callable[[], Any], *, on_success: Callable[[Any], None]) -> int:
-    """Run ``job``; turn config errors into exit 2 and run failures into exit 1, no traceback."""
-    from f4d.engine.checkpoint import CheckpointError
-    from f4d.engine.config import ConfigError
-    from f4d.engine.train import TrainingError
-
-    try:
-        result = job()
-    except ConfigError as err:
-        print(f"config error: {err}", file=sys.stderr)
-        return EXIT_CONFIG
-    except (CheckpointError, TrainingError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_FAILED
-    on_success(result)
+    _print_summary(train(load_config(args.config, overrides)))
     return 0
 
 

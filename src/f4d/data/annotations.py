@@ -21,12 +21,16 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from f4d.errors import InputError, OptionError
+
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".webm", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".ogv")
 FRAME_EXTENSIONS = (".jpg", ".jpeg", ".png")
 
 
-class AnnotationError(ValueError):
+class AnnotationError(InputError, ValueError):
     """An annotation file (or the dataset tree it describes) is wrong; names file and line."""
+
+    label = "annotation error"
 
 
 @dataclass(frozen=True)
@@ -220,14 +224,14 @@ def _annotation_dirs(root: Path, annotations: Path | None, subfolders: Sequence[
 
 def _check_fold(fold: int) -> None:
     if fold not in (1, 2, 3):
-        raise ValueError(f"fold must be 1, 2 or 3, got {fold!r}")
+        raise OptionError(f"fold must be 1, 2 or 3, got {fold!r}")
 
 
 def _check_split(split: str, allowed: Sequence[str], fmt: str) -> str:
     aliases = {"val": "validation", "valid": "validation", "validate": "validation"}
     canonical = aliases.get(split, split)
     if canonical not in allowed:
-        raise ValueError(f"{fmt}: unknown split {split!r}; valid: {', '.join(allowed)}")
+        raise OptionError(f"{fmt}: unknown split {split!r}; valid: {', '.join(allowed)}")
     return canonical
 
 
@@ -810,14 +814,14 @@ def load_index(
     and ``hmdb51`` a file stands for its folder).
     """
     if fmt not in FORMATS:
-        raise ValueError(f"unknown dataset format {fmt!r}; valid: {', '.join(FORMATS)}")
+        raise OptionError(f"unknown dataset format {fmt!r}; valid: {', '.join(FORMATS)}")
     kwargs: dict = {"check_files": check_files, "allow_outside_root": allow_outside_root}
     if fmt in ("ucf101", "hmdb51"):
         kwargs["fold"] = fold
     if fmt not in ("csv", "folder"):
         kwargs.update(_annotation_kwargs(fmt, annotations))
     elif annotations is not None:
-        raise ValueError(f"format {fmt!r} takes no separate annotations folder")
+        raise OptionError(f"format {fmt!r} takes no separate annotations folder")
     return FORMATS[fmt](Path(root), split=split, **kwargs)
 
 

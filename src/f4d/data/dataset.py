@@ -27,6 +27,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from f4d.data.annotations import DatasetIndex, VideoRecord
+from f4d.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ Reader = Callable[[Path, np.ndarray], np.ndarray]
 Prober = Callable[[Path], Any]
 
 
-class TooManyBadVideos(RuntimeError):
+class TooManyBadVideos(InputError, RuntimeError):
     """More videos failed to load than the skip policy allows; the message holds a table."""
 
 
@@ -53,7 +54,7 @@ def _bad_errors() -> tuple[type[BaseException], ...]:
     return (VideoDecodeError, OSError, ShortVideoError)
 
 
-class ShortVideoError(ValueError):
+class ShortVideoError(InputError, ValueError):
     """The decoder returned fewer frames than were asked for."""
 
 

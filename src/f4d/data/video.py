@@ -48,13 +48,14 @@ from PIL import Image
 
 from f4d.data import integrity
 from f4d.data.integrity import Truncation
+from f4d.errors import InputError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 # Container formats (PyAV `format.name`) whose timestamps are reliable enough to seek by.
 SEEKABLE_FORMATS = ("mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm")
 
 
-class VideoDecodeError(ValueError):
+class VideoDecodeError(InputError, ValueError):
     """A video (file or frame folder) that cannot deliver the frames asked for."""
 
     def __init__(self, path: str | Path, reason: str) -> None:

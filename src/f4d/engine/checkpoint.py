@@ -41,6 +41,8 @@ from safetensors.torch import load_file as load_safetensors
 from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
+from f4d.errors import InputError
+
 __all__ = [
     "CheckpointError",
     "InitReport",
@@ -70,7 +72,7 @@ _PERIODIC_TAG = re.compile(r"^(epoch|step)_\d+$")
 _SUFFIXES = (WEIGHTS_SUFFIX, STATE_SUFFIX, META_SUFFIX)
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(InputError, RuntimeError):
     """A checkpoint is missing, unreadable, or belongs to a different model / class count."""
 
 
@@ -296,7 +298,7 @@ def resolve_checkpoint(path: str | Path) -> Path:
     Accepts the weights file itself, its stem (``runs/x/checkpoints/last``), the ``.state.pt`` or
     ``.json`` companion, a checkpoint folder or a run folder (``best`` preferred over ``last``).
     """
-    path = Path(path)
+    given = path = Path(path)
     if path.name.endswith(WEIGHTS_SUFFIX) and path.is_file():
         return path
     for suffix in (STATE_SUFFIX, META_SUFFIX):
@@ -309,8 +311,39 @@ def resolve_checkpoint(path: str | Path) -> Path:
     for candidate in candidates:
         if candidate.is_file():
             return candidate
+    if given.is_file():  # a file, but none of the checkpoint's: say what it is instead
+        raise CheckpointError(f"{given} is not an f4d checkpoint: {_what_file(given)}", hint=_HINT)
     raise CheckpointError(
-        f"no checkpoint at {path} (looked for: {', '.join(str(c) for c in candidates)})"
+        f"no checkpoint at {path} (looked for: {', '.join(str(c) for c in candidates)})",
+        hint=_HINT,
+    )
+
+
+_HINT = "give an f4d run's .safetensors file, its stem (runs/x/checkpoints/best) or the run folder"
+
+
+def _what_file(path: Path) -> str:
+    """What ``path`` holds, judged from its first bytes: empty, a pickle, or something else."""
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    if size == 0:
+        return "the file is empty (0 bytes)"
+    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
+        return (
+            "it is a pickled PyTorch file (torch.save), which f4d never loads because "
+            "unpickling can run code; f4d checkpoints are safetensors files"
+        )
+    return f"expected a safetensors file ({WEIGHTS_SUFFIX}), got {size} bytes of something else"
+
+
+def _unreadable(weights: Path, err: Exception) -> CheckpointError:
+    """The error for a weights file safetensors cannot open: empty, a pickle, or torn."""
+    if weights.stat().st_size == 0 or _what_file(weights).startswith("it is a pickled"):
+        return CheckpointError(f"checkpoint {weights}: {_what_file(weights)}", hint=_HINT)
+    return CheckpointError(
+        f"checkpoint {weights} is truncated or damaged (safetensors: {err})",
+        hint="a copy cut short or a disk error; use another save (last, best, epoch_N)",
     )
 
 
@@ -321,10 +354,17 @@ def load_meta(path: str | Path) -> dict[str, Any]:
         with safe_open(str(weights), framework="pt") as handle:
             header = handle.metadata() or {}
     except Exception as err:
-        raise CheckpointError(f"cannot read checkpoint {weights}: {err}") from err
+        raise _unreadable(weights, err) from err
     if _META_HEADER_KEY not in header:
-        raise CheckpointError(f"{weights} is not an f4d checkpoint (no '{_META_HEADER_KEY}')")
-    return json.loads(header[_META_HEADER_KEY])
+        raise CheckpointError(
+            f"{weights} is a safetensors file but not an f4d checkpoint (no '{_META_HEADER_KEY}' "
+            "in its header: written by another tool?)",
+            hint=_HINT,
+        )
+    try:
+        return json.loads(header[_META_HEADER_KEY])
+    except ValueError as err:
+        raise CheckpointError(f"checkpoint {weights}: damaged meta header ({err})") from err
 
 
 def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
@@ -333,7 +373,7 @@ def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         return load_safetensors(str(weights), device="cpu")
     except Exception as err:
-        raise CheckpointError(f"cannot read weights from {weights}: {err}") from err
+        raise _unreadable(weights, err) from err
 
 
 def load_training_state(path: str | Path) -> dict[str, Any]:
@@ -426,12 +466,35 @@ def load_for_inference(
     from f4d.models import create_model
 
     meta = load_meta(path)
+    source = resolve_checkpoint(path)
     args = dict(meta.get("model_args", {}))
-    args.setdefault("num_classes", meta["num_classes"])
-    model = create_model(meta["model_name"], **args)
-    check_compatible(model, meta, source=str(resolve_checkpoint(path)))
-    model.load_state_dict(load_weights(path), strict=True)
+    args.setdefault("num_classes", meta.get("num_classes"))
+    try:
+        model = create_model(meta.get("model_name"), **args)
+    except (ValueError, TypeError) as err:  # unknown to this f4d version, or bad arguments
+        raise CheckpointError(
+            f"checkpoint {source} holds model {meta.get('model_name')!r} with args {args}, which "
+            f"this f4d {_f4d_version()} cannot build: {err}",
+            hint="load it with the f4d version that wrote it (meta 'torch' and files say which)",
+        ) from err
+    check_compatible(model, meta, source=str(source))
+    weights = load_weights(path)
+    try:
+        model.load_state_dict(weights, strict=True)
+    except RuntimeError as err:  # missing / unexpected keys, other shapes
+        first = str(err).strip().splitlines()[0]
+        raise CheckpointError(
+            f"checkpoint {source}: its weights do not fit model '{meta.get('model_name')}' "
+            f"({first})",
+            hint="the files were edited or mixed with another model's; use a save as f4d wrote it",
+        ) from err
     return model.to(device).eval(), list(meta.get("classes", [])), meta
+
+
+def _f4d_version() -> str:
+    from f4d import __version__
+
+    return __version__
 
 
 def check_compatible(model: nn.Module, meta: Mapping[str, Any], *, source: str) -> None:

@@ -18,6 +18,8 @@ from typing import Any
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from f4d.errors import ConfigError
+
 __all__ = [
     "AMP_MODES",
     "DATA_FORMATS",
@@ -43,10 +45,6 @@ VIEW_MODES = ("multi", "single")
 NONFINITE_POLICIES = ("stop", "skip")
 TASKS = ("video", "units")
 _DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
-
-
-class ConfigError(ValueError):
-    """A configuration file or override is invalid; the message names the key and the source."""
 
 
 @dataclass

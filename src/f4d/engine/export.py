@@ -18,12 +18,14 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from f4d.errors import RunError
+
 FORMATS = ("onnx", "torchscript")
 EXPORTERS = ("auto", "dynamo", "legacy")
 INPUT_NAME, OUTPUT_NAME = "video", "logits"
 
 
-class ExportError(RuntimeError):
+class ExportError(RunError, RuntimeError):
     """Exporting failed; the message names the format, the exporter and the cause."""
 
 

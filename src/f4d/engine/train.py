@@ -37,6 +37,7 @@ from f4d.engine.distributed import (
 from f4d.engine.loaders import build_eval_loader, build_train_loader, load_split
 from f4d.engine.metrics import RunningAverage, topk_correct
 from f4d.engine.schedule import LRSchedule, scaled_lr
+from f4d.errors import RunError
 
 __all__ = [
     "NonFiniteLossError",
@@ -53,7 +54,7 @@ METRICS_FILE = "metrics.jsonl"
 STEPS_FILE = "steps.jsonl"
 
 
-class TrainingError(RuntimeError):
+class TrainingError(RunError, RuntimeError):
     """The run cannot go on (too many bad videos, a dataset without unit labels, ...)."""
 
 
@@ -232,7 +233,10 @@ class Trainer:
                 f"{num_classes} classes"
             )
         args = OmegaConf.to_container(cfg.model.args, resolve=True)
-        model = create_model(cfg.model.name, num_classes, **args)
+        try:
+            model = create_model(cfg.model.name, num_classes, **args)
+        except (ValueError, TypeError) as err:  # unknown name or attention, unknown argument
+            raise ConfigError(f"model.name={cfg.model.name!r}, model.args={args}: {err}") from err
         if cfg.model.pretrained_2d:
             from f4d.models import inflate_from_2d
 

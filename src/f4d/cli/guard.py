@@ -1,0 +1,99 @@
+"""The one error path of the ``f4d`` command: every failure becomes one plain line and an exit code.
+
+:func:`call_command` runs a command and turns
+
+- an :class:`f4d.errors.F4DError` (bad option, config, input file, unwritable output, failed
+  run) into ``<prog>: <label>: <message> -- <hint>`` and the error's ``exit_code``;
+- an ``OSError`` (the file system refused: no such file, permission denied, disk full) into
+  ``<prog>: error: <reason>: <path>``, exit 4 for a missing file and 5 otherwise;
+- Ctrl-C into ``interrupted`` and exit 130;
+- anything else, a bug in f4d, into a short message saying where to report it, exit 70.
+
+``--debug`` or ``F4D_DEBUG=1`` prints the traceback as well. The exit codes are listed in
+:mod:`f4d.errors` and the README.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+import traceback
+from collections.abc import Callable
+
+from f4d.errors import (
+    EXIT_BUG,
+    EXIT_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_OUTPUT,
+    F4DError,
+)
+
+__all__ = ["DEBUG_ENV", "call_command", "debug_from_env", "describe_error"]
+
+DEBUG_ENV = "F4D_DEBUG"
+REPORT_TO = "the f4d issue tracker"
+_MAX_BUG_MESSAGE = 300
+
+
+def debug_from_env() -> bool:
+    """Whether ``F4D_DEBUG`` asks for tracebacks (set and not 0/false/no/empty)."""
+    return os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def call_command(call: Callable[[], int | None], *, prog: str, debug: bool = False) -> int:
+    """Run ``call`` and return its exit code, or report its failure on stderr and return that
+    failure's code (see the module docstring). ``SystemExit`` passes through untouched."""
+    debug = debug or debug_from_env()
+    try:
+        return int(call() or 0)
+    except KeyboardInterrupt:
+        _print_traceback(debug)
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as err:  # the one place that catches everything
+        _print_traceback(debug)
+        line, code = describe_error(err)
+        print(f"{prog}: {line}", file=sys.stderr)
+        if code == EXIT_BUG:
+            print(_bug_note(prog, debug), file=sys.stderr)
+        return code
+
+
+def describe_error(err: BaseException) -> tuple[str, int]:
+    """``(message line without the program name, exit code)`` for ``err``."""
+    if isinstance(err, F4DError):
+        message = str(err) or type(err).__name__
+        if err.hint:
+            message = f"{message} -- {err.hint}"
+        return f"{err.label}: {message}", err.exit_code
+    if isinstance(err, OSError):
+        missing = isinstance(err, FileNotFoundError) or err.errno == errno.ENOENT
+        code = EXIT_INPUT if missing else EXIT_OUTPUT
+        return f"error: {_os_reason(err)}", code
+    first = (str(err).strip().splitlines() or [""])[0]
+    if len(first) > _MAX_BUG_MESSAGE:
+        first = first[:_MAX_BUG_MESSAGE] + " ..."
+    return f"internal error: {type(err).__name__}: {first}".rstrip(": "), EXIT_BUG
+
+
+def _os_reason(err: OSError) -> str:
+    """``"Permission denied: out/x"``: the reason, then the path(s), without ``[Errno N]``."""
+    reason = err.strerror or str(err)
+    paths = [str(p) for p in (err.filename, err.filename2) if p is not None]
+    return f"{reason}: {' -> '.join(paths)}" if paths else reason
+
+
+def _bug_note(prog: str, debug: bool) -> str:
+    from f4d import __version__
+
+    how = "the traceback is above" if debug else "add --debug (or F4D_DEBUG=1) for the traceback"
+    return (
+        f"{prog}: this is a bug in f4d {__version__} (or an input it should have refused with a "
+        f"clear message); please report it to {REPORT_TO} with the command line; {how}"
+    )
+
+
+def _print_traceback(debug: bool) -> None:
+    if debug:
+        traceback.print_exc(file=sys.stderr)
