@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from typing import Any, NamedTuple
 
 import torch
 from rich.console import Console
+from rich.live import Live
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from f4d.cli.options import (
@@ -20,12 +30,18 @@ from f4d.cli.options import (
     model_name,
     writable_file,
 )
+from f4d.errors import OptionError
 from f4d.models import create_model, profile_model
-from f4d.models.profile import ProfileResult
+from f4d.models.profile import ProfileResult, measure_speed
 
 
 class PaperRow(NamedTuple):
-    """One row of the paper's Table 1 (Something-Something v1, single crop, as printed)."""
+    """One row of the paper's Table 1 (Something-Something v1, single crop, as printed).
+
+    ``frames`` is the paper's "Frames" column. For FLOPs and speed the paper "equally sample[s]
+    8 or 16 frames from a video" (section 4.5, following Jiang et al. 2019): frames per video.
+    Its models train on U=4 action units of 8 (or 16) frames each (section 4.3).
+    """
 
     approach: str
     model: str
@@ -41,6 +57,37 @@ PAPER_TABLE1 = (
     PaperRow("F4D", "f4d_r50", 8, 57.5, 72.0, 52.3, 36.8),
     PaperRow("F4D", "f4d_r50", 16, 58.4, 143.0, 27.5, 36.8),
 )
+# V4D-R50 without its two 4D blocks, counted next to the rows (not timed): the paper's V4D
+# FLOPs match this backbone at the training input.
+BACKBONE = ("V4D backbone", "slow_r50", 8)
+
+
+class SpeedSetting(NamedTuple):
+    """How speed is measured: videos per batch, untimed passes, timed passes (median)."""
+
+    batch: int
+    warmup: int
+    iters: int
+
+
+SPEED_DEFAULTS = {"cuda": SpeedSetting(16, 3, 10), "cpu": SpeedSetting(1, 1, 3)}
+# Table 1's two inputs per row: the paper's FLOPs/speed protocol (section 4.5: 8 or 16 frames
+# per video, U x T with T = frames / U) and the training input (section 4.3: U x 8 or 16 frames)
+PROTOCOLS = {
+    "paper_protocol": "the paper's FLOPs protocol: 8 or 16 frames per video (U x frames/U)",
+    "training_input": "the training input: U action units of 8 or 16 frames",
+}
+
+
+class Input(NamedTuple):
+    """One model at one input: ``units`` x ``frames`` per video (``frames`` = T per unit)."""
+
+    model: str
+    units: int
+    frames: int
+
+    def label(self) -> str:
+        return f"{self.units}x{self.frames}"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -48,7 +95,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "profile",
         help="parameters, MACs and videos/s of a model",
         description="Count parameters and multiply-adds (per video, torch.utils.flop_counter) "
-        "and measure inference videos/s of a registered model on random input.",
+        "and measure inference videos/s of a registered model on random input. Counts print at "
+        "once; timing shows a progress bar. Speed settings not given default to batch 16, 3 "
+        "warm-up and 10 timed passes on a GPU, and to batch 1, 1 warm-up and 3 timed passes on "
+        "a CPU (a ResNet-50 forward of 32 frames at 224x224 takes seconds there).",
     )
     frames = int_in(1, MAX_FRAMES)
     parser.add_argument("--model", type=model_name, default="f4d_r50", help="registered model name")
@@ -69,9 +119,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", type=writable_file, default=None,
                         help="also write the results here")  # fmt: skip
     parser.add_argument(
-        "--table1", action="store_true", help="the paper's Table 1 rows next to ours (R50, 174)"
+        "--table1",
+        action="store_true",
+        help="the paper's Table 1 rows next to ours (R50, 174 classes), under the paper's FLOPs "
+        "protocol (8 or 16 frames per video) and at the training input (U units x 8 or 16)",
     )
-    parser.set_defaults(func=run)
+    # batch / warm-up / timed passes: None = the device's default (SPEED_DEFAULTS)
+    parser.set_defaults(func=run, batch=None, warmup=None, iters=None)
 
 
 def _device(name: str) -> torch.device:
@@ -80,21 +134,77 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _profile(args: argparse.Namespace, name: str, frames: int, device: torch.device) -> Any:
-    build_on = torch.device("meta") if args.no_speed else device
-    with build_on:
-        model = create_model(name, args.num_classes)
+def _setting(args: argparse.Namespace, device: torch.device) -> SpeedSetting:
+    """The speed settings given on the command line, the device's defaults for the rest."""
+    default = SPEED_DEFAULTS["cuda" if device.type == "cuda" else "cpu"]
+    given = {f: getattr(args, f) for f in SpeedSetting._fields if getattr(args, f) is not None}
+    return default._replace(**given)
+
+
+def _count(
+    args: argparse.Namespace, spec: Input, setting: SpeedSetting, device: Any
+) -> ProfileResult:
+    """Parameters and MACs of ``spec`` (built on the meta device: nothing is computed)."""
+    with torch.device("meta"):
+        model = create_model(spec.model, args.num_classes)
     return profile_model(
         model,
-        frames=frames,
-        units=args.units,
-        batch=args.batch,
+        frames=spec.frames,
+        units=spec.units,
         size=args.size,
+        batch=setting.batch,
         device=device,
-        speed=not args.no_speed,
-        warmup=args.warmup,
-        iters=args.iters,
+        speed=False,
     )
+
+
+def _time(
+    args: argparse.Namespace,
+    jobs: list[tuple[Input, ProfileResult]],
+    setting: SpeedSetting,
+    device: torch.device,
+    console: Console,
+) -> list[ProfileResult]:
+    """Measure videos/s of every job, one model built at a time, under a progress bar whose ETA
+    weighs each pass by its multiply-adds."""
+    passes = setting.warmup + setting.iters
+    console.print(
+        f"timing {len(jobs)} input(s) on {device}, batch {setting.batch}, passes per input: "
+        f"{setting.warmup} warm-up, {setting.iters} timed (--batch/--warmup/--iters change this)"
+    )
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    total = sum(r.macs for _, r in jobs) * setting.batch * passes
+    timed = []
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("timing", total=total)
+        models: dict[str, torch.nn.Module] = {}
+        for spec, counted in jobs:
+            progress.update(task, description=f"{spec.model} {spec.label()}")
+            if spec.model not in models:
+                models.clear()  # one model in memory at a time (jobs come grouped by model)
+                with device:
+                    models[spec.model] = create_model(spec.model, args.num_classes)
+            step = counted.macs * setting.batch
+            speed = measure_speed(
+                models[spec.model],
+                frames=spec.frames,
+                units=spec.units,
+                batch=setting.batch,
+                size=args.size,
+                device=device,
+                warmup=setting.warmup,
+                iters=setting.iters,
+                on_pass=lambda step=step: progress.advance(task, step),
+            )
+            timed.append(replace(counted, videos_per_s=speed))
+    return timed
 
 
 def _speed(result: ProfileResult) -> str:
@@ -118,42 +228,180 @@ def _table(results: list[ProfileResult], title: str) -> Table:
     return table
 
 
-def _table1(rows: list[tuple[PaperRow, ProfileResult]], title: str) -> Table:
-    caption = "paper columns as printed there (2x P100); its FLOPs set against our MACs"
+def _run_one(args: argparse.Namespace, console: Console, device: torch.device) -> Any:
+    """One model: its counts at once, then (unless --no-speed) its measured videos/s."""
+    setting = _setting(args, device)
+    spec = Input(args.model, args.units, args.frames)
+    result = _count(args, spec, setting, device)
+    console.print(_table([result], f"{args.model}: parameters and multiply-adds"))
+    if not args.no_speed:
+        (result,) = _time(args, [(spec, result)], setting, device, console)
+        note = f"batch {setting.batch}, median of {setting.iters} passes on {device}"
+        console.print(_table([result], f"{args.model}: {note}"))
+    return result.as_dict()
+
+
+class Table1Row(NamedTuple):
+    """A Table 1 row (or the backbone reference): its two inputs and our results for each."""
+
+    label: str
+    paper: PaperRow | None
+    inputs: dict[str, Input]
+    ours: dict[str, ProfileResult]
+
+
+def _table1_inputs(model: str, frames: int, units: int) -> dict[str, Input]:
+    """The two inputs of a Table 1 row: ``frames`` per video, and ``units`` x ``frames``."""
+    if frames % units:
+        raise OptionError(
+            f"--units {units} does not divide the paper's {frames} frames per video "
+            "(Table 1's protocol); use --units 1, 2, 4 or 8"
+        )
+    return {
+        "paper_protocol": Input(model, units, frames // units),
+        "training_input": Input(model, units, frames),
+    }
+
+
+def _table1_specs(units: int) -> list[tuple[str, PaperRow | None, dict[str, Input]]]:
+    rows: list[tuple[str, PaperRow | None, dict[str, Input]]] = [
+        (f"{p.approach} {p.frames}f", p, _table1_inputs(p.model, p.frames, units))
+        for p in PAPER_TABLE1
+    ]
+    label, model, frames = BACKBONE
+    return [*rows, (label, None, _table1_inputs(model, frames, units))]
+
+
+def _table1_counts(
+    args: argparse.Namespace, setting: SpeedSetting, device: Any, console: Console
+) -> list[Table1Row]:
+    """Count every row's inputs, the table growing row by row on a terminal (seconds in all)."""
+    rows: list[Table1Row] = []
+    with Live(console=console, transient=True) as live:
+        for label, paper, inputs in _table1_specs(args.units):
+            ours = {p: _count(args, spec, setting, device) for p, spec in inputs.items()}
+            rows.append(Table1Row(label, paper, inputs, ours))
+            live.update(_counts_table(rows, args))
+    return rows
+
+
+def _table1_speeds(
+    args: argparse.Namespace,
+    rows: list[Table1Row],
+    setting: SpeedSetting,
+    device: torch.device,
+    console: Console,
+) -> list[Table1Row]:
+    """Time both inputs of the paper's rows, grouped by model so one is built at a time."""
+    keys = [(i, p) for i, row in enumerate(rows) if row.paper is not None for p in row.inputs]
+    keys.sort(key=lambda key: rows[key[0]].inputs[key[1]].model)  # stable: rows stay in order
+    jobs = [(rows[i].inputs[p], rows[i].ours[p]) for i, p in keys]
+    timed = dict(zip(keys, _time(args, jobs, setting, device, console), strict=True))
+    return [
+        row._replace(ours={p: timed.get((i, p), result) for p, result in row.ours.items()})
+        for i, row in enumerate(rows)
+    ]
+
+
+def _add_columns(table: Table, headers: tuple[str, ...]) -> None:
+    """Text columns (row, model) left and never narrower than their names; numbers right."""
+    for column in headers:
+        text = column in ("row", "model")
+        table.add_column(column, justify="left" if text else "right", min_width=8 if text else None)
+
+
+def _at(value: str, result: ProfileResult) -> str:
+    return f"{value} @{result.units}x{result.frames}"
+
+
+def _counts_table(rows: list[Table1Row], args: argparse.Namespace) -> Table:
+    title = f"Table 1: parameters and multiply-adds ({args.size}x{args.size}, U={args.units})"
+    caption = (
+        "paper: as printed (its FLOPs are multiply-adds). @UxT: U units of T frames. "
+        "8/16 per video: the paper's FLOPs protocol (section 4.5). U x 8/16: the training "
+        "input (section 4.3). V4D backbone: V4D-R50 without its 4D blocks."
+    )
     table = Table(title=title, caption=caption)
-    columns = ("", "model", "T", "top-1", "params M", "ours", "GFLOPs", "GMACs ours", "V/s", "ours")
-    for column in columns:
-        table.add_column(column, justify="left" if column in ("", "model") else "right")
-    for paper, ours in rows:
+    headers = ("row", "model", "top-1 paper", "params M paper / ours", "GFLOPs paper",
+               "GMACs ours, 8/16 per video", "GMACs ours, U x 8/16")  # fmt: skip
+    _add_columns(table, headers)
+    for row in rows:
+        paper, ours = row.paper, row.ours
+        params = f"{ours['paper_protocol'].params / 1e6:.2f}"
         table.add_row(
-            paper.approach,
-            ours.model,
-            str(paper.frames),
-            f"{paper.top1:.1f}",
-            f"{paper.params_m:.1f}",
-            f"{ours.params / 1e6:.2f}",
-            f"{paper.gflops:.0f}",
-            f"{ours.macs / 1e9:.1f}",
-            f"{paper.videos_per_s:.1f}",
-            _speed(ours),
+            row.label,
+            ours["paper_protocol"].model,
+            "-" if paper is None else f"{paper.top1:.1f}",
+            f"- / {params}" if paper is None else f"{paper.params_m:.1f} / {params}",
+            "-" if paper is None else f"{paper.gflops:.0f}",
+            *(_at(f"{ours[p].macs / 1e9:.1f}", ours[p]) for p in PROTOCOLS),
         )
     return table
 
 
+def _ratio(rows: list[Table1Row], protocol: str | None) -> str:
+    """F4D 8f over V4D 8f videos/s (``protocol`` None: the paper's own columns)."""
+    v4d, f4d = rows[0], rows[1]
+    if protocol is None:
+        return f"{f4d.paper.videos_per_s / v4d.paper.videos_per_s:.2f}x"  # type: ignore[union-attr]
+    ours = [r.ours[protocol].videos_per_s for r in (f4d, v4d)]
+    return f"{ours[0] / ours[1]:.2f}x" if None not in ours else "-"  # type: ignore[operator]
+
+
+def _speed_table(rows: list[Table1Row], setting: SpeedSetting, device: torch.device) -> Table:
+    title = (
+        f"Table 1: videos/s (ours: {device}, batch {setting.batch}, median of {setting.iters} "
+        f"passes after {setting.warmup} warm-up; paper: 2x P100, batch 16)"
+    )
+    caption = (
+        f"F4D 8f / V4D 8f: paper {_ratio(rows, None)}; ours {_ratio(rows, 'paper_protocol')} "
+        f"at 8 frames per video, {_ratio(rows, 'training_input')} at U x 8"
+    )
+    table = Table(title=title, caption=caption)
+    headers = ("row", "model", "V/s paper", "V/s ours, 8/16 per video", "V/s ours, U x 8/16")
+    _add_columns(table, headers)
+    for row in rows:
+        if row.paper is not None:
+            ours = row.ours
+            table.add_row(
+                row.label,
+                ours["paper_protocol"].model,
+                f"{row.paper.videos_per_s:.1f}",
+                *(_at(_speed(ours[p]), ours[p]) for p in PROTOCOLS),
+            )
+    return table
+
+
+def _run_table1(args: argparse.Namespace, console: Console, device: torch.device) -> Any:
+    """Table 1: every row's counts at once, then (unless --no-speed) the timed rows."""
+    setting = _setting(args, device)
+    rows = _table1_counts(args, setting, device, console)
+    console.print(_counts_table(rows, args))
+    if not args.no_speed:
+        rows = _table1_speeds(args, rows, setting, device, console)
+        console.print(_speed_table(rows, setting, device))
+    return {
+        "protocols": PROTOCOLS,
+        "speed": None if args.no_speed else setting._asdict(),
+        "rows": [
+            {
+                "row": row.label,
+                "paper": None if row.paper is None else row.paper._asdict(),
+                **{p: result.as_dict() for p, result in row.ours.items()},
+            }
+            for row in rows
+        ],
+    }
+
+
 def run(args: argparse.Namespace) -> int:
-    """Profile ``args.model`` (or the Table 1 models), print a table, optionally write JSON."""
+    """Profile ``args.model`` (or the Table 1 models), print tables, optionally write JSON."""
     console = Console()
     device = _device(args.device)
-    speed_note = "speed not measured" if args.no_speed else f"batch {args.batch} on {device}"
     if args.table1:
-        rows = [(row, _profile(args, row.model, row.frames, device)) for row in PAPER_TABLE1]
-        title = f"Table 1: paper vs ours (U={args.units}, {args.size}px, {speed_note})"
-        console.print(_table1(rows, title))
-        payload: Any = [{"paper": row._asdict(), "ours": r.as_dict()} for row, r in rows]
+        payload = _run_table1(args, console, device)
     else:
-        result = _profile(args, args.model, args.frames, device)
-        console.print(_table([result], f"{args.model}: {speed_note}"))
-        payload = result.as_dict()
+        payload = _run_one(args, console, device)
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(payload, indent=2) + "\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -71,9 +72,13 @@ def measure_speed(
     device: str | torch.device = "cpu",
     warmup: int = 2,
     iters: int = 5,
+    on_pass: Callable[[], None] | None = None,
 ) -> float:
     """Inference throughput in videos/s: ``batch`` over the median time of ``iters`` forward
-    passes of a random ``(batch, U, C, T, size, size)`` batch, after ``warmup`` passes."""
+    passes of a random ``(batch, U, C, T, size, size)`` batch, after ``warmup`` passes.
+
+    ``on_pass`` is called after every pass, warm-up included (e.g. to advance a progress bar).
+    """
     if iters < 1 or warmup < 0:
         raise ValueError(f"need iters >= 1 and warmup >= 0, got iters={iters}, warmup={warmup}")
     device = torch.device(device)
@@ -88,6 +93,8 @@ def measure_speed(
             _sync(device)
             if i >= warmup:
                 times.append(time.perf_counter() - start)
+            if on_pass is not None:
+                on_pass()
     return batch / statistics.median(times)
 
 
@@ -102,8 +109,12 @@ def profile_model(
     speed: bool = True,
     warmup: int = 2,
     iters: int = 5,
+    on_pass: Callable[[], None] | None = None,
 ) -> ProfileResult:
-    """Parameters, MACs per video and (if ``speed``) measured videos/s of ``model``."""
+    """Parameters, MACs per video and (if ``speed``) measured videos/s of ``model``.
+
+    ``on_pass``: called after every timed or warm-up forward pass (see :func:`measure_speed`).
+    """
     macs = count_macs(model, frames=frames, units=units, size=size)
     videos_per_s = None
     if speed:
@@ -116,6 +127,7 @@ def profile_model(
             device=device,
             warmup=warmup,
             iters=iters,
+            on_pass=on_pass,
         )
     return ProfileResult(
         model=getattr(model, "model_name", type(model).__name__),
