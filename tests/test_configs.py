@@ -101,9 +101,10 @@ def test_paper_recipe(path, loaded):
         assert (data.units, data.frames) == (4, 16)
 
 
-TABLE_ROWS = {
+TABLE_ROWS = {  # Table 2's conv3 row is f4d_r50 itself (its blocks are in conv3)
     "Table 2": [f"f4d_r50_{row}" for row in
-                ("conv1", "conv2", "conv3", "conv4", "conv5", "conv2_3", "conv3_4", "conv2_5")],
+                ("conv1", "conv2", "conv4", "conv5", "conv2_3", "conv3_4", "conv2_5")]
+    + ["f4d_r50"],
     "Table 4": [f"f4d_r50_{row}" for row in ("attn_none", "ca", "sta", "ca_sta", "ta", "ta_ca")]
     + ["f4d_r50"],
     "Table 5": ["f4d_r50_se", "f4d_r50_cbam", "f4d_r50_stm", "f4d_r50_tea", "f4d_r50"],
@@ -119,6 +120,56 @@ def test_every_ablation_row_has_a_config(dataset, loaded):
         assert not missing, f"{dataset} {table}: no config for {missing}"
     units = {c.data.units for c in configs if c.model.name == "f4d_r50" and c.data.frames == 8}
     assert {3, 4, 5, 6, 7} <= units, f"{dataset} Table 3: U_train rows {sorted(units)}"
+
+
+def test_table2_conv3_row_is_f4d_r50():
+    """One YAML per paper row: f4d_r50 is Table 2's conv3 architecture, so its config serves
+    that row and no second config trains the same model."""
+    import torch
+
+    from f4d.models import create_model
+
+    with torch.device("meta"):
+        conv3, f4d = (create_model(name, 174) for name in ("f4d_r50_conv3", "f4d_r50"))
+    assert conv3.model_args == f4d.model_args
+    assert set(f4d.model_args["block4d_at"]) == {"conv3"}
+
+
+PAPER_ROW = re.compile(r"^# Paper row: (?P<text>.*)$", re.M)
+TOP1 = re.compile(r"top-1 (\d+\.\d)")
+
+
+def _paper_row(path: Path) -> str:
+    """The ``# Paper row:`` label of a config's header, with its wrapped continuation."""
+    text = path.read_text()
+    match = PAPER_ROW.search(text)
+    assert match, f"{rel(path)} has no '# Paper row:' line naming the table and row it reproduces"
+    return match["text"]
+
+
+@pytest.mark.parametrize("path", PAPER, ids=rel)
+def test_config_names_its_paper_row(path):
+    """Every config says which table or figure row it reproduces, with the paper's top-1 for
+    it, or 'none'; docs/configs.md lists it first with the same number."""
+    label = _paper_row(path)
+    assert re.match(r"(Table [1-5] '|Figure [4-8] '|none \()", label), f"{rel(path)}: {label}"
+    number = TOP1.search(label)
+    docs = (CONFIGS.parent / "docs" / "configs.md").read_text()
+    rows = [line for line in docs.splitlines() if line.startswith(f"| `configs/{rel(path)}`")]
+    row = rows[0]
+    cells = [cell.strip() for cell in row.strip("|").split("|")][2:]  # the paper's top-1 cells
+    listed = next((m[0] for cell in cells if (m := re.match(r"\d+\.\d", cell))), None)
+    assert listed == (number and number[1]), f"{rel(path)}: label {label!r}, docs row {row!r}"
+
+
+@pytest.mark.parametrize("path", PAPER, ids=rel)
+def test_f4d_configs_use_the_papers_block_dropout(path, loaded):
+    """Section 4.2: a dropout layer after each F4D block (0.5, docs/configs.md); V4D's blocks
+    have none, 2D/3D baselines no 4D blocks at all."""
+    cfg = loaded[path]
+    block4d = cfg.model.args.get("block4d", {}) or {}
+    expected = 0.5 if cfg.model.name.startswith("f4d_") else None
+    assert block4d.get("dropout") == expected, f"{rel(path)}: model.args={cfg.model.args}"
 
 
 @pytest.mark.parametrize("dataset", ["ucf101", "hmdb51"])
