@@ -208,7 +208,11 @@ def _time(
 
 
 def _speed(result: ProfileResult) -> str:
-    return "-" if result.videos_per_s is None else f"{result.videos_per_s:.1f}"
+    """Videos/s to 0.1 from 10 up, else to 3 significant digits (a CPU's 0.048 is not 0.0)."""
+    speed = result.videos_per_s
+    if speed is None:
+        return "-"
+    return f"{speed:.1f}" if speed >= 10 else f"{speed:.3g}"
 
 
 def _table(results: list[ProfileResult], title: str) -> Table:
