@@ -6,6 +6,7 @@ import errno
 import pickle
 
 import pytest
+import torch
 
 from f4d.cli.guard import call_command, describe_error
 from f4d.data.annotations import AnnotationError
@@ -115,3 +116,40 @@ def test_interrupt_and_system_exit(capsys) -> None:
     assert capsys.readouterr().err == "f4d train: interrupted\n"
     with pytest.raises(SystemExit):
         call_command(_fail(SystemExit(3)), prog="f4d")
+
+
+class _BadVideos(torch.utils.data.Dataset):
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def __len__(self) -> int:
+        return 1
+
+    def __getitem__(self, index: int):
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    ("error", "line", "code"),
+    [
+        (VideoDecodeError("clip.mp4", "no video stream"),
+         "error: cannot decode video clip.mp4: no video stream", EXIT_INPUT),
+        (AnnotationError("train.csv:3: unknown label"),
+         "annotation error: train.csv:3: unknown label", EXIT_INPUT),
+        (KeyError("frames"), "internal error: KeyError: 'frames'", EXIT_BUG),
+    ],
+)  # fmt: skip
+def test_error_in_a_dataloader_worker_is_the_original_line(error, line, code) -> None:
+    loader = torch.utils.data.DataLoader(_BadVideos(error), num_workers=1)
+    with pytest.raises(Exception) as info:  # torch re-raises as the original type, or not
+        next(iter(loader))
+    assert "Original Traceback" in str(info.value)  # what torch hands over
+    assert describe_error(info.value) == (f"{line} (in DataLoader worker process 0)", code)
+
+
+def test_out_of_memory_is_a_failed_run_with_what_to_lower() -> None:
+    oom = RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate "
+                       "memory: you tried to allocate 4398046511104 bytes")  # fmt: skip
+    line, code = describe_error(oom)
+    assert code == EXIT_FAILED and line.startswith("out of memory: ") and "--batch" in line
+    assert describe_error(MemoryError())[1] == EXIT_FAILED

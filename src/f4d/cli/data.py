@@ -117,6 +117,9 @@ def _guess_format(path: Path, split: str) -> str:
         return "csv"
     if path.is_dir() and (path / f"{split}.csv").is_file():
         return "csv"
+    lists = sorted(p.name for p in path.glob("*.csv")) if path.is_dir() else []
+    if lists and not (path / split).is_dir():  # a csv dataset without this split
+        raise OptionError(f"--split {split}: no {split}.csv in {path} (lists: {', '.join(lists)})")
     return "folder"
 
 

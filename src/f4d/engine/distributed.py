@@ -17,6 +17,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from f4d.errors import ConfigError
+
 __all__ = [
     "DistInfo",
     "all_gather_objects",
@@ -53,7 +55,7 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"run.device={name!r} but CUDA is not available; use cpu or auto")
+        raise ConfigError(f"run.device={name!r} but CUDA is not available; use cpu or auto")
     if name == "cuda":
         return torch.device("cuda", local_rank % max(1, torch.cuda.device_count()))
     return torch.device(name)

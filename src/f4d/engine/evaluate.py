@@ -29,6 +29,7 @@ from f4d.engine.distributed import (
 )
 from f4d.engine.loaders import build_eval_loader, load_split
 from f4d.engine.metrics import classification_report
+from f4d.errors import InputError
 
 __all__ = ["default_checkpoint", "evaluate", "predict_loader", "write_results"]
 
@@ -112,7 +113,10 @@ def predict_loader(
     gathered = [row for part in all_gather_objects(rows) for row in part]
     gathered.sort(key=lambda r: r[0])
     if not gathered:
-        raise RuntimeError("no video of the test split could be read")
+        raise InputError(
+            f"no video of the test split of {cfg.data.root} could be read",
+            hint=f"run f4d data check on {cfg.data.root} to see why",
+        )
     indices = np.array([r[0] for r in gathered], dtype=np.int64)
     return indices, np.stack([r[1] for r in gathered])
 
