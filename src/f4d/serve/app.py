@@ -65,7 +65,7 @@ class ServeSettings:
     """How the server runs: threads, batching, queue bound, limits, explain file lifetime."""
 
     workers: int = 1
-    max_batch: int = 1
+    max_batch: int = 4  # as f4d serve --batch (measured, docs/serve.md)
     max_pending: int = 16
     limits: Limits = field(default_factory=Limits)
     explain_ttl_s: float = 600.0

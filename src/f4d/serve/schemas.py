@@ -77,7 +77,7 @@ class ModelResponse(BaseModel):
     default_views: str = Field(description="view mode used when a request names none")
     input: dict[str, ClipInput] = Field(description="clip settings per view mode")
     explain_available: bool = Field(description="the model has TA or STA attention to explain")
-    limits: dict[str, float] = Field(description="max_upload_mb, max_frames, max_side, ...")
+    limits: dict[str, int | float] = Field(description="max_upload_mb, max_frames, max_side, ...")
     serving: dict[str, int] = Field(description="workers, max_batch, max_pending")
 
 
