@@ -130,8 +130,20 @@ def test_truncated_avi_is_refused(client, realdata, serve_assets, tmp_path):
     data = (realdata / "videos" / "mmaction2_test.avi").read_bytes()
     answer = post(client, content=data[: len(data) * 6 // 10], name="secret_name.avi")
     message = assert_plain_error(answer, 422, "truncated")
-    assert "truncated" in message and "164 frames" in message
+    assert message == "the video is truncated or damaged: it holds 3.76 s of the 6.56 s it declares"
     assert_still_serving(client, serve_assets["clip"])
+
+
+def test_mp4_cut_before_its_index_is_truncated(client, realdata, serve_assets):
+    data = (realdata / "videos" / "mmaction2_test.mp4").read_bytes()  # moov atom at the end
+    answer = post(client, content=data[: len(data) // 2], name="secret_name.mp4")
+    assert "no index (moov atom)" in assert_plain_error(answer, 422, "truncated")
+
+
+def test_cut_webm_is_truncated_not_a_shorter_video(client, realdata, serve_assets):
+    data = (realdata / "videos" / "human2bot_task5_0.webm").read_bytes()
+    answer = post(client, content=data[: len(data) * 6 // 10], name="secret_name.webm")
+    assert "of the 4.33 s it declares" in assert_plain_error(answer, 422, "truncated")
 
 
 def test_corrupted_mp4_is_refused_as_damaged(client, realdata, serve_assets):

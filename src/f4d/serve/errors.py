@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from f4d.data.video import VideoDecodeError
+from f4d.data.video import TruncatedVideoError, VideoDecodeError
+from f4d.errors import F4DError
 
 # Absolute paths in a reason from FFmpeg or the decoder (quoted or bare).
 _PATH = re.compile(r"""(?:[A-Za-z]:)?[/\\][^\s'"():,]+""")
@@ -30,6 +31,8 @@ class ApiError(Exception):
         return {"error": {"status": self.status, "code": self.code, "message": self.message}}
 
 
+TRUNCATED = "the video is truncated or damaged"
+
 # (substring of VideoDecodeError.reason, status, code, message) in match order.
 _DECODE_KINDS = (
     ("empty file", 400, "empty", "the upload is empty (0 bytes)"),
@@ -40,8 +43,7 @@ _DECODE_KINDS = (
     ("unsupported video codec", 415, "unsupported_codec",
      "the video's codec is unknown or not supported"),
     ("no frame rate", 415, "unsupported_codec", "the video stream has no frame rate"),
-    ("truncated", 422, "truncated",
-     "the video is truncated or damaged: frames its header promises do not decode"),
+    ("truncated", 422, "truncated", f"{TRUNCATED}: frames its header promises do not decode"),
     ("time limit", 422, "decode_timeout", "decoding the video took longer than the limit"),
     ("zero frames", 422, "no_frames", "the video has no frames that decode"),
     ("frame size changes", 422, "corrupt", "the frame size changes inside the video"),
@@ -54,8 +56,20 @@ def scrub(text: str) -> str:
 
 
 def decode_error(err: VideoDecodeError, *, limit_s: float | None = None) -> ApiError:
-    """The 4xx answer for a video the decoder refused, judged from its reason."""
+    """The 4xx answer for a video the decoder refused, judged from its kind and reason."""
     reason = scrub(err.reason)
+    truncation = getattr(err, "truncation", None)
+    if truncation is not None and truncation.delivered_s is not None:
+        verb = "decodes" if truncation.decoded else "holds"
+        span = f"it {verb} {truncation.delivered_s:.2f} s"
+        if truncation.declared_s is not None:
+            span += f" of the {truncation.declared_s:.2f} s it declares"
+        return ApiError(422, "truncated", f"{TRUNCATED}: {span}")
+    if isinstance(err, TruncatedVideoError) and not _HEADER_FRAMES.search(err.reason):
+        return ApiError(422, "truncated", TRUNCATED)
+    if "moov atom not found" in err.reason:
+        return ApiError(422, "truncated", f"{TRUNCATED}: the MP4/MOV has no index (moov atom), "
+                        "as when a file is cut short or was never finished")  # fmt: skip
     for needle, status, code, message in _DECODE_KINDS:
         if needle in err.reason:
             if code == "decode_timeout" and limit_s is not None:
@@ -64,6 +78,11 @@ def decode_error(err: VideoDecodeError, *, limit_s: float | None = None) -> ApiE
                 message = f"{message} (its header says {header.group(1)} frames)"
             return ApiError(status, code, message)
     return ApiError(422, "undecodable", f"the video cannot be decoded ({reason})")
+
+
+def input_error(err: F4DError) -> ApiError:
+    """422 for another user-caused error about the upload (its message, scrubbed of paths)."""
+    return ApiError(422, "bad_input", scrub(str(err)))
 
 
 def busy(retry_after_s: int, capacity: int) -> ApiError:

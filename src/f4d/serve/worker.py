@@ -38,7 +38,8 @@ from f4d.engine.predict import (
     predict_clip,
     top_k,
 )
-from f4d.serve.errors import ApiError, busy, decode_error
+from f4d.errors import F4DError
+from f4d.serve.errors import ApiError, busy, decode_error, input_error
 
 log = logging.getLogger("f4d.serve")
 
@@ -184,6 +185,8 @@ class InferenceService:
             )  # (V, U, C, T, size, size)
         except VideoDecodeError as err:
             raise decode_error(err, limit_s=limits.decode_timeout_s) from None
+        except F4DError as err:  # another user-caused error about this upload
+            raise input_error(err) from None
         job.timings["decode_ms"] = _ms(time.perf_counter() - start)
 
     # ------------------------------------------------------------------ model thread
