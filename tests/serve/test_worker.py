@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import pytest
@@ -114,3 +115,44 @@ def test_waiting_requests_with_the_same_views_share_one_forward(predictor, serve
 def test_service_settings_are_checked(predictor):
     with pytest.raises(ValueError, match="must be >= 1"):
         InferenceService(predictor, max_batch=0)
+
+
+def test_http_429_carries_retry_after_and_the_server_recovers(predictor, serve_assets):
+    from tests.serve.conftest import make_client
+
+    model, gate = gated(predictor)
+    video = {"video": ("clip.mp4", serve_assets["clip"].read_bytes())}
+    with make_client(model, max_pending=1) as client:
+        with ThreadPoolExecutor(1) as pool:
+            first = pool.submit(client.post, "/v1/predict", files=video)
+            deadline = time.monotonic() + 20
+            while client.get("/healthz").json()["pending"] < 1:
+                assert time.monotonic() < deadline, "first request never admitted"
+                time.sleep(0.01)
+            refused = client.post("/v1/predict", files=video)
+            gate.set()
+            assert first.result(timeout=30).status_code == 200
+        assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+        assert refused.json()["error"]["code"] == "busy"
+        assert client.post("/v1/predict", files=video).status_code == 200
+
+
+class Broken(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise RuntimeError("boom in /opt/secret/model.py")
+
+
+def test_a_server_bug_is_a_plain_500_and_the_server_keeps_serving(predictor, serve_assets):
+    from fastapi.testclient import TestClient
+
+    from f4d.serve.app import create_app
+
+    broken = replace(predictor, model=Broken())
+    video = {"video": ("clip.mp4", serve_assets["clip"].read_bytes())}
+    with TestClient(create_app(broken), raise_server_exceptions=False) as client:
+        answer = client.post("/v1/predict", files=video)
+        assert answer.status_code == 500
+        assert answer.json()["error"]["code"] == "internal_error"
+        assert "boom" not in answer.text and "/opt" not in answer.text
+        assert "Traceback" not in answer.text
+        assert client.get("/healthz").json()["status"] == "ok"
