@@ -238,3 +238,21 @@ def test_training_draws_cover_the_section(n, units, frames, stride):
             assert set(draws[:, u, 0].tolist()) == set(range(lo, hi - span + 1))
         else:
             assert set(np.unique(draws[:, u]).tolist()) == set(range(lo, hi))
+
+
+@settings(max_examples=200, deadline=None)
+@given(frame_counts, sizes, sizes, sizes, st.integers(0, 2**32 - 1))
+def test_long_sections_draw_as_before(n, units, frames, stride, seed):
+    """Videos whose sections all hold a snippet (the demo's 48 frames, U=4, 4 x 2) draw the
+    same indices as before short sections got jitter: one start per unit from the same rng."""
+    span = frames * stride
+    if n // units < span:
+        return
+    rng = np.random.default_rng(seed)
+    expected = []
+    for u in range(units):
+        lo, hi = u * n // units, (u + 1) * n // units
+        start = lo + int(rng.integers(0, hi - lo - span + 1))
+        expected.append([start + k * stride for k in range(frames)])
+    got = sample_segments(n, units, frames, stride, "train", np.random.default_rng(seed))
+    assert got.tolist() == expected
