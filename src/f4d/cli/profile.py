@@ -96,26 +96,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="parameters, MACs and videos/s of a model",
         description="Count parameters and multiply-adds (per video, torch.utils.flop_counter) "
         "and measure inference videos/s of a registered model on random input. Counts print at "
-        "once; timing shows a progress bar. Speed settings not given default to batch 16, 3 "
-        "warm-up and 10 timed passes on a GPU, and to batch 1, 1 warm-up and 3 timed passes on "
-        "a CPU (a ResNet-50 forward of 32 frames at 224x224 takes seconds there).",
+        "once; timing shows a progress bar. Speed settings default to a GPU-sized or a "
+        "CPU-sized measurement by device (a ResNet-50 forward of 32 frames at 224x224 takes "
+        "seconds on a CPU).",
     )
     frames = int_in(1, MAX_FRAMES)
     parser.add_argument("--model", type=model_name, default="f4d_r50", help="registered model name")
     parser.add_argument("--frames", type=frames, default=8, help="frames per action unit T")
     parser.add_argument("--units", type=frames, default=4, help="action units U")
     parser.add_argument("--num-classes", type=int_in(1, MAX_COUNT), default=174)
-    parser.add_argument("--batch", type=int_in(1, MAX_BATCH), default=16,
-                        help="batch size for the speed test")  # fmt: skip
+    parser.add_argument("--batch", type=int_in(1, MAX_BATCH), default=None,
+                        help="videos per pass (default: 16 on a GPU, 1 on a CPU)")  # fmt: skip
     parser.add_argument("--size", type=int_in(1, MAX_SIZE), default=224,
                         help="frame height and width")  # fmt: skip
     parser.add_argument("--device", type=device_name, default="auto",
                         help="'auto' (cuda if present), cpu, cuda:0")  # fmt: skip
     parser.add_argument("--no-speed", action="store_true", help="skip the speed measurement")
-    parser.add_argument("--warmup", type=int_in(0, MAX_COUNT), default=3,
-                        help="untimed forward passes")  # fmt: skip
-    parser.add_argument("--iters", type=int_in(1, MAX_COUNT), default=10,
-                        help="timed forward passes (median)")  # fmt: skip
+    parser.add_argument("--warmup", type=int_in(0, MAX_COUNT), default=None,
+                        help="untimed passes (default: 3 on a GPU, 1 on a CPU)")  # fmt: skip
+    parser.add_argument("--iters", type=int_in(1, MAX_COUNT), default=None,
+                        help="timed passes, median (default: 10 on a GPU, 3 on a CPU)")  # fmt: skip
     parser.add_argument("--json", type=writable_file, default=None,
                         help="also write the results here")  # fmt: skip
     parser.add_argument(
@@ -124,8 +124,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="the paper's Table 1 rows next to ours (R50, 174 classes), under the paper's FLOPs "
         "protocol (8 or 16 frames per video) and at the training input (U units x 8 or 16)",
     )
-    # batch / warm-up / timed passes: None = the device's default (SPEED_DEFAULTS)
-    parser.set_defaults(func=run, batch=None, warmup=None, iters=None)
+    parser.set_defaults(func=run)
 
 
 def _device(name: str) -> torch.device:
