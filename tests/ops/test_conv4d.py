@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from f4d.ops import Conv4d, conv4d, conv4d_loop, conv4d_output_size
+from f4d.ops.conv4d import conv4d_rows
 from tests.ops.reference import reference_conv4d
 
 # (input (B, C, U, T, H, W), out channels, kernel, stride, padding, dilation)
@@ -142,14 +143,25 @@ def test_conv4d_layer_rejects_bad_kernel():
 
 
 @pytest.mark.parametrize(
-    ("kernel", "padding", "expected_input"),
+    ("kernel", "stride", "padding", "expected_inputs"),
     [
-        ((3, 3, 1, 1), (1, 1, 0, 0), (2, 3, 5, 4, 30)),  # pointwise-space: (B, C, U, T, H·W)
-        ((3, 3, 3, 3), 1, (2 * 5, 3 * 3, 4, 5, 6)),  # folded: (B·U', C·u, T, H, W)
+        # unit kernel (F4D's first filter): one conv3d over (B, C, U, T·H, W)
+        ((3, 1, 1, 1), 1, (1, 0, 0, 0), [(2, 3, 5, 4 * 5, 6)]),
+        # unit sum (V4D): one conv3d per unit offset, over every unit that offset reaches
+        (
+            (3, 3, 1, 1),
+            1,
+            (1, 1, 0, 0),
+            [(2 * 5, 3, 4, 5, 6), (2 * 4, 3, 4, 5, 6), (2 * 4, 3, 4, 5, 6)],
+        ),
+        # U stride 2: offsets folded into channels, one conv3d over (B·U', C·u, T, H, W)
+        ((3, 3, 3, 3), (2, 1, 1, 1), 1, [(2 * 3, 3 * 3, 4, 5, 6)]),
     ],
 )
-def test_conv4d_is_one_conv3d_call(monkeypatch, kernel, padding, expected_input):
-    """The fast path does not loop over output units or offsets (issue 7)."""
+def test_conv4d_never_loops_over_output_units(
+    monkeypatch, kernel, stride, padding, expected_inputs
+):
+    """At most one conv3d per unit offset, whatever U is (issues 7 and 13)."""
     shapes = []
     original = F.conv3d
 
@@ -158,5 +170,65 @@ def test_conv4d_is_one_conv3d_call(monkeypatch, kernel, padding, expected_input)
         return original(x, *args, **kwargs)
 
     monkeypatch.setattr(F, "conv3d", counting)
-    Conv4d(3, 4, kernel, padding=padding)(torch.randn(2, 3, 5, 4, 5, 6))
-    assert shapes == [expected_input]
+    Conv4d(3, 4, kernel, stride=stride, padding=padding)(torch.randn(2, 3, 5, 4, 5, 6))
+    assert shapes == expected_inputs
+
+
+ROW_CASES = [
+    ((3, 1, 1, 1), 1, (1, 0, 0, 0), 1),  # unit kernel
+    ((3, 1, 1, 3), (2, 1, 1, 2), (1, 0, 0, 1), (1, 1, 1, 2)),  # unit kernel, U/W stride
+    ((3, 3, 1, 1), 1, (1, 1, 0, 0), 1),  # unit sum, V4D
+    ((2, 3, 3, 3), 1, (1, 1, 1, 1), (2, 1, 1, 1)),  # unit sum, offsets -1 and +1 only
+    ((2, 1, 3, 1), 1, (0, 0, 1, 0), 1),  # unit sum, valid padding on U (U' < U)
+    ((3, 3, 1, 1), (2, 1, 1, 1), (1, 1, 0, 0), 1),  # folded
+]
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize(("kernel", "stride", "padding", "dilation"), ROW_CASES)
+def test_conv4d_rows_match_reference_in_both_layouts(
+    kernel, stride, padding, dilation, channels_last
+):
+    """Rows (B·U, C, T, H, W), contiguous or channels_last_3d, against the float64 reference."""
+    torch.manual_seed(0)
+    b, u, c = 2, 5, 3
+    rows = torch.randn(b * u, c, 4, 5, 6, dtype=torch.float64)
+    if channels_last:
+        rows = rows.to(memory_format=torch.channels_last_3d)
+    weight = torch.randn(4, c, *kernel, dtype=torch.float64)
+    bias = torch.randn(4, dtype=torch.float64)
+    cube = rows.view(b, u, c, 4, 5, 6).transpose(1, 2)  # (B, C, U, T, H, W)
+    expected = reference_conv4d(
+        cube, weight, bias, to_4(stride), to_4(padding), to_4(dilation)
+    )  # (B, O, U', T', H', W')
+    out = conv4d_rows(
+        rows, weight, bias, units=u, stride=stride, padding=padding, dilation=dilation
+    )
+    u_out = expected.shape[2]
+    assert out.shape == (b * u_out, 4, *expected.shape[3:])
+    torch.testing.assert_close(out.view(b, u_out, *out.shape[1:]).transpose(1, 2), expected)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize(
+    ("kernel", "padding"), [((3, 1, 1, 1), (1, 0, 0, 0)), ((3, 3, 1, 1), (1, 1, 0, 0))]
+)
+def test_conv4d_rows_gradcheck_with_several_videos(kernel, padding, channels_last):
+    rows = torch.randn(2 * 3, 2, 3, 2, 2, dtype=torch.float64)
+    if channels_last:
+        rows = rows.to(memory_format=torch.channels_last_3d)
+    rows.requires_grad_(True)
+    weight = torch.randn(2, 2, *kernel, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda a, w: conv4d_rows(a, w, None, units=3, padding=padding), (rows, weight)
+    )
+
+
+def test_conv4d_rows_errors_name_the_problem():
+    weight = torch.randn(2, 3, 3, 1, 1, 1)
+    with pytest.raises(ValueError, match=r"units=4.*\(10, 3, 2, 2, 2\)"):
+        conv4d_rows(torch.randn(10, 3, 2, 2, 2), weight, units=4)
+
+
+def to_4(value):
+    return (value,) * 4 if isinstance(value, int) else tuple(value)

@@ -115,7 +115,7 @@ class RunConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: str = "auto"  # auto (bf16 on cuda, off on cpu) | none | bf16 | fp16
-    channels_last: bool = True  # only on cuda
+    channels_last: bool = True  # channels_last_3d weights/activations (CPU and GPU); false: NCTHW
     compile: bool = False
     cudnn_benchmark: bool = True
     deterministic: bool = False

@@ -245,8 +245,9 @@ class Trainer:
             self._init_from(model, cfg.run.init_from)
         _freeze(model, freeze_bn=cfg.run.freeze_bn, stages=cfg.run.freeze_stages)
         model.to(self.device)
-        if self.device.type == "cuda" and cfg.run.channels_last:
-            model.to(memory_format=torch.channels_last_3d)
+        # models are built channels_last_3d (the fast layout on CPU and GPU); false opts out
+        layout = torch.channels_last_3d if cfg.run.channels_last else torch.contiguous_format
+        model.to(memory_format=layout)
         return model
 
     def _init_from(self, model: nn.Module, path: str) -> None:

@@ -10,7 +10,8 @@ Parameter names follow torchvision's 2D ResNet (``conv1``, ``bn1``, ``layer1.0.c
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
 from typing import Any, NamedTuple
 
 import torch
@@ -23,7 +24,12 @@ NORM_LAYERS: dict[str, type[nn.Module]] = {
     "batchnorm": nn.BatchNorm3d,
     "syncbatchnorm": nn.SyncBatchNorm,
 }
-ACT_LAYERS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU}
+# ReLU and SiLU run in place: they always follow a BatchNorm, whose backward needs only its input
+ACT_LAYERS: dict[str, Callable[[], nn.Module]] = {
+    "relu": partial(nn.ReLU, inplace=True),
+    "gelu": nn.GELU,
+    "silu": partial(nn.SiLU, inplace=True),
+}
 
 # depth -> (block kind, residual blocks per stage conv2..conv5)
 DEPTHS: dict[int, tuple[str, tuple[int, int, int, int]]] = {
@@ -110,7 +116,7 @@ class BasicBlock3d(nn.Module):
         temporal_kernel: int = 1,
         shift_div: int | None = None,
         norm_layer: type[nn.Module] = nn.BatchNorm3d,
-        act_layer: type[nn.Module] = nn.ReLU,
+        act_layer: Callable[[], nn.Module] = nn.ReLU,
     ) -> None:
         super().__init__()
         self.shift = TemporalShift(shift_div) if shift_div else None
@@ -131,7 +137,8 @@ class BasicBlock3d(nn.Module):
         out = x if self.shift is None else self.shift(x, rows)
         out = self.act1(self.bn1(self.conv1(out)))
         out = self.bn2(self.conv2(out))
-        return self.act2(out + shortcut)
+        out += shortcut  # in place: BN's output is not needed by its backward
+        return self.act2(out)
 
 
 class Bottleneck3d(nn.Module):
@@ -148,7 +155,7 @@ class Bottleneck3d(nn.Module):
         temporal_kernel: int = 1,
         shift_div: int | None = None,
         norm_layer: type[nn.Module] = nn.BatchNorm3d,
-        act_layer: type[nn.Module] = nn.ReLU,
+        act_layer: Callable[[], nn.Module] = nn.ReLU,
     ) -> None:
         super().__init__()
         out_channels = width * self.expansion
@@ -174,7 +181,8 @@ class Bottleneck3d(nn.Module):
         out = self.act1(self.bn1(self.conv1(out)))
         out = self.act2(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
-        return self.act3(out + shortcut)
+        out += shortcut  # in place: BN's output is not needed by its backward
+        return self.act3(out)
 
 
 BLOCKS: dict[str, type[nn.Module]] = {"basic": BasicBlock3d, "bottleneck": Bottleneck3d}
@@ -338,6 +346,10 @@ class VideoResNet(nn.Module):
         self.head_drop = nn.Dropout(dropout)
         self.fc: nn.Module = nn.Linear(channels, num_classes) if num_classes else nn.Identity()
         self._init_weights(zero_init_residual)
+        # channels_last_3d (N, T, H, W, C in memory) is the fast layout for conv3d on CPU and GPU,
+        # and the one in which a 4D block's unit axis is a view of the rows (f4d.ops.conv4d_rows);
+        # conv1's weight makes the stem's output channels-last, and every layer after keeps it
+        self.to(memory_format=torch.channels_last_3d)
 
     def _build_stem(
         self,
@@ -345,7 +357,7 @@ class VideoResNet(nn.Module):
         temporal_kernel: int,
         width: int,
         norm_layer: type[nn.Module],
-        act_layer: type[nn.Module],
+        act_layer: Callable[[], nn.Module],
     ) -> None:
         spatial, stride = (7, 2) if stem == "imagenet" else (3, 1)
         self.conv1 = _conv(self.in_channels, width, (temporal_kernel, spatial, spatial), stride)
@@ -363,7 +375,7 @@ class VideoResNet(nn.Module):
         base_width: int,
         kind: str,
         norm_layer: type[nn.Module],
-        act_layer: type[nn.Module],
+        act_layer: Callable[[], nn.Module],
     ) -> nn.ModuleDict:
         config = self.model_args["block4d"]
         widths = {"conv1": base_width}

@@ -31,6 +31,15 @@ def _channel_mlp(channels: int, reduction: int) -> nn.Sequential:
     )
 
 
+def _shared_mlp_sum(mlp: nn.Module, x: Tensor) -> Tensor:
+    """`MLP(avg(F)) + MLP(max(F))` over (T, H, W) of `(N, C, T, H, W)` -> `(N, C)`; both
+    descriptors go through the shared MLP as one batch of `2N` rows."""
+    n = x.shape[0]
+    pooled = torch.cat([x.mean(dim=(2, 3, 4)), x.amax(dim=(2, 3, 4))])  # (2N, C): avg, then max
+    out = mlp(pooled)
+    return out[:n] + out[n:]
+
+
 class _TwoPathDilated(nn.Module):
     """Two parallel dilated convolutions (dilations 2 and 3) whose outputs are summed.
 
@@ -84,16 +93,33 @@ class TemporalAttention(nn.Module):
         self.record = False
         self.last_map: Tensor | None = None
 
-    def forward(self, x: Tensor) -> Tensor:
-        if x.dim() != 6:
-            raise ValueError(f"TemporalAttention expects (B, C, U, T, H, W), got {tuple(x.shape)}")
-        b, _, u, t = x.shape[:4]
-        pooled = x.mean(dim=(1, 4, 5)) + x.amax(dim=(1, 4, 5))  # (B, U, T), eqn 5
-        seq = pooled.reshape(b, 1, u * t)  # (B, 1, U·T)
-        attn = torch.sigmoid(self.conv(seq)).view(b, 1, u, t, 1, 1)  # M_T (B, 1, U, T, 1, 1)
+    def forward(self, x: Tensor, units: int | None = None) -> Tensor:
+        """`(B, C, U, T, H, W)` -> same; with `units`, rows `(B·U, C, T, H, W)` -> same."""
+        if units is None:
+            if x.dim() != 6:
+                raise ValueError(
+                    f"TemporalAttention expects (B, C, U, T, H, W), got {tuple(x.shape)}"
+                )
+            pooled = x.mean(dim=(1, 4, 5)) + x.amax(dim=(1, 4, 5))  # (B, U, T), eqn 5
+            return torch.addcmul(x, x, self._map(pooled))  # eqn 6: M_T·F + F
+        if x.dim() != 5 or units < 1 or x.shape[0] % units:
+            raise ValueError(
+                f"TemporalAttention expects rows (B·U, C, T, H, W) with a batch divisible by "
+                f"units={units}, got {tuple(x.shape)}"
+            )
+        n, _, t = x.shape[:3]
+        pooled = x.mean(dim=(1, 3, 4)) + x.amax(dim=(1, 3, 4))  # (B·U, T), eqn 5
+        attn = self._map(pooled.view(n // units, units, t))  # (B, 1, U, T, 1, 1)
+        return torch.addcmul(x, x, attn.view(n, 1, t, 1, 1))  # eqn 6: M_T·F + F
+
+    def _map(self, pooled: Tensor) -> Tensor:
+        """`(B, U, T)` descriptor -> `M_T` `(B, 1, U, T, 1, 1)` (eqn 5), kept if `record`."""
+        b, u, t = pooled.shape
+        seq = pooled.reshape(b, 1, u * t)  # (B, 1, U·T): one sequence across the action units
+        attn = torch.sigmoid(self.conv(seq)).view(b, 1, u, t, 1, 1)
         if self.record:
             self.last_map = attn.detach()
-        return x * attn + x  # eqn 6
+        return attn
 
 
 class ChannelAttention(nn.Module):
@@ -109,9 +135,8 @@ class ChannelAttention(nn.Module):
         self.mlp = _channel_mlp(channels, reduction)
 
     def forward(self, x: Tensor) -> Tensor:
-        avg, peak = x.mean(dim=(2, 3, 4)), x.amax(dim=(2, 3, 4))  # (N, C) each
-        attn = torch.sigmoid(self.mlp(avg) + self.mlp(peak))  # (N, C), eqn 8
-        return x * attn[:, :, None, None, None] + x  # eqn 9
+        attn = torch.sigmoid(_shared_mlp_sum(self.mlp, x))  # (N, C), eqn 8
+        return torch.addcmul(x, x, attn[:, :, None, None, None])  # eqn 9: M_C·F + F
 
 
 class SpatioTemporalAttention(nn.Module):
@@ -139,7 +164,7 @@ class SpatioTemporalAttention(nn.Module):
         attn = torch.sigmoid(self.temporal(self.act(self.spatial(m_st))))  # (N, 1, T, H, W)
         if self.record:
             self.last_map = attn.detach()
-        return x * attn + x  # eqn 12
+        return torch.addcmul(x, x, attn)  # eqn 12: M_ST·F + F
 
 
 class SqueezeExcitation3d(nn.Module):
@@ -174,7 +199,7 @@ class CBAM3d(nn.Module):
         self.spatial = nn.Conv3d(2, 1, spatial_kernel, padding=spatial_kernel // 2)
 
     def forward(self, x: Tensor) -> Tensor:
-        channel = torch.sigmoid(self.mlp(x.mean(dim=(2, 3, 4))) + self.mlp(x.amax(dim=(2, 3, 4))))
+        channel = torch.sigmoid(_shared_mlp_sum(self.mlp, x))  # (N, C)
         x = x * channel[:, :, None, None, None]
         pooled = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
         return x * torch.sigmoid(self.spatial(pooled))  # (N, 1, T, H, W) map broadcast

@@ -42,6 +42,8 @@ def _check_attention(names: Sequence[str]) -> tuple[str, ...]:
 class Residual4dBlock(nn.Module):
     """Residual 4D block (eqn 3) on `(B·U, C, T, H, W)` with row `b·U + u`; output same shape.
 
+    Eqn 3's permutes ℘(C,U) and ℘(U,C) are never materialised: the 4D op and TA take the rows
+    and `units` (`op(x, units=U)`), and read U from the row order (see `f4d.ops.conv4d_rows`).
     Order (the paper fixes the op, TA in 4D space, CA and STA after permuting back, and
     "followed by BN, ReLU and dropout"; the order of the attention relative to BN is ours):
 
@@ -101,14 +103,10 @@ class Residual4dBlock(nn.Module):
                 f"expected (B·U, C, T, H, W) with a batch divisible by units={units}, "
                 f"got shape {tuple(x.shape)}"
             )
-        n, c, t, h, w = x.shape
-        b = n // units
-        y = x.view(b, units, c, t, h, w).transpose(1, 2)  # (B, C, U, T, H, W), eqn 3's ℘(C,U)
-        y = self.op(y)  # (B, C, U, T, H, W)
+        y = self.op(x, units=units)  # (B·U, C, T, H, W): the 4D op on rows, ℘(C,U) implicit
         for name in self._names_4d:
-            y = self.attention[name](y)
-        y = y.transpose(1, 2).reshape(n, c, t, h, w)  # ℘(U,C): back to (B·U, C, T, H, W)
+            y = self.attention[name](y, units=units)  # TA across the units of each video
         for name in self._names_3d:
             y = self.attention[name](y)
         y = self.drop(self.act(self.norm(y)))
-        return x + y * self.scale.view(1, c, 1, 1, 1)
+        return torch.addcmul(x, y, self.scale.view(1, -1, 1, 1, 1))  # x + scale·y

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from f4d.ops.conv4d import Conv4d, Int4, to_4tuple
+from f4d.ops.conv4d import Conv4d, Int4, rows_to_units, to_4tuple, units_to_rows
 
 __all__ = ["Factorized4d", "factorized_width"]
 
@@ -41,6 +41,9 @@ class Factorized4d(nn.Module):
     `(1, t, 1, 1)`. Stride, padding and dilation on (U, H, W) go to the first convolution, on T to
     the second, so the output shape equals that of `Conv4d` with the same arguments.
     `mid_channels` defaults to `factorized_width(in_channels, out_channels, kernel_size)`.
+    `layer(rows, units=U)` works on the backbone's rows `(B·U, C, T, H, W)` instead; there the
+    paper's kernel `(3, 3, 1, 1)` is one conv3d `(3, 1, 1)` over `(B, C, U, T·H, W)` and one over
+    `(B·U, M, T, H, W)`, both views of the rows in `channels_last_3d`.
     """
 
     def __init__(
@@ -87,9 +90,13 @@ class Factorized4d(nn.Module):
             bias=bias,
         )
 
-    def forward(self, x: Tensor) -> Tensor:
-        """`(B, C, U, T, H, W)` -> `(B, O, U', T', H', W')`."""
-        y = self.spatial(x)  # (B, M, U', T, H', W')
-        shape = y.shape
-        y = self.norm(y.flatten(4)).view(shape)  # BN per channel over (B, U', T, H'·W')
-        return self.temporal(self.act(y))  # (B, O, U', T', H', W')
+    def forward(self, x: Tensor, units: int | None = None) -> Tensor:
+        """`(B, C, U, T, H, W)` -> `(B, O, U', T', H', W')`; with `units`, rows
+        `(B·U, C, T, H, W)` -> `(B·U', O, T', H', W')` (the 4D blocks' layout)."""
+        if units is None:
+            rows = self.forward(units_to_rows(x), units=x.shape[2])
+            return rows_to_units(rows, rows.shape[0] // x.shape[0])
+        videos = x.shape[0] // units
+        y = self.spatial(x, units=units)  # (B·U', M, T, H', W')
+        y = self.act(self.norm(y))  # BN per channel over (B·U', T, H', W'), then ReLU
+        return self.temporal(y, units=y.shape[0] // videos)  # (B·U', O, T', H', W')
