@@ -19,6 +19,7 @@ from torch import nn
 
 from f4d.models.temporal_shift import TemporalShift
 from f4d.nn import Residual4dBlock
+from f4d.ops.fold import fold_batch_norm
 
 NORM_LAYERS: dict[str, type[nn.Module]] = {
     "batchnorm": nn.BatchNorm3d,
@@ -102,6 +103,16 @@ def _downsample(
     return nn.Sequential(conv, norm_layer(out_channels))
 
 
+def conv_norm(conv: nn.Conv3d, norm: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``norm(conv(x))``; in eval mode one convolution with the BatchNorm folded into it."""
+    folded = fold_batch_norm(conv.weight, conv.bias, norm)
+    return norm(conv(x)) if folded is None else conv._conv_forward(x, *folded)
+
+
+def _shortcut(downsample: nn.Sequential | None, x: torch.Tensor) -> torch.Tensor:
+    return x if downsample is None else conv_norm(downsample[0], downsample[1], x)
+
+
 class BasicBlock3d(nn.Module):
     """Two 3x3 convolutions (the first ``t×3×3``) with a shortcut; ``(N, C, T, H, W)``."""
 
@@ -133,10 +144,10 @@ class BasicBlock3d(nn.Module):
 
     def forward(self, x: torch.Tensor, rows: int) -> torch.Tensor:
         """``x`` ``(N, C, T, H, W)``; ``rows`` consecutive batch rows form one sequence."""
-        shortcut = x if self.downsample is None else self.downsample(x)
+        shortcut = _shortcut(self.downsample, x)
         out = x if self.shift is None else self.shift(x, rows)
-        out = self.act1(self.bn1(self.conv1(out)))
-        out = self.bn2(self.conv2(out))
+        out = self.act1(conv_norm(self.conv1, self.bn1, out))
+        out = conv_norm(self.conv2, self.bn2, out)
         out += shortcut  # in place: BN's output is not needed by its backward
         return self.act2(out)
 
@@ -176,11 +187,11 @@ class Bottleneck3d(nn.Module):
 
     def forward(self, x: torch.Tensor, rows: int) -> torch.Tensor:
         """``x`` ``(N, C, T, H, W)``; ``rows`` consecutive batch rows form one sequence."""
-        shortcut = x if self.downsample is None else self.downsample(x)
+        shortcut = _shortcut(self.downsample, x)
         out = x if self.shift is None else self.shift(x, rows)
-        out = self.act1(self.bn1(self.conv1(out)))
-        out = self.act2(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
+        out = self.act1(conv_norm(self.conv1, self.bn1, out))
+        out = self.act2(conv_norm(self.conv2, self.bn2, out))
+        out = conv_norm(self.conv3, self.bn3, out)
         out += shortcut  # in place: BN's output is not needed by its backward
         return self.act3(out)
 
@@ -433,7 +444,7 @@ class VideoResNet(nn.Module):
         else:
             x = x.reshape(b * u, c, t, h, w)  # (B·U, C, T, H, W), row b·U + u
             rows = u if self.shift_scope == "video" else 1
-        x = self.maxpool(self.act1(self.bn1(self.conv1(x))))
+        x = self.maxpool(self.act1(self.bn1(self.conv1(x))))  # unfolded: benchmarks time each
         x = self._after("conv1", 0, x, u)
         for index, place in enumerate(STAGES):
             for i, block in enumerate(getattr(self, f"layer{index + 1}")):

@@ -373,20 +373,28 @@ class Conv4d(nn.Module):
             bound = 1.0 / math.sqrt(self.weight[0].numel())
             nn.init.uniform_(self.bias, -bound, bound)
 
-    def forward(self, x: Tensor, units: int | None = None) -> Tensor:
+    def forward(
+        self,
+        x: Tensor,
+        units: int | None = None,
+        *,
+        weight: Tensor | None = None,
+        bias: Tensor | None = None,
+    ) -> Tensor:
         """`(B, C, U, T, H, W)` -> `(B, O, U', T', H', W')`; with `units`, rows
-        `(B·U, C, T, H, W)` -> `(B·U', O, T', H', W')` (see :func:`conv4d_rows`)."""
+        `(B·U, C, T, H, W)` -> `(B·U', O, T', H', W')` (see :func:`conv4d_rows`).
+
+        `weight` / `bias` replace the layer's own for this call (an eval-mode BatchNorm folded
+        into them, see :func:`f4d.ops.fold.fold_batch_norm`).
+        """
+        weight = self.weight if weight is None else weight
+        bias = self.bias if bias is None else bias
         if units is None:
-            return conv4d(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
+            return conv4d(x, weight, bias, self.stride, self.padding, self.dilation)
         return conv4d_rows(
-            x,
-            self.weight,
-            self.bias,
-            units=units,
-            stride=self.stride,
-            padding=self.padding,
+            x, weight, bias, units=units, stride=self.stride, padding=self.padding,
             dilation=self.dilation,
-        )
+        )  # fmt: skip
 
     def extra_repr(self) -> str:
         return (

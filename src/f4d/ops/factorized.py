@@ -14,6 +14,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from f4d.ops.conv4d import Conv4d, Int4, rows_to_units, to_4tuple, units_to_rows
+from f4d.ops.fold import fold_batch_norm
 
 __all__ = ["Factorized4d", "factorized_width"]
 
@@ -97,6 +98,10 @@ class Factorized4d(nn.Module):
             rows = self.forward(units_to_rows(x), units=x.shape[2])
             return rows_to_units(rows, rows.shape[0] // x.shape[0])
         videos = x.shape[0] // units
-        y = self.spatial(x, units=units)  # (B·U', M, T, H', W')
-        y = self.act(self.norm(y))  # BN per channel over (B·U', T, H', W'), then ReLU
+        folded = fold_batch_norm(self.spatial.weight, None, self.norm)
+        if folded is None:  # training: BN per channel over (B·U', T, H', W')
+            y = self.norm(self.spatial(x, units=units))  # (B·U', M, T, H', W')
+        else:  # eval: BN folded into the spatial convolution (its own row reads 0 in benchmarks)
+            y = self.spatial(x, units=units, weight=folded[0], bias=folded[1])
+        y = self.act(y)
         return self.temporal(y, units=y.shape[0] // videos)  # (B·U', O, T', H', W')
