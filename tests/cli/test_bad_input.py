@@ -64,6 +64,11 @@ ROWS = [
     ("train", ["train", "{d}/ok.yaml", "model.name=nope"], CONFIG, "unknown model 'nope'"),
     ("train", ["train", "{d}/ok.yaml", "data.root={d}/nope"], INPUT, "nope"),
     ("train", ["train", "{d}/ok.yaml", "run.out_dir={d}/afile/run"], OUTPUT, "afile/run"),
+    ("train", ["train", "{d}/ok.yaml", "data.frames=100000"], CONFIG, "data.frames=100000"),
+    ("train", ["train", "{d}/ok.yaml", "data.size=64"], CONFIG, "data.size=64"),
+    ("train", ["train", "{d}/ok.yaml", "model.pretrained_2d={d}/notes.txt", "model.name=i3d_tiny"],
+     INPUT, "model.pretrained_2d="),
+    ("train", ["train", "{d}/ok.yaml", "run.init_from={d}/model.pt"], INPUT, "pickled PyTorch"),
     # f4d test
     ("test", ["test", "{d}/nope.yaml"], CONFIG, "nope.yaml"),
     ("test", ["test", "{d}/ok.yaml", "checkpoint={d}/nope"], INPUT, "no checkpoint at"),

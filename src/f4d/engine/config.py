@@ -290,6 +290,9 @@ _POSITIVE_KEYS = (
     "test.batch_size",
     "run.log_every",
 )
+# Refuse a mistyped number before it becomes a huge allocation (the CLI options' bound too).
+_AT_MOST_4096 = ("data.units", "data.frames", "data.stride", "data.size", "data.scale_size",
+                 "data.test_units")  # fmt: skip
 _NON_NEGATIVE_KEYS = (
     "model.num_classes",
     "data.workers",
@@ -316,6 +319,14 @@ def _check_positive(cfg: DictConfig, source: str) -> None:
             raise ConfigError(f"{source}: {key}={OmegaConf.select(cfg, key)} must be >= 0")
     if not 0.0 <= cfg.optim.label_smoothing < 1.0:
         raise ConfigError(f"{source}: optim.label_smoothing must be in [0, 1)")
+    for key in _AT_MOST_4096:
+        if OmegaConf.select(cfg, key) > 4096:
+            raise ConfigError(f"{source}: {key}={OmegaConf.select(cfg, key)} is above 4096")
+    if cfg.data.size > cfg.data.scale_size:
+        raise ConfigError(
+            f"{source}: data.size={cfg.data.size} (the crop) is larger than data.scale_size="
+            f"{cfg.data.scale_size} (the short side frames are resized to before cropping)"
+        )
 
 
 def _check_batch_arithmetic(cfg: DictConfig, source: str) -> None:

@@ -37,7 +37,7 @@ from f4d.engine.distributed import (
 from f4d.engine.loaders import build_eval_loader, build_train_loader, load_split
 from f4d.engine.metrics import RunningAverage, topk_correct
 from f4d.engine.schedule import LRSchedule, scaled_lr
-from f4d.errors import RunError
+from f4d.errors import InputError, RunError
 
 __all__ = [
     "NonFiniteLossError",
@@ -238,9 +238,7 @@ class Trainer:
         except (ValueError, TypeError) as err:  # unknown name or attention, unknown argument
             raise ConfigError(f"model.name={cfg.model.name!r}, model.args={args}: {err}") from err
         if cfg.model.pretrained_2d:
-            from f4d.models import inflate_from_2d
-
-            inflate_from_2d(model, cfg.model.pretrained_2d)
+            _inflate(model, cfg.model.pretrained_2d)
         if cfg.run.init_from:
             self._init_from(model, cfg.run.init_from)
         _freeze(model, freeze_bn=cfg.run.freeze_bn, stages=cfg.run.freeze_stages)
@@ -595,6 +593,23 @@ class Trainer:
     def _log(self, message: str) -> None:
         if self.info.is_main:
             print(message, flush=True)
+
+
+def _inflate(model: nn.Module, path: str) -> None:
+    """``model.pretrained_2d``: inflate a 2D ResNet state dict; a file that is not one is an
+    :class:`InputError` naming it (a missing file stays a ``FileNotFoundError``)."""
+    from f4d.models import inflate_from_2d
+
+    try:
+        inflate_from_2d(model, path)
+    except OSError:
+        raise
+    except Exception as err:  # a pickle with code, another layout, other shapes, torn bytes
+        raise InputError(
+            f"model.pretrained_2d={path} is not a usable 2D ResNet state dict: "
+            f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err) else ''}",
+            hint="a torchvision-layout ResNet state dict (.pth with weights only, or .safetensors)",
+        ) from err
 
 
 def _freeze(model: nn.Module, *, freeze_bn: bool, stages: int) -> None:
