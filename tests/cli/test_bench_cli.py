@@ -76,3 +76,36 @@ def test_bench_breakdown_then_report(tmp_path, capsys) -> None:
     assert "f4d bench breakdown: error: argument --models: unknown model" in (
         capsys.readouterr().err
     )
+
+
+def test_bench_data_side_by_side_with_naive_prepared_and_profile(tmp_path, realdata, capsys):
+    from f4d.data.prepare import PrepareOptions, prepare
+
+    src = tmp_path / "src"
+    (src / "v").mkdir(parents=True)
+    (src / "v" / "a.webm").symlink_to(realdata / "videos" / "human2bot_task5_0.webm")
+    (src / "train.csv").write_text("path,label\nv/a.webm,x\n")
+    prepare(src, tmp_path / "prep", PrepareOptions(short_side=128), workers=0)
+    out = tmp_path / "data.json"
+    args = ["bench", "data", str(src), "--naive", "--prepared", str(tmp_path / "prep"),
+            "--rounds", "2", "--num-videos", "1", "--units", "2", "--frames", "2",
+            "--size", "16", "--workers", "0", "--profile", "--json", str(out)]  # fmt: skip
+    assert main(args) == 0
+    report = json.loads(out.read_text())
+    variants = report["variants"]
+    assert list(variants) == ["naive", "f4d", "f4d prepared"]
+    for row in variants.values():
+        assert [r["loaded"] for r in row["runs"]] == [1, 1]
+        rates = sorted(r["videos_per_s"] for r in row["runs"])
+        assert row["videos_per_s"] == pytest.approx(sum(rates) / 2)  # median of two
+    assert variants["naive"]["speedups"] == [1.0, 1.0]
+    profile = report["profile"]["f4d prepared"]
+    assert {"open+demux", "decode", "convert", "crop+resize", "collate"} <= set(profile["f4d"])
+    assert profile["f4d"]["total"] == pytest.approx(
+        sum(v for k, v in profile["f4d"].items() if k != "total")
+    )
+    capsys.readouterr()
+    assert main(["bench", "data", "--synthetic", "--naive"]) == 2
+    assert "--naive, --prepared, --profile and --rounds need a dataset PATH" in (
+        capsys.readouterr().err
+    )

@@ -212,3 +212,18 @@ def test_synthetic_dataset_end_to_end(tmp_path):
     assert batch["video"].shape == (4, 4, 3, 2, 16, 16) and batch["skipped"] == 0
     assert batch["unit_labels"].shape == (4, 4)
     assert sorted(batch["unit_labels"][0].tolist()) == [0, 1, 2, 3]  # a permutation of events
+
+
+def test_default_workers_fill_this_process_share_of_the_cores(monkeypatch):
+    import f4d.data.dataset as dataset_module
+
+    monkeypatch.setattr(dataset_module, "available_cores", lambda: 2)
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    assert dataset_module.default_workers() == 1  # one core stays with the training process
+    monkeypatch.setattr(dataset_module, "available_cores", lambda: 16)
+    assert dataset_module.default_workers() == 15
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "8")  # 8 GPUs, 2 cores each
+    assert dataset_module.default_workers() == 1
+    assert dataset_module.default_workers(local_processes=2) == 7
+    loader = build_loader(_dataset(), batch_size=2, shuffle=False, num_workers=None)
+    assert loader.num_workers == 1

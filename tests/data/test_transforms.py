@@ -160,3 +160,30 @@ def test_bad_clip_and_mode_errors():
         TrainTransform(size=8)(np.zeros((2, 8, 8, 3), np.uint8), 0, np.random.default_rng(0))
     with pytest.raises(ValueError, match="unknown transform mode 'val'; valid: train, test"):
         build_transform("val")
+
+
+def _triangle_weights(size_in: int, size_out: int) -> np.ndarray:
+    """``(size_out, size_in)`` float64 weights of the antialiased bilinear (triangle) filter:
+    support widened by the downscale factor, centres at ``(i + 0.5) * scale``, rows summing
+    to 1 (the PIL / ``antialias=True`` definition)."""
+    scale = size_in / size_out
+    support = max(scale, 1.0)
+    centres = (np.arange(size_out) + 0.5) * scale
+    taps = np.arange(size_in) + 0.5
+    weights = np.clip(1 - np.abs(taps[None, :] - centres[:, None]) / support, 0, None)
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "size"), [(240, 427, (224, 224)), (158, 180, (224, 224)), (9, 7, (4, 11))]
+)
+def test_uint8_resize_is_within_one_level_of_a_float64_reference(height, width, size):
+    frames = torch.from_numpy(
+        np.random.default_rng(0).integers(0, 256, size=(3, height, width, 3), dtype=np.uint8)
+    ).permute(0, 3, 1, 2)  # channels-last, as _as_frames gives
+    out = resize_frames(frames, size)
+    rows, cols = _triangle_weights(height, size[0]), _triangle_weights(width, size[1])
+    ref = rows @ frames.numpy().astype(np.float64) @ cols.T  # (N, C, h, w)
+    diff = np.abs(out.numpy().astype(np.float64) - np.clip(np.round(ref), 0, 255))
+    assert out.dtype == torch.uint8 and out.shape == (3, 3, *size)
+    assert diff.max() <= 1

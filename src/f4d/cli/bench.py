@@ -5,6 +5,8 @@ f4d bench ops --widths 64,128,256,512 --backward
 f4d bench breakdown --models v4d_r50,f4d_r50 --frames 8 --units 4 --batch 16 --dtype bf16
 f4d bench data data/sthv1 --format sthv1 --workers 4
 f4d bench data --synthetic
+f4d bench data data/sthv2/videos --format sthv2 --workers 1 --naive --prepared data/sthv2-256 \
+    --rounds 5 --profile
 f4d bench report bench_out/*.json --out bench_out/summary.md
 """
 
@@ -28,6 +30,7 @@ from f4d.cli.options import (
     MAX_SIZE,
     MAX_WORKERS,
     device_name,
+    existing_dir,
     existing_file,
     existing_path,
     int_in,
@@ -187,6 +190,25 @@ def _add_data_parser(subparsers) -> None:
     p.add_argument("--stride", type=frames, default=4)
     p.add_argument("--size", type=int_in(1, MAX_SIZE), default=224)
     p.add_argument("--num-videos", type=int_in(1, MAX_COUNT), default=32)
+    p.add_argument(
+        "--naive",
+        action="store_true",
+        help="also time the naive reader (decode all frames to RGB, float resize); ratios vs it",
+    )
+    p.add_argument(
+        "--prepared",
+        type=existing_dir,
+        default=None,
+        metavar="ROOT",
+        help="also time the same split read from this `f4d data prepare` copy",
+    )
+    p.add_argument("--rounds", type=int_in(1, MAX_COUNT), default=1,
+                   help="interleaved rounds (median reported)")  # fmt: skip
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="also print ms per step (open, decode, convert, resize, ...) of one video, in-process",
+    )
     p.add_argument("--json", type=writable_file, default=None, metavar="OUT")
     p.set_defaults(func=run_data)
 
@@ -349,6 +371,10 @@ def run_data(args: argparse.Namespace) -> int:
     low, high = SYNTHETIC_UNITS
     if args.synthetic and not low <= args.units <= high:
         raise OptionError(f"--units {args.units}: --synthetic videos hold {low}..{high} units")
+    if args.naive or args.prepared or args.profile or args.rounds > 1:
+        if args.synthetic:
+            raise OptionError("--naive, --prepared, --profile and --rounds need a dataset PATH")
+        return _run_data_compare(args, options, console)
     if args.synthetic:
         with tempfile.TemporaryDirectory(prefix="f4d-bench-data-") as tmp:
             _progress(console, f"generating a synthetic dataset in {tmp}")
@@ -358,6 +384,26 @@ def run_data(args: argparse.Namespace) -> int:
     console.print_json(data=result)
     if args.json is not None:
         _progress(console, f"wrote {write_json(result, args.json)}")
+    return 0
+
+
+def _run_data_compare(args: argparse.Namespace, options: dict, console: Console) -> int:
+    """`f4d bench data PATH --naive/--prepared/--profile/--rounds`: variants side by side."""
+    from f4d.bench.data import compare_datasets, data_table, profile_table
+
+    def line(round_: int, name: str, result: dict) -> None:
+        _progress(console, f"round {round_ + 1}/{args.rounds} {name}: "
+                  f"{result['videos_per_s']:.2f} videos/s")  # fmt: skip
+
+    report = compare_datasets(
+        args.path, fmt=args.format, split=args.split, prepared=args.prepared, naive=args.naive,
+        rounds=args.rounds, profile=args.profile, on_round=line, **options,
+    )  # fmt: skip
+    console.print(data_table(report))
+    for table in profile_table(report):
+        console.print(table)
+    if args.json is not None:
+        _progress(console, f"wrote {write_json(report, args.json)}")
     return 0
 
 

@@ -15,7 +15,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from f4d.cli.options import MAX_FRAMES, MAX_WORKERS, existing_path, int_in
+from f4d.cli.options import (
+    MAX_FRAMES,
+    MAX_SIZE,
+    MAX_WORKERS,
+    existing_dir,
+    existing_path,
+    int_in,
+    new_or_writable_dir,
+)
 from f4d.data.annotations import FORMATS, DatasetIndex, load_index
 from f4d.errors import OptionError
 
@@ -23,8 +31,8 @@ MAX_ROWS = 200
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``f4d data`` and its ``check`` sub-command."""
-    parser = subparsers.add_parser("data", help="inspect datasets (f4d data check ...)")
+    """Add ``f4d data`` and its ``check`` and ``prepare`` sub-commands."""
+    parser = subparsers.add_parser("data", help="check and prepare datasets (check, prepare)")
     sub = parser.add_subparsers(dest="data_command", metavar="ACTION")
     check = sub.add_parser(
         "check",
@@ -49,7 +57,101 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--allow-outside-root", action="store_true",
                        help="accept video paths outside the dataset root")  # fmt: skip
     check.set_defaults(func=run_check)
+    _register_prepare(sub)
     parser.set_defaults(func=lambda args: _usage(parser))
+
+
+PREPARE_HELP = """Write a copy of the dataset under SRC to OUT that decodes fast: each video resized
+(short side, aspect kept) and re-encoded as H.264 with a keyframe every --gop frames, or, with
+--frames-dir, a folder of JPEG frames (the Something-Something v1 layout). Every file keeps its
+relative path and name (a frame folder takes the video's file name), other files (annotation
+lists) are copied, so training reads the copy with only data.root changed. Parallel,
+resumable (finished files are skipped; each file is written to a hidden temporary and renamed),
+and bad inputs (truncated, unreadable) are listed at the end; exit code 1 if there were any.
+Details: docs/datasets.md."""
+
+
+def _register_prepare(sub: argparse._SubParsersAction) -> None:
+    from f4d.data.prepare import PrepareOptions
+
+    defaults = PrepareOptions()
+    prepare = sub.add_parser(
+        "prepare", help="write a fast-decoding copy of a dataset (resized, short GOP or JPEGs)",
+        description=PREPARE_HELP,
+    )  # fmt: skip
+    prepare.add_argument("src", type=existing_dir, metavar="SRC",
+                         help="the dataset root (data.root)")  # fmt: skip
+    prepare.add_argument("out", type=new_or_writable_dir, metavar="OUT", help="the new root")
+    prepare.add_argument("--short-side", type=int_in(0, MAX_SIZE, even=True),
+                         default=defaults.short_side,
+                         help="short side in pixels, never enlarged; 0 keeps the size "
+                              f"(default {defaults.short_side})")  # fmt: skip
+    prepare.add_argument("--gop", type=int_in(1, MAX_FRAMES), default=defaults.gop,
+                         help=f"frames per keyframe (default {defaults.gop})")  # fmt: skip
+    prepare.add_argument("--frames-dir", action="store_true",
+                         help="write JPEG frame folders instead of videos")  # fmt: skip
+    prepare.add_argument("--crf", type=int_in(0, 51), default=defaults.crf,
+                         help=f"H.264 CRF, lower is finer (default {defaults.crf})")  # fmt: skip
+    prepare.add_argument("--jpeg-quality", type=int_in(1, 100), default=defaults.jpeg_quality,
+                         help=f"JPEG quality 1-100 (default {defaults.jpeg_quality})")  # fmt: skip
+    prepare.add_argument("--workers", type=int_in(0, MAX_WORKERS), default=None,
+                         help="processes (default: one per core; 0: in-process)")  # fmt: skip
+    prepare.set_defaults(func=run_prepare)
+
+
+def run_prepare(args: argparse.Namespace) -> int:
+    """Prepare SRC into OUT with a progress bar; 0 = all good, 1 = bad inputs (listed); an OUT
+    prepared with other options is an `OptionError` (exit 2)."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from f4d.data.prepare import PrepareOptions, find_files, prepare
+
+    console = Console() if sys.stdout.isatty() else Console(width=200)
+    options = PrepareOptions(
+        short_side=args.short_side, gop=args.gop, frames_dir=args.frames_dir, crf=args.crf,
+        jpeg_quality=args.jpeg_quality,
+    )  # fmt: skip
+    total = sum(map(len, find_files(args.src)))
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TimeRemainingColumn())  # fmt: skip
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(f"preparing {args.src}", total=total)
+        report = prepare(args.src, args.out, options, workers=args.workers,
+                         progress=lambda outcome: progress.advance(task))  # fmt: skip
+    _print_prepare(report, args.src, args.out, console)
+    return 1 if report.bad else 0
+
+
+def _relative(path: str, root: Path) -> str:
+    try:
+        return str(Path(path).relative_to(root))
+    except ValueError:
+        return path
+
+
+def _print_prepare(report, src: Path, out: Path, console) -> None:
+    from rich.table import Table
+
+    counts = ", ".join(f"{report.count(k)} {k}" for k in ("written", "skipped", "copied", "bad"))
+    console.print(f"{out}: {counts}", highlight=False, soft_wrap=True)
+    if not report.bad:
+        return
+    table = Table(title=f"bad inputs under {src} (not written)")
+    for column in ("#", "path", "problem"):
+        table.add_column(column, overflow="fold")
+    for i, outcome in enumerate(report.bad[:MAX_ROWS], start=1):
+        table.add_row(str(i), _relative(outcome.path, src), outcome.detail)
+    console.print(table)
+    if len(report.bad) > MAX_ROWS:
+        console.print(f"... and {len(report.bad) - MAX_ROWS} more")
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:

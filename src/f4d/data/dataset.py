@@ -15,7 +15,9 @@ than allowed. With ``skip_bad=False`` the error is raised where it happens.
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,7 +26,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler, get_worker_info
 
 from f4d.data.annotations import DatasetIndex, VideoRecord
 from f4d.errors import InputError
@@ -68,10 +70,12 @@ class VideoDataset(Dataset):
         transform: called as ``transform(clip (U, T, H, W, 3) uint8, label, rng)`` and returning
             ``(video (V, U, C, T, h, w) uint8, label)``; see :mod:`f4d.data.transforms`.
         seed: base of the per-sample rng ``default_rng([seed, epoch, index])``.
-        reader: ``reader(path, indices) -> (N, H, W, 3)`` uint8; default
-            :func:`f4d.data.video.read_frames`.
-        prober: ``prober(path) -> info`` with ``info.num_frames``; default
-            :func:`f4d.data.video.probe`. Not called when the record states ``num_frames``.
+        reader: ``reader(path, indices) -> (N, H, W, 3)`` uint8.
+        prober: ``prober(path) -> info`` with ``info.num_frames``. Not called when the record
+            states ``num_frames``. With neither given (the default) each sample opens its video
+            once (:func:`f4d.data.reader.open_video`) for the frame count and the frames; with
+            one given, the other defaults to :func:`f4d.data.video.read_frames` /
+            :func:`f4d.data.video.probe`.
         skip_bad: return a :class:`BadVideo` marker (and log a warning) instead of raising.
 
     ``__getitem__`` returns ``dict(video, label, index)`` plus ``unit_labels`` (``(U,)``
@@ -134,19 +138,35 @@ class VideoDataset(Dataset):
             return BadVideo(i, str(record.path), reason)
 
     def _load(self, i: int, record: VideoRecord) -> dict[str, Any]:
-        from f4d.data.sampling import sample_segments
-
         rng = self.rng(i)
-        num_frames = record.num_frames or self._probe(record.path)
-        indices = sample_segments(
-            num_frames, self.units, self.frames_per_unit, self.stride, self.mode, rng
-        )  # (U, T)
-        clip = self._read(record.path, indices)  # (U, T, H, W, 3)
+        if self.reader is None and self.prober is None:
+            clip = self._open_and_read(record, rng)  # (U, T, H, W, 3)
+        else:
+            num_frames = record.num_frames or self._probe(record.path)
+            clip = self._read(record.path, self._sample(num_frames, rng))
         video, label = self.transform(clip, record.label, rng)
         sample: dict[str, Any] = {"video": video, "label": label, "index": i}
         if record.unit_labels is not None:
             sample["unit_labels"] = torch.tensor(record.unit_labels, dtype=torch.int64)
         return sample
+
+    def _sample(self, num_frames: int, rng: np.random.Generator) -> np.ndarray:
+        from f4d.data.sampling import sample_segments
+
+        return sample_segments(
+            num_frames, self.units, self.frames_per_unit, self.stride, self.mode, rng
+        )  # (U, T)
+
+    def _open_and_read(self, record: VideoRecord, rng: np.random.Generator) -> np.ndarray:
+        """The default I/O: open the video once for its frame count and its frames."""
+        from f4d.data.reader import open_video
+
+        # In a loader worker the workers fill the cores; one FFmpeg thread each.
+        threads = 1 if get_worker_info() is not None else 0
+        with open_video(record.path, threads=threads) as video:
+            num_frames = record.num_frames or video.info.num_frames
+            indices = self._sample(num_frames, rng)
+            return self._read(record.path, indices, video.read)
 
     def _probe(self, path: Path) -> int:
         if self.prober is None:
@@ -158,14 +178,19 @@ class VideoDataset(Dataset):
             raise ShortVideoError(f"{path}: no frames")
         return num_frames
 
-    def _read(self, path: Path, indices: np.ndarray) -> np.ndarray:
-        """Decode each distinct index once (sorted), then gather into ``(U, T, H, W, 3)``."""
-        if self.reader is None:
-            from f4d.data.video import read_frames
+    def _read(self, path: Path, indices: np.ndarray, read: Callable | None = None) -> np.ndarray:
+        """Decode each distinct index once (sorted), then gather into ``(U, T, H, W, 3)``.
 
-            self.reader = read_frames
+        ``read(wanted)`` reads from an open video; by default ``self.reader(path, wanted)``.
+        """
+        if read is None:
+            if self.reader is None:
+                from f4d.data.video import read_frames
+
+                self.reader = read_frames
+            read = functools.partial(self.reader, path)
         wanted, inverse = np.unique(indices, return_inverse=True)
-        frames = np.asarray(self.reader(path, wanted))
+        frames = np.asarray(read(wanted))
         if frames.ndim != 4 or frames.shape[0] != len(wanted):
             raise ShortVideoError(
                 f"{path}: asked for {len(wanted)} frames (up to index {wanted[-1]}), "
@@ -288,12 +313,34 @@ class EpochShuffleSampler(Sampler[int]):
         return iter(torch.randperm(len(self.dataset), generator=generator).tolist())
 
 
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, e.g. a container's or taskset's
+    share), not the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def default_workers(local_processes: int | None = None) -> int:
+    """Loader workers that fill this process's share of the cores without oversubscribing.
+
+    Each of the ``local_processes`` training processes on the machine (default: torchrun's
+    ``LOCAL_WORLD_SIZE``, else 1) gets an equal share of :func:`available_cores`; one core of
+    that share stays with the training process itself, the rest become workers (at least 1).
+    """
+    if local_processes is None:
+        local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    share = available_cores() // max(1, local_processes)
+    return max(1, share - 1)
+
+
 def build_loader(
     dataset: Dataset,
     *,
     batch_size: int,
     shuffle: bool,
-    num_workers: int,
+    num_workers: int | None,
     sampler: Sampler | None = None,
     drop_last: bool = False,
     seed: int = 0,
@@ -302,10 +349,14 @@ def build_loader(
     """A :class:`DataLoader` using :func:`collate`, seeded shuffling and worker seeding.
 
     ``shuffle=True`` uses :class:`EpochShuffleSampler` (order from ``(seed, epoch)``; call
-    ``dataset.set_epoch(epoch)`` before each epoch). ``pin_memory`` is on when CUDA is
-    available; workers are persistent when ``num_workers > 0``. Give either ``shuffle=True``
-    or a ``sampler`` (e.g. a ``DistributedSampler``), not both.
+    ``dataset.set_epoch(epoch)`` before each epoch). ``num_workers=None`` picks
+    :func:`default_workers`. ``pin_memory`` is on when CUDA is available; workers are
+    persistent when ``num_workers > 0`` (each runs one torch thread, DataLoader's default, and
+    one FFmpeg thread per video, see :class:`VideoDataset`). Give either ``shuffle=True`` or a
+    ``sampler`` (e.g. a ``DistributedSampler``), not both.
     """
+    if num_workers is None:
+        num_workers = default_workers()
     if sampler is not None and shuffle:
         raise ValueError("pass shuffle=False with a sampler (the sampler decides the order)")
     if shuffle:

@@ -335,11 +335,19 @@ class Delivered:
     failure: str | None = None
 
 
-def scan(container: av.container.InputContainer, stream: Any, *, decode: bool) -> Delivered:
+def scan(
+    container: av.container.InputContainer,
+    stream: Any,
+    *,
+    decode: bool,
+    keep: list[av.Packet] | None = None,
+) -> Delivered:
     """Demux every packet of every stream once; with ``decode``, decode the video's packets.
 
     Errors are recorded (``failure``), never raised: the file is judged by what came out.
     Run it inside :func:`ffmpeg_log` to catch what FFmpeg says about the file's end.
+    ``keep`` (without ``decode``) receives the non-empty video packets, in decode order, so a
+    reader can decode them later without demuxing again (:mod:`f4d.data.reader`).
     """
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate
     spans = {s.index: StreamSpan(s.time_base, s.start_time) for s in container.streams}
@@ -352,6 +360,8 @@ def scan(container: av.container.InputContainer, stream: Any, *, decode: bool) -
                 continue
             if not decode or result.failure is not None:
                 result.frames += not decode and packet.size > 0
+                if keep is not None and packet.size > 0:
+                    keep.append(packet)
                 continue
             result.failure = _decode_into(packet, video, result)
     except (av.error.FFmpegError, ValueError) as err:

@@ -78,7 +78,7 @@ class DataConfig:
     test_crops: int = 3  # 1 (centre) or 3
     flip: bool = True
     flip_label_map: str | None = None
-    workers: int = 4
+    workers: int | None = None  # loader workers; None: one per available core, minus one
     max_bad_videos: int = 50
     scales: list[float] = field(default_factory=lambda: [1.0, 0.875, 0.75, 0.66])  # crop scales
     cache: bool = False  # decode each video once and keep all its frames in memory (small sets)
@@ -315,7 +315,7 @@ def _check_positive(cfg: DictConfig, source: str) -> None:
         if OmegaConf.select(cfg, key) <= 0:
             raise ConfigError(f"{source}: {key}={OmegaConf.select(cfg, key)} must be > 0")
     for key in _NON_NEGATIVE_KEYS:
-        if OmegaConf.select(cfg, key) < 0:
+        if (OmegaConf.select(cfg, key) or 0) < 0:
             raise ConfigError(f"{source}: {key}={OmegaConf.select(cfg, key)} must be >= 0")
     if not 0.0 <= cfg.optim.label_smoothing < 1.0:
         raise ConfigError(f"{source}: optim.label_smoothing must be in [0, 1)")

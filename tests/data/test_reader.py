@@ -1,0 +1,99 @@
+"""One-open reader (f4d.data.reader): same frames and counts as f4d.data.video, keyframe runs."""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+import pytest
+
+import f4d.data.reader as reader
+from f4d.data.annotations import DatasetIndex, VideoRecord
+from f4d.data.dataset import VideoDataset
+from f4d.data.reader import FrameFolder, VideoFile, open_video
+from f4d.data.transforms import TrainTransform
+from f4d.data.video import VideoDecodeError, probe, read_frames
+from tests.data.test_video import H264, REAL_VIDEOS, _write
+
+
+@pytest.mark.parametrize("name", sorted(REAL_VIDEOS))
+def test_real_videos_give_the_counts_and_frames_of_the_plain_decoder(realdata, name):
+    path = realdata / "videos" / name
+    with open_video(path, threads=1) as video:
+        assert video.info == probe(path)
+        n = video.info.num_frames
+        rng = np.random.default_rng(0)
+        for indices in (rng.integers(0, n, size=(2, 3)), np.array([n - 1, 0, n // 2, n - 1])):
+            np.testing.assert_array_equal(video.read(indices), read_frames(path, indices))
+
+
+def test_keyframe_runs_restart_only_past_the_previous_run(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    noisy = rng.integers(0, 256, size=(48, 32, 32, 3), dtype=np.uint8)
+    path = _write(tmp_path / "noisy.mp4", noisy, "libx264", H264)  # keyframe every 4 frames
+    full = read_frames(path, np.arange(48))
+    with open_video(path) as video:
+        runs = video.plan([1, 2, 3, 5, 13, 14, 30, 47])
+        starts = [video.order[r.start] for r in runs]
+        # 5's keyframe (4) lies after 3: a new run; 14 shares 13's run (keyframe 12 <= 13).
+        assert starts == [0, 4, 12, 28, 44]
+        assert [r.wanted for r in runs] == [(1, 2, 3), (5,), (13, 14), (30,), (47,)]
+        decoded = []
+        original = VideoFile._decode_from
+
+        def counting(self, start, deadline):
+            for frame in original(self, start, deadline):
+                decoded.append(frame)
+                yield frame
+
+        monkeypatch.setattr(VideoFile, "_decode_from", counting)
+        np.testing.assert_array_equal(video.read([42, 9, 41]), full[[42, 9, 41]])
+    assert len(decoded) <= 2 + 3  # 8, 9 and 40, 41, 42: not the 43 frames up to 42
+
+
+def test_corrupted_real_video_reads_what_decodes_and_names_the_rest(realdata):
+    path = realdata / "videos" / "decord_corrupted.mp4"
+    with open_video(path) as video:
+        assert video.info.num_frames == 50  # the header's claim
+        assert video.read([0, 13, 27]).shape == (3, 720, 1280, 3)
+        with pytest.raises(VideoDecodeError, match=r"truncated: frames \[30\]"):
+            video.read([27, 30])
+        with pytest.raises(ValueError, match="frame index 50 out of range"):
+            video.read([50])
+
+
+def test_frame_folder_and_bad_paths(tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    for i in range(1, 12):
+        Image.new("RGB", (8, 6), (i * 20, 0, 0)).save(folder / f"{i:05d}.png")
+    with open_video(folder) as video:
+        assert isinstance(video, FrameFolder) and video.info.num_frames == 11
+        assert video.read([10, 0])[:, 0, 0, 0].tolist() == [220, 20]
+    with pytest.raises(VideoDecodeError, match="file not found"):
+        open_video(tmp_path / "missing.mp4")
+    (tmp_path / "text.mp4").write_text("not a video")
+    with pytest.raises(VideoDecodeError, match="not a readable video container"):
+        open_video(tmp_path / "text.mp4")
+
+
+def test_dataset_opens_each_video_once_and_matches_the_two_call_path(realdata, monkeypatch):
+    names = ["human2bot_task5_0.webm", "mmaction2_test.avi", "decord_video_0.mov"]
+    index = DatasetIndex(tuple(VideoRecord(realdata / "videos" / n, 0) for n in names), ("a",))
+    settings = {"units": 2, "frames_per_unit": 3, "stride": 2, "mode": "train", "seed": 5}
+    transform = TrainTransform(size=32, flip=True)
+    plain = VideoDataset(index, transform=transform, reader=read_frames, prober=probe, **settings)
+    expected = [plain[i]["video"] for i in range(len(index))]
+    opened = []
+    original = av.open
+
+    def counting_open(*args, **kwargs):
+        opened.append(args[0])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(reader.av, "open", counting_open)
+    fast = VideoDataset(index, transform=transform, **settings)
+    for i in range(len(index)):
+        assert fast[i]["video"].equal(expected[i])
+    assert sorted(opened) == sorted(str(r.path) for r in index.records)  # once each
