@@ -181,4 +181,4 @@ def test_cli_summarises_bad_inputs_and_exits_1(tmp_path, realdata, capsys):
     text = capsys.readouterr().out
     assert "1 written, 0 skipped, 1 copied, 1 bad" in text and BAD in text and "truncated" in text
     assert main([*args[:-2], "--gop", "4", "--workers", "0"]) == 2
-    assert "was prepared with" in capsys.readouterr().out
+    assert "was prepared with" in capsys.readouterr().err

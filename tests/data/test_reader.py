@@ -11,7 +11,7 @@ from f4d.data.annotations import DatasetIndex, VideoRecord
 from f4d.data.dataset import VideoDataset
 from f4d.data.reader import FrameFolder, VideoFile, open_video
 from f4d.data.transforms import TrainTransform
-from f4d.data.video import VideoDecodeError, probe, read_frames
+from f4d.data.video import TruncatedVideoError, VideoDecodeError, probe, read_frames
 from tests.data.test_video import H264, REAL_VIDEOS, _write
 
 
@@ -97,3 +97,19 @@ def test_dataset_opens_each_video_once_and_matches_the_two_call_path(realdata, m
     for i in range(len(index)):
         assert fast[i]["video"].equal(expected[i])
     assert sorted(opened) == sorted(str(r.path) for r in index.records)  # once each
+
+
+def test_a_cut_file_is_refused_at_open_as_probe_refuses_it(tmp_path):
+    rng = np.random.default_rng(1)
+    noisy = rng.integers(0, 256, size=(24, 32, 32, 3), dtype=np.uint8)
+    whole = _write(tmp_path / "whole.mp4", noisy, "libx264", H264, movflags="faststart")
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(TruncatedVideoError) as from_probe:
+        probe(cut)
+    with pytest.raises(TruncatedVideoError) as from_open:
+        open_video(cut)
+    assert str(from_open.value) == str(from_probe.value)
+    with open_video(cut, allow_truncated=True) as video:
+        assert video.info.truncation is not None and 0 < video.info.num_frames < 24
+        assert video.read([0]).shape == (1, 32, 32, 3)
