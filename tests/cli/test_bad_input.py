@@ -136,6 +136,7 @@ ROWS = [
     ("bench model", ["bench", "model", "--frames", HUGE], USAGE, "argument --frames"),
     ("bench model", ["bench", "model", "--repeats", "-1"], USAGE, "argument --repeats"),
     ("bench model", ["bench", "model", "--json", "{d}/afile/b.json"], USAGE, "argument --json"),
+    ("bench model", ["bench", "model", "--peak-tflops", "-3"], USAGE, "argument --peak-tflops"),
     ("bench ops", ["bench", "ops", "--widths", "0,64"], USAGE, "argument --widths"),
     ("bench ops", ["bench", "ops", "--widths", HUGE], USAGE, "argument --widths"),
     ("bench ops", ["bench", "ops", "--kernel", "3,3"], USAGE, "argument --kernel"),

@@ -35,6 +35,7 @@ from f4d.cli.options import (
     existing_path,
     int_in,
     model_name,
+    positive_float,
     writable_file,
 )
 from f4d.data.annotations import FORMATS
@@ -126,7 +127,7 @@ def _add_model_parser(subparsers) -> None:
     p.add_argument("--train", action="store_true", help="also time a training step (SGD)")
     p.add_argument(
         "--peak-tflops",
-        type=float,
+        type=positive_float,
         default=None,
         help="device peak for the %%-of-peak column (default: vendor spec if known)",
     )
