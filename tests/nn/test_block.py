@@ -157,3 +157,32 @@ def test_zero_init_block_leaves_identity_and_its_branch_trains(op):
     frozen = [n for n in core if torch.equal(dict(block.named_parameters())[n], before[n])]
     assert frozen == []
     assert not torch.equal(block(x, units=3), x)
+
+
+@pytest.mark.parametrize(("op", "attention"), [("factorized", ("ta", "ca", "sta")), ("full", ())])
+def test_inference_path_equals_the_recorded_one_and_leaves_the_input_alone(op, attention):
+    """Without grad the block writes BN, act and the residual into its own tensors (and its
+    attention scales in place); the numbers are those of the differentiable path."""
+    torch.manual_seed(3)
+    block = Residual4dBlock(8, op=op, attention=attention, zero_init=False).double().eval()
+    with torch.no_grad():
+        block.norm.running_mean.uniform_(-0.5, 0.5)
+        block.norm.running_var.uniform_(0.5, 1.5)
+        block.scale.uniform_(0.5, 1.5)
+    x = torch.randn(2 * 3, 8, 4, 3, 3, dtype=torch.float64)
+    recorded = block(x, units=3)
+    before = x.clone()
+    with torch.no_grad():
+        fast = block(x, units=3)
+    assert torch.equal(x, before)
+    torch.testing.assert_close(fast, recorded, rtol=1e-12, atol=1e-12)
+
+
+def test_attention_modules_alone_never_write_into_their_input():
+    for name in ("ta", "ca", "sta"):
+        module = make_attention(name, 8).eval()
+        x = torch.randn(2, 8, 3, 4, 4, 4) if name == "ta" else torch.randn(2, 8, 4, 4, 4)
+        before = x.clone()
+        with torch.no_grad():
+            module(x)
+        assert torch.equal(x, before), name

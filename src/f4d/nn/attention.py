@@ -31,6 +31,15 @@ def _channel_mlp(channels: int, reduction: int) -> nn.Sequential:
     )
 
 
+def _scale_residual(x: Tensor, attn: Tensor, inplace: bool) -> Tensor:
+    """`M·F + F` (eqns 6, 9, 12) for `F = x`, `M = attn` (broadcast). With `inplace` and no
+    gradient being recorded (inference) it is written into `x`: the 4D block, which owns its
+    intermediate tensors, sets `inplace` on its attention modules to save an allocation per map."""
+    if inplace and not torch.is_grad_enabled():
+        return torch.addcmul(x, x, attn, out=x)
+    return torch.addcmul(x, x, attn)
+
+
 def _shared_mlp_sum(mlp: nn.Module, x: Tensor) -> Tensor:
     """`MLP(avg(F)) + MLP(max(F))` over (T, H, W) of `(N, C, T, H, W)` -> `(N, C)`; both
     descriptors go through the shared MLP as one batch of `2N` rows."""
@@ -90,6 +99,7 @@ class TemporalAttention(nn.Module):
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd and >= 1, got {kernel_size}")
         self.conv = _TwoPathDilated(nn.Conv1d, 1, 1, (kernel_size,))
+        self.inplace = False  # see _scale_residual
         self.record = False
         self.last_map: Tensor | None = None
 
@@ -101,7 +111,7 @@ class TemporalAttention(nn.Module):
                     f"TemporalAttention expects (B, C, U, T, H, W), got {tuple(x.shape)}"
                 )
             pooled = x.mean(dim=(1, 4, 5)) + x.amax(dim=(1, 4, 5))  # (B, U, T), eqn 5
-            return torch.addcmul(x, x, self._map(pooled))  # eqn 6: M_T·F + F
+            return _scale_residual(x, self._map(pooled), self.inplace)  # eqn 6: M_T·F + F
         if x.dim() != 5 or units < 1 or x.shape[0] % units:
             raise ValueError(
                 f"TemporalAttention expects rows (B·U, C, T, H, W) with a batch divisible by "
@@ -110,7 +120,7 @@ class TemporalAttention(nn.Module):
         n, _, t = x.shape[:3]
         pooled = x.mean(dim=(1, 3, 4)) + x.amax(dim=(1, 3, 4))  # (B·U, T), eqn 5
         attn = self._map(pooled.view(n // units, units, t))  # (B, 1, U, T, 1, 1)
-        return torch.addcmul(x, x, attn.view(n, 1, t, 1, 1))  # eqn 6: M_T·F + F
+        return _scale_residual(x, attn.view(n, 1, t, 1, 1), self.inplace)  # eqn 6: M_T·F + F
 
     def _map(self, pooled: Tensor) -> Tensor:
         """`(B, U, T)` descriptor -> `M_T` `(B, 1, U, T, 1, 1)` (eqn 5), kept if `record`."""
@@ -133,10 +143,11 @@ class ChannelAttention(nn.Module):
     def __init__(self, channels: int, reduction: int = 16) -> None:
         super().__init__()
         self.mlp = _channel_mlp(channels, reduction)
+        self.inplace = False  # see _scale_residual
 
     def forward(self, x: Tensor) -> Tensor:
         attn = torch.sigmoid(_shared_mlp_sum(self.mlp, x))  # (N, C), eqn 8
-        return torch.addcmul(x, x, attn[:, :, None, None, None])  # eqn 9: M_C·F + F
+        return _scale_residual(x, attn[:, :, None, None, None], self.inplace)  # eqn 9
 
 
 class SpatioTemporalAttention(nn.Module):
@@ -156,6 +167,7 @@ class SpatioTemporalAttention(nn.Module):
         self.spatial = _TwoPathDilated(nn.Conv3d, 2, 2, (1, kernel_size, kernel_size))
         self.act = nn.ReLU(inplace=True)
         self.temporal = _TwoPathDilated(nn.Conv3d, 2, 1, (kernel_size, 1, 1))
+        self.inplace = False  # see _scale_residual
         self.record = False
         self.last_map: Tensor | None = None
 
@@ -164,7 +176,7 @@ class SpatioTemporalAttention(nn.Module):
         attn = torch.sigmoid(self.temporal(self.act(self.spatial(m_st))))  # (N, 1, T, H, W)
         if self.record:
             self.last_map = attn.detach()
-        return torch.addcmul(x, x, attn)  # eqn 12: M_ST·F + F
+        return _scale_residual(x, attn, self.inplace)  # eqn 12: M_ST·F + F
 
 
 class SqueezeExcitation3d(nn.Module):

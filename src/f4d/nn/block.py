@@ -1,6 +1,7 @@
 """The 4D residual block of eqn 3 (V4D with `op="full"`, F4D with `op="factorized"`).
 
-This is the one place in f4d that moves the action-unit axis U out of the batch and back.
+This is the one place in f4d that knows U is merged into the batch: it hands the rows
+`(B·U, C, T, H, W)` and `units = U` to the 4D op and TA, which read U from the row order.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from torch import Tensor, nn
 from f4d.nn.registry import ATTENTION_LAYERS, FOUR_D_ATTENTION, make_attention
 from f4d.ops import Conv4d, Factorized4d
 from f4d.ops.conv4d import Int4, to_4tuple
+from f4d.ops.fold import batch_norm_affine
 
 __all__ = ["FOUR_D_OPS", "Residual4dBlock"]
 
@@ -88,6 +90,9 @@ class Residual4dBlock(nn.Module):
         self.channels, self.op_name = channels, op
         self.op = FOUR_D_OPS[op](channels, channels, kernel4, padding=padding4, bias=False)
         self.attention = nn.ModuleDict({n: make_attention(n, channels) for n in names})
+        for module in self.attention.values():  # the block owns the tensors they scale
+            if hasattr(module, "inplace"):
+                module.inplace = True
         self._names_4d = tuple(n for n in names if n in FOUR_D_ATTENTION)
         self._names_3d = tuple(n for n in names if n not in FOUR_D_ATTENTION)
         self.norm = norm_layer(channels) if norm_layer is not None else nn.Identity()
@@ -108,5 +113,16 @@ class Residual4dBlock(nn.Module):
             y = self.attention[name](y, units=units)  # TA across the units of each video
         for name in self._names_3d:
             y = self.attention[name](y)
-        y = self.drop(self.act(self.norm(y)))
-        return torch.addcmul(x, y, self.scale.view(1, -1, 1, 1, 1))  # x + scale·y
+        scale = self.scale.view(1, -1, 1, 1, 1)
+        affine = None if torch.is_grad_enabled() else batch_norm_affine(self.norm)
+        if affine is None:
+            y = self.drop(self.act(self.norm(y)))
+            return torch.addcmul(x, y, scale)  # x + scale·y
+        # inference: y is this block's own tensor, so BN (a fixed affine map in eval), the
+        # activation and the residual are written into it instead of three new tensors
+        norm_scale, norm_shift = affine
+        y = torch.addcmul(
+            norm_shift.view(1, -1, 1, 1, 1), y, norm_scale.view(1, -1, 1, 1, 1), out=y
+        )
+        y = self.drop(self.act(y))
+        return torch.addcmul(x, y, scale, out=y)

@@ -11,7 +11,23 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-__all__ = ["fold_batch_norm"]
+__all__ = ["batch_norm_affine", "fold_batch_norm"]
+
+
+def batch_norm_affine(norm: nn.Module) -> tuple[Tensor, Tensor] | None:
+    """Per-channel `(s, t)` with `norm(y) = s·y + t`, or None unless `norm` is a BatchNorm in
+    eval mode with running statistics (the only case in which it is a fixed affine map)."""
+    if not isinstance(norm, nn.modules.batchnorm._BatchNorm):
+        return None
+    if norm.training or norm.running_mean is None or norm.running_var is None:
+        return None
+    scale = torch.rsqrt(norm.running_var + norm.eps)  # (C,)
+    if norm.weight is not None:
+        scale = scale * norm.weight
+    shift = -norm.running_mean * scale
+    if norm.bias is not None:
+        shift = shift + norm.bias
+    return scale, shift
 
 
 def fold_batch_norm(
@@ -24,16 +40,10 @@ def fold_batch_norm(
     BatchNorm in eval mode with running statistics (what inference uses). Differentiable, so
     gradients in eval mode still reach the convolution and BN's affine parameters.
     """
-    if not isinstance(norm, nn.modules.batchnorm._BatchNorm):
+    affine = batch_norm_affine(norm)
+    if affine is None:
         return None
-    if norm.training or norm.running_mean is None or norm.running_var is None:
-        return None
-    scale = torch.rsqrt(norm.running_var + norm.eps)  # (O,)
-    if norm.weight is not None:
-        scale = scale * norm.weight
-    shift = -norm.running_mean * scale
-    if norm.bias is not None:
-        shift = shift + norm.bias
+    scale, shift = affine
     if bias is not None:
         shift = shift + bias * scale
     return weight * scale.view(-1, *([1] * (weight.dim() - 1))), shift
