@@ -31,11 +31,19 @@ def _channel_mlp(channels: int, reduction: int) -> nn.Sequential:
     )
 
 
+def may_write_in_place() -> bool:
+    """True in plain inference (no gradient recorded, not tracing or exporting), where a module
+    may write into tensors it owns; exporters and autograd need the out-of-place ops."""
+    if torch.is_grad_enabled() or torch.jit.is_tracing():
+        return False
+    return not torch.onnx.is_in_onnx_export()
+
+
 def _scale_residual(x: Tensor, attn: Tensor, inplace: bool) -> Tensor:
     """`M·F + F` (eqns 6, 9, 12) for `F = x`, `M = attn` (broadcast). With `inplace` and no
     gradient being recorded (inference) it is written into `x`: the 4D block, which owns its
     intermediate tensors, sets `inplace` on its attention modules to save an allocation per map."""
-    if inplace and not torch.is_grad_enabled():
+    if inplace and may_write_in_place():
         return torch.addcmul(x, x, attn, out=x)
     return torch.addcmul(x, x, attn)
 

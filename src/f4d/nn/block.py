@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
+from f4d.nn.attention import may_write_in_place
 from f4d.nn.registry import ATTENTION_LAYERS, FOUR_D_ATTENTION, make_attention
 from f4d.ops import Conv4d, Factorized4d
 from f4d.ops.conv4d import Int4, to_4tuple
@@ -114,7 +115,7 @@ class Residual4dBlock(nn.Module):
         for name in self._names_3d:
             y = self.attention[name](y)
         scale = self.scale.view(1, -1, 1, 1, 1)
-        affine = None if torch.is_grad_enabled() else batch_norm_affine(self.norm)
+        affine = batch_norm_affine(self.norm) if may_write_in_place() else None
         if affine is None:
             y = self.drop(self.act(self.norm(y)))
             return torch.addcmul(x, y, scale)  # x + scale·y
