@@ -120,15 +120,17 @@ def data_table(report: dict) -> Any:
     from rich.table import Table
 
     settings = report["settings"]
+    steady = report["rate"] != "videos_per_s"
+    rate = "steady rate, worker start-up excluded" if steady else "whole pass"
     table = Table(title=(
         f"f4d bench data: {report['dataset']} ({report['format']}), U={settings['units']} "
         f"T={settings['frames_per_unit']} stride {settings['stride']}, {settings['size']}², "
         f"{settings['workers']} worker(s), {settings['num_videos']} videos, median of "
-        f"{report['rounds']} interleaved round(s)"))  # fmt: skip
+        f"{report['rounds']} interleaved round(s); {rate}"))  # fmt: skip
     for column in ("variant", "videos/s", "per core", "every round", "vs naive"):
         table.add_column(column)
     for name, row in report["variants"].items():
-        rounds = " ".join(f"{r['videos_per_s']:.1f}" for r in row["runs"])
+        rounds = " ".join(f"{r[report['rate']]:.1f}" for r in row["runs"])
         speedup = f"{row['speedup']:.2f}x" if "speedup" in row else "-"
         table.add_row(name, f"{row['videos_per_s']:.2f}", f"{row['per_core_videos_per_s']:.2f}",
                       rounds, speedup)  # fmt: skip

@@ -393,8 +393,8 @@ def _run_data_compare(args: argparse.Namespace, options: dict, console: Console)
     from f4d.bench.data import compare_datasets, data_table, profile_table
 
     def line(round_: int, name: str, result: dict) -> None:
-        _progress(console, f"round {round_ + 1}/{args.rounds} {name}: "
-                  f"{result['videos_per_s']:.2f} videos/s")  # fmt: skip
+        rate = result["steady_videos_per_s"] or result["videos_per_s"]
+        _progress(console, f"round {round_ + 1}/{args.rounds} {name}: {rate:.2f} videos/s")
 
     report = compare_datasets(
         args.path, fmt=args.format, split=args.split, prepared=args.prepared, naive=args.naive,

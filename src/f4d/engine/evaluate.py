@@ -106,7 +106,8 @@ def predict_loader(
         views = batch["num_views"]
         if views == 0:
             continue
-        video = normalize(batch["video"].to(info.device), cfg.data.mean, cfg.data.std)
+        video = batch["video"].to(info.device, non_blocking=True)  # pinned on CUDA
+        video = normalize(video, cfg.data.mean, cfg.data.std)
         out = model(video).float()  # (B·V, K)
         out = out.reshape(-1, views, out.shape[-1]).mean(dim=1)  # (B, K)
         rows += list(zip(batch["index"].tolist(), out.cpu().numpy()))
