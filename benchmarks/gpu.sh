@@ -177,7 +177,7 @@ step ops_forward                45  15  ops "${OPS[@]}"
 step ops_backward               45  15  ops "${OPS[@]}" --backward
 step bf16_compiled_8f          180  90  model --models "$PAIR" "${T8[@]}" "${SHAPE[@]}" --dtype bf16 "${COMPILE[@]}"
 step fp32_eager_8f             150  60  model --models "$R50_FP32" "${T8[@]}" "${SHAPE[@]}" --dtype fp32 --train
-step bf16_channels_last_8f      90  40  model --models "$PAIR" "${T8[@]}" "${SHAPE[@]}" --dtype bf16 --train --channels-last
+step bf16_ncthw_8f             90  40  model --models "$PAIR" "${T8[@]}" "${SHAPE[@]}" --dtype bf16 --train --contiguous
 step fp32_eager_16f             90  40  model --models "$PAIR" "${T16[@]}" "${SHAPE[@]}" --dtype fp32 --train
 step bf16_compiled_train_8f    240  90  model --models "$PAIR" "${T8[@]}" "${SHAPE[@]}" --dtype bf16 --train "${COMPILE[@]}"
 step fp32_compiled_8f          180  90  model --models "$PAIR" "${T8[@]}" "${SHAPE[@]}" --dtype fp32 "${COMPILE[@]}"

@@ -97,3 +97,21 @@ def test_a_training_flop_count_failure_keeps_the_timings(monkeypatch) -> None:
     assert "meta kernel missing" in result["train_flops_error"]
     assert result["train"]["videos_per_s"] > 0 and result["train"]["achieved_tflops"] is None
     assert result["inference"]["achieved_tflops"] > 0
+
+
+def test_models_are_benched_as_created_or_converted_to_ncthw() -> None:
+    from f4d.bench.model import build_model
+    from f4d.bench.report import model_caption
+
+    device = torch.device("cpu")
+    default = build_model("f4d_tiny", ModelBenchSettings(num_classes=3), device)
+    ncthw = build_model("f4d_tiny", ModelBenchSettings(num_classes=3, contiguous=True), device)
+    assert default.conv1.weight.is_contiguous(memory_format=torch.channels_last_3d)
+    assert not default.conv1.weight.is_contiguous()
+    assert ncthw.conv1.weight.is_contiguous()
+    report = {"settings": {"dtype": "fp32", "compile": False, "channels_last": False,
+                           "contiguous": True, "batch": 1, "units": 2, "frames": 2, "size": 16,
+                           "repeats": 1, "warmup": 0},
+              "machine": {"device_name": "cpu", "torch": "x", "cpu_threads": 2},
+              "peak_tflops": None, "peak_source": "n/a"}  # fmt: skip
+    assert "NCTHW model" in model_caption(report)

@@ -42,7 +42,8 @@ class ModelBenchSettings:
     dtype: str = "fp32"
     compile: bool = False
     compile_backend: str = "inductor"
-    channels_last: bool = False
+    channels_last: bool = False  # input laid out channels-last too (weights are by default)
+    contiguous: bool = False  # model converted to NCTHW, the layout before issue 13
     cudnn_benchmark: bool = True
     train: bool = False
     repeats: int = 5
@@ -81,12 +82,13 @@ def _autocast(
 
 
 def build_model(name: str, settings: ModelBenchSettings, device: torch.device) -> nn.Module:
-    """Create ``name`` from the registry on ``device`` (channels_last_3d weights if asked)."""
+    """Create ``name`` from the registry on ``device``, as ``create_model`` gives it
+    (channels_last_3d), or converted to NCTHW with ``settings.contiguous``."""
     from f4d.models import create_model
 
     model = create_model(name, settings.num_classes, **settings.model_args).to(device)
-    if settings.channels_last:
-        model = model.to(memory_format=torch.channels_last_3d)
+    if settings.contiguous:
+        model = model.to(memory_format=torch.contiguous_format)
     return model
 
 

@@ -69,13 +69,18 @@ def _machine(m: dict) -> str:
     return text
 
 
+def _layout(settings: dict) -> str:
+    if settings.get("contiguous"):
+        return "NCTHW model"
+    return "channels_last_3d" + (" model and input" if settings["channels_last"] else " model")
+
+
 def model_caption(report: dict) -> str:
     """Device, software and settings of a model report in one line."""
     s, m = report["settings"], report["machine"]
     compiled = f"compiled ({s.get('compile_backend', 'inductor')})"
     flags = [s["dtype"], compiled if s["compile"] else "eager"]
-    if s["channels_last"]:
-        flags.append("channels_last_3d")
+    flags.append(_layout(s))
     peak = report.get("peak_tflops")
     peak_text = f"{peak:g} TFLOP/s ({report['peak_source']})" if peak else report["peak_source"]
     return (
@@ -123,8 +128,7 @@ def breakdown_caption(report: dict) -> str:
     """Device, software and settings of a breakdown report in one line."""
     s, m = report["settings"], report["machine"]
     flags = [s["dtype"], "eager", "forward only (no_grad)"]
-    if s["channels_last"]:
-        flags.append("channels_last_3d")
+    flags.append(_layout(s))
     return (
         f"{_machine(m)}; batch {s['batch']}, U={s['units']}, T={s['frames']}, "
         f"{s['size']}×{s['size']}, {', '.join(flags)}; median of {s['repeats']} after "

@@ -205,6 +205,7 @@ def machine_info(device: torch.device) -> dict[str, object]:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "cpu_threads": torch.get_num_threads(),
+        "thp_mem_alloc": os.environ.get("THP_MEM_ALLOC_ENABLE", "unset"),
     }
     if device.type == "cuda":
         info["cuda"] = torch.version.cuda

@@ -123,7 +123,16 @@ def _add_model_parser(subparsers) -> None:
         action="store_true",
         help="leave cuDNN benchmark mode (autotuning, default on) off",
     )
-    p.add_argument("--channels-last", action="store_true", help="channels_last_3d layout")
+    p.add_argument(
+        "--channels-last",
+        action="store_true",
+        help="also lay the input out channels-last (models are channels_last_3d by default)",
+    )
+    p.add_argument(
+        "--contiguous",
+        action="store_true",
+        help="convert the model to the NCTHW layout (the pre-0.2 default), to compare",
+    )
     p.add_argument("--train", action="store_true", help="also time a training step (SGD)")
     p.add_argument(
         "--peak-tflops",
@@ -168,7 +177,16 @@ def _add_breakdown_parser(subparsers) -> None:
         action="store_true",
         help="leave cuDNN benchmark mode (autotuning, default on) off",
     )
-    p.add_argument("--channels-last", action="store_true", help="channels_last_3d layout")
+    p.add_argument(
+        "--channels-last",
+        action="store_true",
+        help="also lay the input out channels-last (models are channels_last_3d by default)",
+    )
+    p.add_argument(
+        "--contiguous",
+        action="store_true",
+        help="convert the model to the NCTHW layout (the pre-0.2 default), to compare",
+    )
     _add_common(p)
     p.set_defaults(func=run_breakdown)
 
@@ -294,7 +312,7 @@ def _run_model_bench(
         device = _setup(args)
         settings = ModelBenchSettings(
             frames=args.frames, units=args.units, batch=args.batch, size=args.size,
-            dtype=args.dtype, channels_last=args.channels_last,
+            dtype=args.dtype, channels_last=args.channels_last, contiguous=args.contiguous,
             cudnn_benchmark=not args.no_cudnn_benchmark, repeats=args.repeats,
             warmup=args.warmup, num_classes=args.num_classes, **extra,
         )  # fmt: skip
