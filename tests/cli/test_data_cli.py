@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,19 @@ def test_training_config_with_override(folder_dataset, tmp_path, capsys):
     assert main(args) == 0
     assert "2 videos" in capsys.readouterr().out
     assert main(["data", "check", str(folder_dataset), "data.root=x"]) == 2
+
+
+def test_cut_matroska_is_named_truncated_with_declared_and_decoded(folder_dataset, tmp_path,
+                                                                   capsys):  # fmt: skip
+    """A third of an mkv (a partial download) is no longer a good shorter video."""
+    from tests.data.clips import cut_copy, write_clip
+
+    whole = write_clip(tmp_path / "talk.mkv", "libx264", frames=30, audio=True)
+    cut = cut_copy(whole, 1 / 3)
+    _link(cut, folder_dataset / "pull" / "partial.mkv")
+    assert main(["data", "check", str(folder_dataset), "--frames", "4", "--stride", "2"]) == 1
+    flat = " ".join(capsys.readouterr().out.split())
+    assert "3 videos, 2 classes; problems: 1 (missing 0, unreadable 0, truncated 1" in flat
+    assert re.search(r"partial\.mkv │ truncated │ truncated: decodes 1\.\d\d s of a declared 3\.0",
+                     flat)  # fmt: skip
+    assert "[matroska,webm] File ended" in flat

@@ -131,3 +131,19 @@ def test_bad_view_flags_are_argparse_errors(assets, capsys, flags, message):
         main(["predict", str(assets["video"]), "--checkpoint", str(assets["f4d"]), *flags])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_truncated_video_is_refused_unless_allowed(assets, tmp_path, capsys):
+    from tests.data.clips import cut_copy, remux
+
+    cut = cut_copy(remux(assets["video"], tmp_path / "clip.mkv"), 0.6)
+    argv = ["predict", str(cut), "--checkpoint", str(assets["f4d"]), "--json"]
+    assert main(argv) == 1
+    error = capsys.readouterr().err
+    assert f"{cut}: truncated: holds " in error and "of a declared 2.00 s" in error
+    assert "--allow-truncated predicts from the part that decodes" in error
+    assert main([*argv, "--allow-truncated"]) == 0
+    captured = capsys.readouterr()
+    (result,) = json.loads(captured.out)
+    assert result["truncated"].startswith("truncated: decodes ")
+    assert f"note: {cut}: truncated: decodes " in captured.err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -21,7 +22,7 @@ from f4d.data.dataset import (
 )
 from f4d.data.sampling import sample_segments
 from f4d.data.transforms import TestTransform, TrainTransform
-from f4d.data.video import VideoDecodeError
+from f4d.data.video import VideoDecodeError, probe
 
 FRAME_COUNTS = {"a.mp4": 40, "b.mp4": 25, "c.mp4": 64, "d.mp4": 33, "e.mp4": 50, "f.mp4": 19}
 
@@ -227,3 +228,40 @@ def test_default_workers_fill_this_process_share_of_the_cores(monkeypatch):
     assert dataset_module.default_workers(local_processes=2) == 7
     loader = build_loader(_dataset(), batch_size=2, shuffle=False, num_workers=None)
     assert loader.num_workers == 1
+
+
+def test_truncated_file_is_a_bad_video_unless_allowed(tmp_path, caplog):
+    """Default: skipped and named like any bad video. allow_truncated: sampled from the part
+    that decodes, said once per file (by the skip counter, in the main process)."""
+    from tests.data.clips import cut_copy, write_clip
+
+    whole = write_clip(tmp_path / "whole.mkv", "libx264", frames=20)
+    cut = cut_copy(whole, 0.5)
+    index = DatasetIndex([VideoRecord(whole, 0), VideoRecord(cut, 1)], ("a", "b"))
+    kwargs = {"units": 2, "frames_per_unit": 2, "stride": 1, "mode": "test",
+              "transform": TestTransform(size=16, scale_size=16, num_crops=1)}  # fmt: skip
+    batch = collate([VideoDataset(index, **kwargs)[i] for i in range(2)])
+    assert batch["skipped_paths"] == [str(cut)] and batch["truncated_paths"] == []
+    assert "TruncatedVideoError" in batch["skipped_reasons"][0]
+    assert "truncated: holds" in batch["skipped_reasons"][0]
+
+    lenient = VideoDataset(index, allow_truncated=True, **kwargs)
+    decodable = probe(cut, allow_truncated=True).num_frames
+    assert 0 < decodable < 20
+    batch = collate([lenient[i] for i in range(2)])
+    assert batch["skipped"] == 0 and batch["label"].tolist() == [0, 1]
+    assert batch["truncated_paths"] == [str(cut)]
+    assert re.match(
+        r"truncated: (holds|decodes) \d\.\d\d s of a declared 2\.00 s",
+        batch["truncated_reasons"][0],
+    )
+    sampled = sample_segments(decodable, 2, 2, 1, "test")  # (U, T): inside the decodable part
+    red = batch["video"][1, :, 0, :, 0, 0].float()  # (U, T) red of view 0, top-left pixel
+    np.testing.assert_allclose(red.numpy(), 20 * sampled, atol=10)
+    counter = SkipCounter(0)
+    with caplog.at_level(logging.WARNING, logger="f4d.data.dataset"):
+        counter.update(batch)
+        counter.update(batch)  # the next epoch: not said again
+    said = [r.getMessage() for r in caplog.records if "decodable part" in r.getMessage()]
+    assert len(said) == 1 and str(cut) in said[0]
+    assert counter.count == 0 and list(counter.truncated) == [str(cut)]

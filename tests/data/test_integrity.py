@@ -4,55 +4,17 @@ from __future__ import annotations
 
 import struct
 import threading
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 
 from f4d.data import integrity
 from f4d.data.integrity import Truncation, declared_bytes, premature_end
 from f4d.data.video import TruncatedVideoError, probe, read_frames
+from tests.data.clips import cut_copy, write_clip
 
 REAL = ("mmaction2_test.mp4", "mmaction2_test.avi", "decord_video_0.mov", "human2bot_task5_0.webm")
-
-
-def _clip(path: Path, codec: str, *, frames: int = 12, audio: bool = False, **options) -> Path:
-    """A 64x48, 10 fps clip: top half flat red ``20 i`` in frame i, bottom half noise (so that
-    every frame has a payload worth cutting); optionally a mono audio track."""
-    rng = np.random.default_rng(0)
-    with av.open(str(path), "w", options=options) as container:
-        video = container.add_stream(codec, rate=10)
-        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-        sound = None
-        if audio:
-            sound = container.add_stream("libopus" if "webm" in path.name else "aac", rate=48000)
-            sound.layout = "mono"
-        stamp = 0
-        for i in range(frames):
-            image = np.full((48, 64, 3), (20 * i) % 256, dtype=np.uint8)
-            image[24:] = rng.integers(0, 256, size=(24, 64, 3), dtype=np.uint8)
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, 10)
-            container.mux(video.encode(frame))
-            while sound is not None and stamp < (i + 1) * 4800:
-                size = sound.codec_context.frame_size or 960
-                tone = (0.2 * np.sin(np.arange(size) / 9)).astype(np.float32)[None]
-                chunk = av.AudioFrame.from_ndarray(tone, format="fltp", layout="mono")
-                chunk.sample_rate, chunk.pts, stamp = 48000, stamp, stamp + size
-                container.mux(sound.encode(chunk))
-        container.mux(video.encode(None))
-        if sound is not None:
-            container.mux(sound.encode(None))
-    return path
-
-
-def _cut(path: Path, fraction: float) -> Path:
-    data = path.read_bytes()
-    out = path.with_name(f"cut{fraction}_{path.name}")
-    out.write_bytes(data[: int(len(data) * fraction)])
-    return out
 
 
 @pytest.mark.parametrize("name", REAL)
@@ -74,9 +36,9 @@ def test_real_videos_are_whole(realdata, name):
     ],
 )
 def test_cut_clip_is_truncated_whole_clip_is_not(tmp_path, name, codec, options):
-    whole = _clip(tmp_path / name, codec, **options)
+    whole = write_clip(tmp_path / name, codec, **options)
     assert probe(whole).truncation is None and probe(whole, exact=True).num_frames == 12
-    cut = _cut(whole, 0.8)
+    cut = cut_copy(whole, 0.8)
     with pytest.raises(TruncatedVideoError, match=rf"{cut.name}: truncated") as info:
         probe(cut)
     assert info.value.truncation is not None
@@ -88,9 +50,9 @@ def test_cut_clip_is_truncated_whole_clip_is_not(tmp_path, name, codec, options)
 
 
 def test_cut_mkv_with_audio_reports_declared_and_decoded(tmp_path):
-    whole = _clip(tmp_path / "talk.mkv", "libx264", frames=30, audio=True)
+    whole = write_clip(tmp_path / "talk.mkv", "libx264", frames=30, audio=True)
     assert probe(whole, exact=True).truncation is None  # audio outlasts the video a little
-    cut = _cut(whole, 1 / 3)
+    cut = cut_copy(whole, 1 / 3)
     info = probe(cut, exact=True, allow_truncated=True)
     text = str(info.truncation)
     assert text.startswith("truncated: decodes ") and "of a declared 3.0" in text
@@ -100,8 +62,8 @@ def test_cut_mkv_with_audio_reports_declared_and_decoded(tmp_path):
 
 def test_live_webm_cut_is_named_by_ffmpegs_log(tmp_path):
     """Nothing declared (no duration, unknown sizes): FFmpeg's "ended prematurely" decides."""
-    whole = _clip(tmp_path / "stream.webm", "libvpx", frames=20, live="1")
-    cut = _cut(whole, 0.6)
+    whole = write_clip(tmp_path / "stream.webm", "libvpx", frames=20, live="1")
+    cut = cut_copy(whole, 0.6)
     info = probe(cut, allow_truncated=True)
     assert info.truncation.declared_s is None
     assert "FFmpeg: [matroska,webm] File ended prematurely" in info.truncation.evidence
@@ -114,7 +76,7 @@ SHORT = [("one.mkv", "libx264", 1), ("three.mov", "libx264", 3), ("short.webm", 
 
 @pytest.mark.parametrize(("name", "codec", "frames"), SHORT)
 def test_really_short_files_pass(tmp_path, name, codec, frames):
-    path = _clip(tmp_path / name, codec, frames=frames)
+    path = write_clip(tmp_path / name, codec, frames=frames)
     assert probe(path).num_frames == frames and probe(path).truncation is None
     assert probe(path, exact=True).truncation is None
 
@@ -134,6 +96,12 @@ def test_declared_bytes_walks_each_container(tmp_path):
     unknown.write_bytes(b"\x1a\x45\xdf\xa3\x80\x18\x53\x80\x67\x01\xff\xff\xff\xff\xff\xff\xff")
     assert declared_bytes(unknown, integrity.MATROSKA) == 5  # the header; the segment: unknown
     assert declared_bytes(boxes, "mpegts") is None
+    boxes.write_bytes(struct.pack(">I4s", 16, b"ftyp") + bytes(8) + b"\0\0\0")  # next header cut
+    assert declared_bytes(boxes, integrity.MOV) == 24
+    riff.write_bytes(b"RIFF" + struct.pack("<I", 4) + b"AVI " + b"RI")
+    assert declared_bytes(riff, "avi") == 20
+    ebml.write_bytes(b"\x1a\x45\xdf\xa3\x80\x18\x53")  # the Segment's ID cut in two
+    assert declared_bytes(ebml, integrity.MATROSKA) == 8
 
 
 def test_premature_end_phrases():
@@ -153,8 +121,8 @@ def test_truncation_text():
 
 def test_log_capture_is_per_thread(tmp_path):
     """Concurrent probes (f4d data check's threads) never see each other's FFmpeg lines."""
-    cut = _cut(_clip(tmp_path / "c.webm", "libvpx", frames=20, live="1"), 0.6)
-    whole = _clip(tmp_path / "w.webm", "libvpx", frames=20, live="1")
+    cut = cut_copy(write_clip(tmp_path / "c.webm", "libvpx", frames=20, live="1"), 0.6)
+    whole = write_clip(tmp_path / "w.webm", "libvpx", frames=20, live="1")
     verdicts: dict[str, list[bool]] = {"cut": [], "whole": []}
 
     def work(key: str, path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -60,5 +62,23 @@ def make_cfg(synth_root: Path, tmp_path: Path):
 
     def make(*overrides: str, out: str = "run") -> DictConfig:
         return load_config(None, [*tiny_overrides(synth_root, tmp_path / out), *overrides])
+
+    return make
+
+
+@pytest.fixture
+def cut_synth(synth_root: Path, tmp_path: Path):
+    """``cut_synth(split) -> (root, cut file)``: a copy of the synthetic dataset (links) whose
+    first ``split`` video is remuxed to Matroska and cut to 60% of its bytes."""
+    from tests.data.clips import remux
+
+    def make(split: str) -> tuple[Path, Path]:
+        root = tmp_path / f"cut_{split}"
+        shutil.copytree(synth_root, root, copy_function=os.symlink)
+        first = sorted((root / "videos" / split).iterdir())[0]
+        data = remux(first.resolve(), tmp_path / f"{split}.mkv").read_bytes()
+        first.unlink()
+        first.write_bytes(data[: len(data) * 6 // 10])
+        return root, first
 
     return make

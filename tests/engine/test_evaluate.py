@@ -12,7 +12,7 @@ import pytest
 from f4d.engine.checkpoint import CheckpointError
 from f4d.engine.evaluate import evaluate
 from f4d.engine.metrics import classification_report, topk_correct
-from f4d.engine.train import train
+from f4d.engine.train import TrainingError, train
 
 
 @pytest.fixture
@@ -66,3 +66,26 @@ def test_topk_and_report_on_a_hand_worked_example() -> None:
     np.testing.assert_allclose(report["per_class_accuracy"], [50.0, 0.0, 0.0])
     assert report["mean_class_accuracy"] == pytest.approx(50 / 3)
     assert report["confusion"].tolist() == [[1, 0, 1], [1, 0, 0], [0, 1, 0]]
+
+
+def test_truncated_test_video_is_skipped_counted_and_named(trained, cut_synth) -> None:
+    root, cut = cut_synth("test")
+    trained.data.root = str(root)
+    result = evaluate(trained, quiet=True)
+    assert result["num_videos"] == 7 and result["bad_videos"] == 1
+    assert list(result["bad_video_reasons"]) == [str(cut)]
+    assert "truncated" in result["bad_video_reasons"][str(cut)]
+    trained.data.max_bad_videos = 0
+    named = r"(?s)data.max_bad_videos=0.*000000\.mp4 \| TruncatedVideoError"
+    with pytest.raises(TrainingError, match=named):
+        evaluate(trained, quiet=True)
+
+
+def test_allow_truncated_tests_the_decodable_part(trained, cut_synth) -> None:
+    root, cut = cut_synth("test")
+    trained.data.root = str(root)
+    trained.data.allow_truncated = True
+    result = evaluate(trained, quiet=True)
+    assert result["num_videos"] == 8 and result["bad_videos"] == 0
+    assert list(result["truncated_videos"]) == [str(cut)]
+    assert result["truncated_videos"][str(cut)].startswith("truncated: decodes ")

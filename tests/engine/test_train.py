@@ -155,6 +155,25 @@ def test_too_many_bad_videos_stop_with_a_summary(make_cfg, broken_root: Path) ->
         train(cfg)
 
 
+def test_truncated_training_video_follows_the_bad_video_policy(make_cfg, cut_synth, capsys):
+    """Skipped, counted and named by default; data.allow_truncated=true trains on its
+    decodable part and names it once."""
+    from f4d.cli.train import print_bad_videos
+
+    root, cut = cut_synth("train")
+    result = train(make_cfg("optim.epochs=1", f"data.root={root}", out="strict"))
+    assert result["bad_videos"] == 1 and result["truncated_videos"] == {}
+    assert "TruncatedVideoError" in result["bad_video_reasons"][str(cut)]
+    lenient = make_cfg("optim.epochs=1", f"data.root={root}", "data.allow_truncated=true")
+    result = train(lenient)
+    assert result["bad_videos"] == 0 and list(result["truncated_videos"]) == [str(cut)]
+    capsys.readouterr()
+    print_bad_videos(result)
+    printed = capsys.readouterr().out
+    assert "truncated videos sampled from their decodable part (1)" in printed
+    assert f"{cut}: truncated: decodes " in printed
+
+
 def test_frozen_stages_and_bn_do_not_move(make_cfg) -> None:
     """freeze_stages=2 keeps conv1 (stem) and conv2 (layer1); freeze_bn keeps every BN."""
     from f4d.models import create_model

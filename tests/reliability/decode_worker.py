@@ -6,7 +6,12 @@ line with the outcome after, flushing each, so the parent can tell which input h
 the process. It imports only f4d and numpy (never the test package).
 
 Outcomes: ``decoded`` (output checked), ``error`` (a `VideoDecodeError` naming the file),
-and the failures ``wrong_error_type``, ``error_without_name``, ``bad_output``.
+and the failures ``wrong_error_type``, ``error_without_name``, ``bad_output``. ``truncated`` in
+the result says whether the error was a `TruncatedVideoError`.
+
+An item with ``extra["mode"] == "check"`` is judged as ``f4d data check`` judges it instead:
+one exact, truncation-allowing probe (every frame decoded); outcomes ``truncated`` (the probe
+returned a `Truncation`), ``decoded`` (a whole file) or ``error``.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import traceback
 
 import numpy as np
 
-from f4d.data.video import VideoDecodeError, probe, read_frames
+from f4d.data.video import TruncatedVideoError, VideoDecodeError, probe, read_frames
 
 READ_TIMEOUT_S = 10.0
 
@@ -68,8 +73,29 @@ def past_end_problem(path: str, num_frames: int) -> str | None:
     return f"read_frames({num_frames}) past the probed end returned frames"
 
 
+def run_check(item: dict) -> dict:
+    """``f4d data check``'s verdict: one exact probe that reports a truncation."""
+    path = item["path"]
+    result: dict = {"name": item["name"], "problems": []}
+    try:
+        info = probe(path, exact=True, allow_truncated=True)
+        result["probed_frames"] = info.num_frames
+        result["outcome"] = "decoded" if info.truncation is None else "truncated"
+        result["message"] = str(info.truncation or "")
+    except VideoDecodeError as err:
+        result["outcome"] = "error" if os.path.basename(path) in str(err) else "error_without_name"
+        result["message"] = str(err)
+    except Exception as err:
+        result["outcome"] = "wrong_error_type"
+        result["message"] = f"{type(err).__name__}: {err}"
+        result["traceback"] = traceback.format_exc(limit=4)
+    return result
+
+
 def run_one(item: dict) -> dict:
     """Probe, read first/middle/last frame, read past the end; classify what happened."""
+    if item["extra"].get("mode") == "check":
+        return run_check(item)
     path = item["path"]
     result: dict = {"name": item["name"], "problems": []}
     try:
@@ -86,6 +112,7 @@ def run_one(item: dict) -> dict:
         named = os.path.basename(path) in str(err)
         result["outcome"] = "error" if named else "error_without_name"
         result["message"] = str(err)
+        result["truncated"] = isinstance(err, TruncatedVideoError)
     except Exception as err:
         result["outcome"] = "wrong_error_type"
         result["message"] = f"{type(err).__name__}: {err}"

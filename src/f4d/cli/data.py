@@ -240,6 +240,7 @@ def _scan(index: DatasetIndex, sampling: dict[str, int], workers: int, console: 
 
 
 def _print_report(report: Any, index: DatasetIndex, console: Any) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     counts = ", ".join(f"{k} {v}" for k, v in report.counts().items())
@@ -258,7 +259,7 @@ def _print_report(report: Any, index: DatasetIndex, console: Any) -> None:
     for column in ("#", "path", "problem", "detail"):
         table.add_column(column, overflow="fold")
     for i, problem in enumerate(report.problems[:MAX_ROWS], start=1):
-        table.add_row(str(i), problem.path, problem.kind, problem.detail)
+        table.add_row(str(i), escape(problem.path), problem.kind, escape(problem.detail))
     console.print(table)
     if len(report.problems) > MAX_ROWS:
         console.print(f"... and {len(report.problems) - MAX_ROWS} more problems")

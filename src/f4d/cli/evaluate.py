@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from f4d.cli.train import print_bad_videos
+
 __all__ = ["register"]
 
 
@@ -38,3 +40,4 @@ def _main(args: argparse.Namespace) -> int:
 def _print_files(result: dict[str, Any]) -> None:
     for name, path in result.get("files", {}).items():
         print(f"{name}: {path}")
+    print_bad_videos(result)

@@ -62,6 +62,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="write TA weights (PNG) and STA maps over the frames (PNG grid + GIF) per video; "
         "drawn from one view, the centre crop, even when --crops 3 averages three",
     )
+    parser.add_argument(
+        "--allow-truncated",
+        action="store_true",
+        help="predict a truncated file (cut short, e.g. a partial download) from the part that "
+        "decodes instead of refusing it (as data.allow_truncated=true does in training/testing)",
+    )
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     parser.add_argument(
         "--device",
@@ -74,6 +80,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the checkpoint, predict every video; exit 1 if any video or the checkpoint fails."""
+    from f4d.data.video import TruncatedVideoError
     from f4d.engine.predict import (
         attention_modules,
         explain_dirs,
@@ -105,11 +112,21 @@ def run(args: argparse.Namespace) -> int:
     predictions, failed = [], 0
     for video, out_dir in zip(args.videos, out_dirs):
         try:
-            predictions.append(predict_video(predictor, video, topk=args.topk, explain_dir=out_dir))
+            prediction = predict_video(
+                predictor, video, topk=args.topk, explain_dir=out_dir,
+                allow_truncated=args.allow_truncated,
+            )  # fmt: skip
         except (ValueError, OSError) as err:  # VideoDecodeError is a ValueError
             failed += 1
             message = str(err) if str(video) in str(err) else f"{video}: {err}"
+            if isinstance(err, TruncatedVideoError):
+                message += "; --allow-truncated predicts from the part that decodes"
             print(f"error: {message}", file=sys.stderr)
+            continue
+        if prediction.truncated:
+            print(f"note: {video}: {prediction.truncated}; predicted from the part that decodes",
+                  file=sys.stderr)  # fmt: skip
+        predictions.append(prediction)
     if args.json:
         print(json.dumps([p.to_dict() for p in predictions], indent=2))
     elif predictions:

@@ -40,5 +40,20 @@ def _print_summary(result: dict[str, Any]) -> None:
     keys = ("epoch", "step", "train_loss", "train_top1", "val_top1", "val_top5", "best_metric",
             "wall_time_s", "checkpoint")  # fmt: skip
     print(json.dumps({k: result[k] for k in keys if k in result}, indent=2))
+    print_bad_videos(result)
     for path in result.get("plots", []):
         print(f"plot: {path}")
+
+
+def print_bad_videos(result: dict[str, Any]) -> None:
+    """Name the videos skipped as bad and the truncated ones sampled from their decodable part."""
+    titles = {
+        "bad_video_reasons": "skipped bad videos",
+        "truncated_videos": "truncated videos sampled from their decodable part",
+    }
+    for key, title in titles.items():
+        rows = result.get(key) or {}
+        if rows:
+            print(f"{title} ({len(rows)}):")
+            for path, reason in rows.items():
+                print(f"  {path}: {reason}")

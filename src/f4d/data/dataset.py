@@ -11,6 +11,11 @@ drops markers and reports them as ``skipped`` / ``skipped_paths`` / ``skipped_re
 :class:`SkipCounter` (called by the engine once per batch) stops the run with
 :class:`TooManyBadVideos` and a table of paths and reasons once more distinct videos went bad
 than allowed. With ``skip_bad=False`` the error is raised where it happens.
+
+Truncated files (:mod:`f4d.data.integrity`) are bad videos by default. With
+``allow_truncated=True`` (``data.allow_truncated``) the dataset samples from the part that
+decodes instead; such a sample carries ``truncated`` (the reason), :func:`collate` lists them as
+``truncated_paths`` / ``truncated_reasons`` and :class:`SkipCounter` logs each file once.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import os
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -71,15 +77,18 @@ class VideoDataset(Dataset):
             ``(video (V, U, C, T, h, w) uint8, label)``; see :mod:`f4d.data.transforms`.
         seed: base of the per-sample rng ``default_rng([seed, epoch, index])``.
         reader: ``reader(path, indices) -> (N, H, W, 3)`` uint8.
-        prober: ``prober(path) -> info`` with ``info.num_frames``. Not called when the record
-            states ``num_frames``. With neither given (the default) each sample opens its video
-            once (:func:`f4d.data.reader.open_video`) for the frame count and the frames; with
-            one given, the other defaults to :func:`f4d.data.video.read_frames` /
+        prober: ``prober(path) -> info`` with ``info.num_frames`` (and ``info.truncation`` for
+            a truncated file it accepts). Not called when the record states ``num_frames``.
+            With neither given (the default) each sample opens its video once
+            (:func:`f4d.data.reader.open_video`) for the frame count and the frames; with one
+            given, the other defaults to :func:`f4d.data.video.read_frames` /
             :func:`f4d.data.video.probe`.
         skip_bad: return a :class:`BadVideo` marker (and log a warning) instead of raising.
+        allow_truncated: sample truncated files from their decodable part (passed to the
+            default reader and prober) instead of treating them as bad videos.
 
     ``__getitem__`` returns ``dict(video, label, index)`` plus ``unit_labels`` (``(U,)``
-    int64) when the record has them.
+    int64) when the record has them and ``truncated`` (str) for a truncated file.
     """
 
     def __init__(
@@ -95,6 +104,7 @@ class VideoDataset(Dataset):
         reader: Reader | None = None,
         prober: Prober | None = None,
         skip_bad: bool = True,
+        allow_truncated: bool = False,
     ) -> None:
         if mode not in ("train", "test"):
             raise ValueError(f"mode must be 'train' or 'test', got {mode!r}")
@@ -106,6 +116,8 @@ class VideoDataset(Dataset):
         self.reader = reader
         self.prober = prober
         self.skip_bad = skip_bad
+        self.allow_truncated = allow_truncated
+        self._decodable_frames: dict[str, int] = {}
         # Shared memory, so persistent DataLoader workers see set_epoch() from the main process.
         self._epoch = torch.zeros(1, dtype=torch.int64).share_memory_()
 
@@ -139,15 +151,20 @@ class VideoDataset(Dataset):
 
     def _load(self, i: int, record: VideoRecord) -> dict[str, Any]:
         rng = self.rng(i)
+        truncation = None
         if self.reader is None and self.prober is None:
-            clip = self._open_and_read(record, rng)  # (U, T, H, W, 3)
+            clip, truncation = self._open_and_read(record, rng)  # (U, T, H, W, 3)
         else:
-            num_frames = record.num_frames or self._probe(record.path)
+            num_frames = record.num_frames
+            if not num_frames:
+                num_frames, truncation = self._probe(record.path)
             clip = self._read(record.path, self._sample(num_frames, rng))
         video, label = self.transform(clip, record.label, rng)
         sample: dict[str, Any] = {"video": video, "label": label, "index": i}
         if record.unit_labels is not None:
             sample["unit_labels"] = torch.tensor(record.unit_labels, dtype=torch.int64)
+        if truncation is not None:
+            sample.update(truncated=str(truncation), path=str(record.path))
         return sample
 
     def _sample(self, num_frames: int, rng: np.random.Generator) -> np.ndarray:
@@ -157,26 +174,45 @@ class VideoDataset(Dataset):
             num_frames, self.units, self.frames_per_unit, self.stride, self.mode, rng
         )  # (U, T)
 
-    def _open_and_read(self, record: VideoRecord, rng: np.random.Generator) -> np.ndarray:
-        """The default I/O: open the video once for its frame count and its frames."""
+    def _open_and_read(self, record: VideoRecord, rng: np.random.Generator) -> tuple[Any, Any]:
+        """The default I/O: open the video once for its frame count and its frames.
+
+        Returns ``(clip (U, T, H, W, 3), truncation or None)``.
+        """
         from f4d.data.reader import open_video
 
         # In a loader worker the workers fill the cores; one FFmpeg thread each.
         threads = 1 if get_worker_info() is not None else 0
-        with open_video(record.path, threads=threads) as video:
+        allow = self.allow_truncated
+        with open_video(record.path, threads=threads, allow_truncated=allow) as video:
+            truncation = getattr(video.info, "truncation", None)
             num_frames = record.num_frames or video.info.num_frames
+            if truncation is not None:  # sample only frames that decode, not packets held
+                num_frames = self._decodable(record.path)
             indices = self._sample(num_frames, rng)
-            return self._read(record.path, indices, video.read)
+            return self._read(record.path, indices, video.read), truncation
 
-    def _probe(self, path: Path) -> int:
+    def _decodable(self, path: Path) -> int:
+        """Frames of a truncated file that decode (one full decode per file and process)."""
+        from f4d.data.video import probe
+
+        key = str(path)
+        if key not in self._decodable_frames:
+            info = probe(path, exact=True, allow_truncated=True)
+            self._decodable_frames[key] = info.num_frames
+        return self._decodable_frames[key]
+
+    def _probe(self, path: Path) -> tuple[int, Any]:
+        """``(frame count, truncation or None)`` from the prober."""
         if self.prober is None:
             from f4d.data.video import probe
 
-            self.prober = probe
-        num_frames = int(self.prober(path).num_frames)
+            self.prober = partial(probe, allow_truncated=self.allow_truncated)
+        info = self.prober(path)
+        num_frames = int(info.num_frames)
         if num_frames < 1:
             raise ShortVideoError(f"{path}: no frames")
-        return num_frames
+        return num_frames, getattr(info, "truncation", None)
 
     def _read(self, path: Path, indices: np.ndarray, read: Callable | None = None) -> np.ndarray:
         """Decode each distinct index once (sorted), then gather into ``(U, T, H, W, 3)``.
@@ -187,7 +223,7 @@ class VideoDataset(Dataset):
             if self.reader is None:
                 from f4d.data.video import read_frames
 
-                self.reader = read_frames
+                self.reader = partial(read_frames, allow_truncated=self.allow_truncated)
             read = functools.partial(self.reader, path)
         wanted, inverse = np.unique(indices, return_inverse=True)
         frames = np.asarray(read(wanted))
@@ -205,15 +241,20 @@ def collate(samples: Sequence[dict[str, Any] | BadVideo]) -> dict[str, Any]:
 
     Returns ``video (B·V, U, C, T, h, w)`` uint8 (row ``b·V + v``), ``label (B,)`` and
     ``index (B,)`` int64, ``num_views`` V, ``unit_labels (B, U)`` when every sample has them,
-    ``skipped`` (int), ``skipped_paths`` and ``skipped_reasons`` (lists of str). A batch
-    with no good sample has ``video`` of shape ``(0, 0, 0, 0, 0, 0)`` and ``num_views`` 0.
+    ``skipped`` (int), ``skipped_paths`` and ``skipped_reasons`` (lists of str), and
+    ``truncated_paths`` / ``truncated_reasons`` for good samples read from the decodable part
+    of a truncated file. A batch with no good sample has ``video`` of shape
+    ``(0, 0, 0, 0, 0, 0)`` and ``num_views`` 0.
     """
     good = [s for s in samples if not isinstance(s, BadVideo)]
     bad = [s for s in samples if isinstance(s, BadVideo)]
+    cut = [s for s in good if "truncated" in s]
     batch: dict[str, Any] = {
         "skipped": len(bad),
         "skipped_paths": [b.path for b in bad],
         "skipped_reasons": [b.reason for b in bad],
+        "truncated_paths": [s["path"] for s in cut],
+        "truncated_reasons": [s["truncated"] for s in cut],
     }
     if not good:
         batch.update(video=torch.empty((0,) * 6, dtype=torch.uint8), num_views=0,
@@ -255,6 +296,7 @@ class SkipCounter:
         else:
             raise ValueError(f"max_skipped must be an int >= 0 or a fraction, got {max_skipped!r}")
         self.reasons: dict[str, str] = {}
+        self.truncated: dict[str, str] = {}
         self.total = 0
 
     @property
@@ -263,10 +305,19 @@ class SkipCounter:
         return len(self.reasons)
 
     def update(self, batch: dict[str, Any]) -> None:
-        """Record a collated batch's skips; raise :class:`TooManyBadVideos` past the limit."""
+        """Record a collated batch's skips; raise :class:`TooManyBadVideos` past the limit.
+
+        A truncated file read from its decodable part (``data.allow_truncated``) is logged
+        the first time it is seen, and listed in :attr:`truncated`.
+        """
         self.total += batch["skipped"]
         for path, reason in zip(batch["skipped_paths"], batch["skipped_reasons"]):
             self.reasons.setdefault(path, reason)
+        cut = zip(batch.get("truncated_paths", ()), batch.get("truncated_reasons", ()))
+        for path, reason in cut:
+            if path not in self.truncated:
+                self.truncated[path] = reason
+                log.warning("sampling from the decodable part of %s (%s)", path, reason)
         if self.count > self.limit:
             raise TooManyBadVideos(
                 f"{self.count} bad videos exceed the limit of {self.limit}:\n{self.summary()}"

@@ -137,7 +137,9 @@ def declared_bytes(path: Path, format_name: str) -> int | None:
 
     Walks AVI ``RIFF`` chunks, MP4/MOV top-level boxes or Matroska top-level EBML elements by
     their size fields, reading a few bytes per element. Stops at the first element whose size
-    is unknown (live streams) or malformed; returns the largest end seen.
+    is unknown (live streams) or malformed; returns the largest end seen. A tail too short to
+    hold an element header (1-7 bytes after the last element) is the start of an element cut
+    off (e.g. a fragmented MP4's closing ``mfra`` index): it declares at least a header.
     """
     walkers = {"avi": _riff_ends, MOV: _box_ends, MATROSKA: _ebml_ends}
     walker = walkers.get(format_name)
@@ -152,10 +154,13 @@ def declared_bytes(path: Path, format_name: str) -> int | None:
 def _riff_ends(handle: BinaryIO, size: int) -> Iterator[int]:
     """Ends of the ``RIFF`` chunks (AVI, then OpenDML ``AVIX`` extensions)."""
     offset = 0
-    while offset + 8 <= size:
+    while offset < size:
+        if offset + 8 > size:
+            yield offset + 8  # a chunk header cut short
+            return
         handle.seek(offset)
         head = handle.read(8)
-        if len(head) < 8 or head[:4] != b"RIFF":
+        if head[:4] != b"RIFF":
             return
         (length,) = struct.unpack("<I", head[4:])
         if length in (0, 0xFFFFFFFF):  # written by a muxer that could not seek back
@@ -167,7 +172,10 @@ def _riff_ends(handle: BinaryIO, size: int) -> Iterator[int]:
 def _box_ends(handle: BinaryIO, size: int) -> Iterator[int]:
     """Ends of the top-level ISO-BMFF boxes (``ftyp``, ``moov``, ``mdat``, ``moof`` ...)."""
     offset = 0
-    while offset + 8 <= size:
+    while offset < size:
+        if offset + 8 > size:
+            yield offset + 8  # a box header cut short
+            return
         handle.seek(offset)
         head = handle.read(16)
         length, kind = struct.unpack(">I4s", head[:8])
@@ -184,13 +192,14 @@ def _box_ends(handle: BinaryIO, size: int) -> Iterator[int]:
 def _ebml_ends(handle: BinaryIO, size: int) -> Iterator[int]:
     """Ends of the top-level EBML elements (the EBML header, then the Segment)."""
     offset = 0
-    while offset + 2 <= size:
+    while offset < size:
         handle.seek(offset)
         head = handle.read(12)
         element_id = _vint(head, 0, keep_marker=True)
-        if element_id is None:
+        length = None if element_id is None else _vint(head, element_id[1], keep_marker=False)
+        if length is None and head[:1] != b"\0" and offset + len(head) == size < offset + 12:
+            yield size + 1  # an element header cut short by the end of the file
             return
-        length = _vint(head, element_id[1], keep_marker=False)
         if length is None or length[0] is None:  # malformed, or unknown size (live stream)
             return
         offset += length[1] + length[0]

@@ -80,6 +80,7 @@ class DataConfig:
     flip_label_map: str | None = None
     workers: int | None = None  # loader workers; None: one per available core, minus one
     max_bad_videos: int = 50
+    allow_truncated: bool = False  # sample truncated files from their decodable part (else: bad)
     scales: list[float] = field(default_factory=lambda: [1.0, 0.875, 0.75, 0.66])  # crop scales
     cache: bool = False  # decode each video once and keep all its frames in memory (small sets)
     mean: list[float] = field(default_factory=lambda: [0.485, 0.456, 0.406])

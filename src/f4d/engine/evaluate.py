@@ -20,6 +20,7 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 
+from f4d.data.dataset import SkipCounter, TooManyBadVideos
 from f4d.engine import checkpoint as ckpt
 from f4d.engine.distributed import (
     DistInfo,
@@ -69,11 +70,14 @@ def _evaluate(cfg: DictConfig, info: DistInfo, *, quiet: bool) -> dict[str, Any]
         rank=info.rank, world_size=info.world_size, seed=cfg.run.seed,
     )  # fmt: skip
     start = time.perf_counter()
-    indices, logits = predict_loader(model, loader, cfg=cfg, info=info)
+    skips = SkipCounter(cfg.data.max_bad_videos)
+    indices, logits = predict_loader(model, loader, cfg=cfg, info=info, skips=skips)
     seconds = time.perf_counter() - start
     labels = np.array([index.records[i].label for i in indices], dtype=np.int64)
     report = classification_report(logits, labels)
     result = _summary(report, cfg=cfg, checkpoint=path, seconds=seconds)
+    result.update(bad_videos=skips.count, bad_video_reasons=dict(skips.reasons),
+                  truncated_videos=dict(skips.truncated))  # fmt: skip
     if info.is_main:
         stem = _output_stem(cfg)
         result["files"] = write_results(
@@ -92,17 +96,27 @@ def _evaluate(cfg: DictConfig, info: DistInfo, *, quiet: bool) -> dict[str, Any]
 
 @torch.no_grad()
 def predict_loader(
-    model: nn.Module, loader: Any, *, cfg: DictConfig, info: DistInfo
+    model: nn.Module,
+    loader: Any,
+    *,
+    cfg: DictConfig,
+    info: DistInfo,
+    skips: SkipCounter | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Logits averaged over views for every video of ``loader``, gathered from all ranks.
 
-    Returns ``(indices (N,), logits (N, K))`` sorted by dataset index.
+    Returns ``(indices (N,), logits (N, K))`` sorted by dataset index. ``skips`` receives the
+    bad videos and the truncated ones of every rank once the loop is done (so that no rank
+    stops alone); past its limit it raises :class:`TrainingError` with their table.
     """
     from f4d.data.transforms import normalize
 
     model.eval()
     rows: list[tuple[int, np.ndarray]] = []
+    seen = {key: [] for key in _SKIP_KEYS}
     for batch in loader:
+        for key in _SKIP_KEYS:
+            seen[key] += batch.get(key, [])
         views = batch["num_views"]
         if views == 0:
             continue
@@ -113,6 +127,8 @@ def predict_loader(
         rows += list(zip(batch["index"].tolist(), out.cpu().numpy()))
     gathered = [row for part in all_gather_objects(rows) for row in part]
     gathered.sort(key=lambda r: r[0])
+    if skips is not None:
+        _count_skips(skips, all_gather_objects(seen))
     if not gathered:
         raise InputError(
             f"no video of the test split of {cfg.data.root} could be read",
@@ -120,6 +136,23 @@ def predict_loader(
         )
     indices = np.array([r[0] for r in gathered], dtype=np.int64)
     return indices, np.stack([r[1] for r in gathered])
+
+
+_SKIP_KEYS = ("skipped_paths", "skipped_reasons", "truncated_paths", "truncated_reasons")
+
+
+def _count_skips(skips: SkipCounter, parts: list[dict[str, list[str]]]) -> None:
+    """Feed every rank's skipped and truncated videos to ``skips`` (the test's bad-video policy)."""
+    merged = {key: [v for part in parts for v in part[key]] for key in _SKIP_KEYS}
+    try:
+        skips.update({"skipped": len(merged["skipped_paths"]), **merged})
+    except TooManyBadVideos as err:
+        from f4d.engine.train import TrainingError
+
+        raise TrainingError(
+            f"stopping the test: more than data.max_bad_videos={skips.limit} videos could not "
+            f"be read.\n{err}"
+        ) from err
 
 
 def _summary(

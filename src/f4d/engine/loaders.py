@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -107,25 +108,30 @@ class FrameCache:
     A ``reader``/``prober`` pair for :class:`~f4d.data.dataset.VideoDataset` (``data.cache``):
     for small datasets such as the synthetic one, where decoding dominates the step time.
     Holds ``frames x H x W x 3`` bytes per video for the life of the process (per worker).
+    ``allow_truncated`` keeps the decodable part of truncated files (``data.allow_truncated``).
     """
 
     def __init__(self) -> None:
-        self.videos: dict[str, np.ndarray] = {}
+        self.videos: dict[tuple[str, bool], tuple[np.ndarray, Any]] = {}
 
-    def _get(self, path: Path) -> np.ndarray:
-        key = str(path)
+    def _get(self, path: Path, allow_truncated: bool) -> tuple[np.ndarray, Any]:
+        key = (str(path), allow_truncated)
         if key not in self.videos:
             from f4d.data.video import probe, read_frames
 
-            count = int(probe(path).num_frames)
-            self.videos[key] = read_frames(path, np.arange(count))  # (F, H, W, 3)
+            info = probe(path, allow_truncated=allow_truncated)
+            frames = read_frames(
+                path, np.arange(info.num_frames), allow_truncated=allow_truncated
+            )  # (F, H, W, 3)
+            self.videos[key] = frames, getattr(info, "truncation", None)
         return self.videos[key]
 
-    def read(self, path: Path, indices: np.ndarray) -> np.ndarray:
-        return self._get(path)[np.asarray(indices).reshape(-1)]
+    def read(self, path: Path, indices: np.ndarray, *, allow_truncated: bool = False) -> np.ndarray:
+        return self._get(path, allow_truncated)[0][np.asarray(indices).reshape(-1)]
 
-    def probe(self, path: Path) -> SimpleNamespace:
-        return SimpleNamespace(num_frames=len(self._get(path)))
+    def probe(self, path: Path, *, allow_truncated: bool = False) -> SimpleNamespace:
+        frames, truncation = self._get(path, allow_truncated)
+        return SimpleNamespace(num_frames=len(frames), truncation=truncation)
 
     def clear(self) -> None:
         self.videos.clear()
@@ -137,9 +143,14 @@ FRAME_CACHE = FrameCache()
 
 
 def _io(data: Any) -> dict[str, Any]:
+    allow = bool(data.allow_truncated)
     if not data.cache:
-        return {}
-    return {"reader": FRAME_CACHE.read, "prober": FRAME_CACHE.probe}
+        return {"allow_truncated": allow}
+    return {
+        "reader": partial(FRAME_CACHE.read, allow_truncated=allow),
+        "prober": partial(FRAME_CACHE.probe, allow_truncated=allow),
+        "allow_truncated": allow,
+    }
 
 
 class ResumableSampler(DistributedSampler):

@@ -114,6 +114,7 @@ class Prediction:
     views: str = "single"  # the f4d test view mode: single | multi
     units: int = 0  # U per view
     crops: int = 1  # spatial crops = number of views averaged
+    truncated: str | None = None  # why, when a truncated file was read (allow_truncated)
 
     @property
     def num_views(self) -> int:
@@ -122,12 +123,13 @@ class Prediction:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form: ``{"video", "views", "units", "crops", "num_views",
-        "topk": [{"index", "class", "prob"}], "explain"}``."""
+        "topk": [{"index", "class", "prob"}], "explain"}``, plus ``"truncated"`` when set."""
         topk = [{"index": i, "class": name, "prob": p} for i, name, p in self.topk]
-        return {
+        out = {
             "video": self.video, "views": self.views, "units": self.units, "crops": self.crops,
             "num_views": self.num_views, "topk": topk, "explain": [str(p) for p in self.explain],
         }  # fmt: skip
+        return out if self.truncated is None else {**out, "truncated": self.truncated}
 
 
 @dataclass
@@ -263,19 +265,24 @@ def load_clip(
     *,
     timeout_s: float | None = None,
     info: VideoInfo | None = None,
+    allow_truncated: bool = False,
 ) -> torch.Tensor:
     """Decode and transform one video: uint8 ``(V, U, C, T, size, size)``, ``V = crops``.
 
     Crops come from :class:`~f4d.data.transforms.TestTransform` in view order left/top,
     centre, right/bottom. Raises ``VideoDecodeError`` (a ``ValueError``) naming the file if it
-    cannot be read or decoding takes longer than ``timeout_s``. ``info``: the file's
+    cannot be read or decoding takes longer than ``timeout_s``, and its subclass
+    ``TruncatedVideoError`` for a truncated file unless ``allow_truncated`` (then the units
+    are spread over the part that decodes). ``info``: the file's
     :func:`~f4d.data.video.probe` result when the caller already has it.
     """
-    info = probe(path) if info is None else info
+    info = probe(path, allow_truncated=allow_truncated) if info is None else info
     indices = sample_segments(
         info.num_frames, settings.units, settings.frames, settings.stride, mode="test"
     )  # (U, T)
-    frames = read_frames(path, indices, timeout_s=timeout_s)  # (U·T, H, W, 3)
+    frames = read_frames(
+        path, indices, timeout_s=timeout_s, allow_truncated=allow_truncated
+    )  # (U·T, H, W, 3)
     clip = frames.reshape(settings.units, settings.frames, *frames.shape[1:])  # (U, T, H, W, 3)
     transform = TestTransform(
         size=settings.size, scale_size=settings.scale_size, num_crops=settings.crops,
@@ -318,17 +325,25 @@ def predict_video(
     crops: int | None = None,
     units: int | None = None,
     timeout_s: float | None = None,
+    allow_truncated: bool = False,
 ) -> Prediction:
     """Predict the top-k classes of one video; with ``explain_dir`` also write explanations.
 
     ``views``/``crops``/``units`` change the predictor's view settings for this call only
     (:func:`view_settings`). The prediction averages all views; the explanation is drawn from
     one view, the centre crop (the only one with ``crops=1``). ``timeout_s`` bounds the
-    decoding (``VideoDecodeError`` past it).
+    decoding (``VideoDecodeError`` past it). A truncated file raises ``TruncatedVideoError``
+    unless ``allow_truncated``; then the prediction says why in ``truncated``.
     """
     predictor = with_views(predictor, views=views, crops=crops, units=units)
-    clip = load_clip(path, predictor.settings, timeout_s=timeout_s)  # (V, U, C, T, size, size)
-    return predict_clip(predictor, clip, str(path), topk=topk, explain_dir=explain_dir)
+    info = probe(path, allow_truncated=allow_truncated)
+    clip = load_clip(
+        path, predictor.settings, timeout_s=timeout_s, info=info, allow_truncated=allow_truncated
+    )  # (V, U, C, T, size, size)
+    prediction = predict_clip(predictor, clip, str(path), topk=topk, explain_dir=explain_dir)
+    if info.truncation is not None:
+        prediction = replace(prediction, truncated=str(info.truncation))
+    return prediction
 
 
 def with_views(

@@ -342,6 +342,8 @@ class Trainer:
             best_metric=self.best_metric,
             skipped_steps=self.skipped_steps,
             bad_videos=self.skips.count,
+            bad_video_reasons=dict(self.skips.reasons),
+            truncated_videos=dict(self.skips.truncated),
             out_dir=str(self.out_dir),
             checkpoint=str(self.ckpt_dir / f"last{ckpt.WEIGHTS_SUFFIX}"),
             num_classes=len(self.classes),

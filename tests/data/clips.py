@@ -1,0 +1,58 @@
+"""Tiny generated clips for the truncation tests: write one, cut a copy, remux to Matroska."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+
+def write_clip(path: Path, codec: str, *, frames: int = 12, audio: bool = False, **options) -> Path:
+    """A 64x48, 10 fps clip: top half flat red ``20 i`` in frame i, bottom half noise (so that
+    every frame has a payload worth cutting); optionally a mono audio track."""
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w", options=options) as container:
+        video = container.add_stream(codec, rate=10)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        sound = None
+        if audio:
+            sound = container.add_stream("libopus" if "webm" in path.name else "aac", rate=48000)
+            sound.layout = "mono"
+        stamp = 0
+        for i in range(frames):
+            image = np.full((48, 64, 3), (20 * i) % 256, dtype=np.uint8)
+            image[24:] = rng.integers(0, 256, size=(24, 64, 3), dtype=np.uint8)
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 10)
+            container.mux(video.encode(frame))
+            while sound is not None and stamp < (i + 1) * 4800:
+                size = sound.codec_context.frame_size or 960
+                tone = (0.2 * np.sin(np.arange(size) / 9)).astype(np.float32)[None]
+                chunk = av.AudioFrame.from_ndarray(tone, format="fltp", layout="mono")
+                chunk.sample_rate, chunk.pts, stamp = 48000, stamp, stamp + size
+                container.mux(sound.encode(chunk))
+        container.mux(video.encode(None))
+        if sound is not None:
+            container.mux(sound.encode(None))
+    return path
+
+
+def cut_copy(path: Path, fraction: float) -> Path:
+    data = path.read_bytes()
+    out = path.with_name(f"cut{fraction}_{path.name}")
+    out.write_bytes(data[: int(len(data) * fraction)])
+    return out
+
+
+def remux(src: Path, dst: Path, fmt: str = "matroska") -> Path:
+    """Copy the video packets of ``src`` into container ``fmt`` at ``dst`` (no re-encoding)."""
+    with av.open(str(src)) as source, av.open(str(dst), "w", format=fmt) as target:
+        video = source.streams.video[0]
+        out = target.add_stream_from_template(video)
+        for packet in source.demux(video):
+            if packet.dts is not None:
+                packet.stream = out
+                target.mux(packet)
+    return dst
