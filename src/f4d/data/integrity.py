@@ -77,14 +77,23 @@ class Truncation:
     evidence: str
     decoded: bool = True
 
-    def __str__(self) -> str:
+    def span(self) -> str | None:
+        """``"decodes 3.07 s of a declared 10.38 s"`` (None when nothing was measured)."""
         if self.delivered_s is None:
-            return f"truncated ({self.evidence})"
+            return None
         verb = "decodes" if self.decoded else "holds"
         span = f"{verb} {self.delivered_s:.2f} s"
         if self.declared_s is not None:
             span += f" of a declared {self.declared_s:.2f} s"
-        return f"truncated: {span} ({self.evidence})"
+        return span
+
+    def __str__(self) -> str:
+        span = self.span()
+        return (
+            f"truncated ({self.evidence})"
+            if span is None
+            else f"truncated: {span} ({self.evidence})"
+        )
 
 
 # ---------------------------------------------------------------- FFmpeg's log

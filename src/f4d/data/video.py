@@ -74,6 +74,10 @@ class TruncatedVideoError(VideoDecodeError):
     def __init__(self, path: str | Path, truncation: Truncation | str) -> None:
         self.truncation = truncation if isinstance(truncation, Truncation) else None
         super().__init__(path, str(truncation))
+        self.hint = (
+            "download it again; data.allow_truncated=true (f4d train/test) or --allow-truncated "
+            "(f4d predict) uses the part that decodes"
+        )
 
 
 @dataclass(frozen=True)
