@@ -11,7 +11,7 @@ import pytest
 
 from f4d.data import integrity
 from f4d.data.integrity import Truncation, declared_bytes, premature_end
-from f4d.data.video import TruncatedVideoError, probe, read_frames
+from f4d.data.video import TruncatedVideoError, VideoDecodeError, probe, read_frames
 from tests.data.clips import cut_copy, write_clip
 
 REAL = ("mmaction2_test.mp4", "mmaction2_test.avi", "decord_video_0.mov", "human2bot_task5_0.webm")
@@ -135,3 +135,23 @@ def test_log_capture_is_per_thread(tmp_path):
     for thread in threads:
         thread.join()
     assert verdicts == {"cut": [True] * 15, "whole": [False] * 15}
+
+
+def test_mp4_cut_before_its_index_is_truncated_not_unreadable(tmp_path):
+    """Most muxers write the moov index last: a cut MP4 does not open, yet it is named cut."""
+    whole = write_clip(tmp_path / "last.mp4", "libx264")
+    data = whole.read_bytes()
+    mdat = data.index(b"mdat") - 4
+    mdat_end = mdat + struct.unpack(">I", data[mdat : mdat + 4])[0]
+    assert data[mdat_end + 4 : mdat_end + 8] == b"moov"  # the index comes last
+    for size, why in ((mdat_end, "before the moov index"), (mdat_end - 100, "declares")):
+        cut = tmp_path / f"cut{size}.mp4"
+        cut.write_bytes(data[:size])
+        with pytest.raises(TruncatedVideoError, match=why) as info:
+            probe(cut, allow_truncated=True)  # nothing opens: allowing it does not help
+        assert "not a readable video container" in str(info.value)
+    random_bytes = tmp_path / "noise.mp4"
+    random_bytes.write_bytes(np.random.default_rng(0).bytes(5000))
+    with pytest.raises(VideoDecodeError) as info:
+        probe(random_bytes)
+    assert not isinstance(info.value, TruncatedVideoError)

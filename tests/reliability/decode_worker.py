@@ -85,6 +85,7 @@ def run_check(item: dict) -> dict:
     except VideoDecodeError as err:
         result["outcome"] = "error" if os.path.basename(path) in str(err) else "error_without_name"
         result["message"] = str(err)
+        result["truncated"] = isinstance(err, TruncatedVideoError)
     except Exception as err:
         result["outcome"] = "wrong_error_type"
         result["message"] = f"{type(err).__name__}: {err}"

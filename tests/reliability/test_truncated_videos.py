@@ -104,7 +104,8 @@ def test_every_pair_is_cut_at_24_offsets(judged):
     )
     assert len(cut) >= len(cuts.SOURCES) and min(cut.values()) == 2 * 24  # 24 offsets x 2 modes
     verdicts = Counter(verdict for item, verdict, _ in judged.values() if _kind(item) == "cut")
-    assert verdicts["truncated"] > 2 * verdicts["unreadable"]  # most cuts open and are named
+    # Only files that declare nothing (written to a pipe) and lose their header stay unnamed.
+    assert verdicts["unreadable"] <= 2 * 3 and verdicts["truncated"] >= 2 * 450
 
 
 def test_no_cut_file_passes_as_a_shorter_video(judged):

@@ -75,7 +75,7 @@ def check_record(
     ``truncation``; ``reader(path, [0, last])``, when given, must then read the first and last
     frame (the extremes any segment sampling may ask for).
     """
-    from f4d.data.video import VideoDecodeError
+    from f4d.data.video import TruncatedVideoError, VideoDecodeError
 
     path = str(record.path)
     problems = []
@@ -89,7 +89,8 @@ def check_record(
         if reader is not None:
             reader(record.path, [0, num_frames - 1])
     except (VideoDecodeError, OSError) as err:
-        return [*problems, Problem(path, "unreadable", str(err))], None
+        kind = "truncated" if isinstance(err, TruncatedVideoError) else "unreadable"
+        return [*problems, Problem(path, kind, str(err))], None
     truncation = getattr(info, "truncation", None)
     if truncation is not None:
         problems.append(Problem(path, "truncated", str(truncation)))

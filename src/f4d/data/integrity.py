@@ -6,7 +6,9 @@ One definition, used by :func:`f4d.data.video.probe`, :func:`f4d.data.video.read
 
 1. *bytes*: its container declares more bytes than the file holds (the RIFF chunk sizes of
    AVI, the top-level box sizes of MP4/MOV, the EBML Segment size of Matroska/WebM), or its
-   index (MP4 sample tables, AVI ``idx1``, Matroska cues) points past the end of the file;
+   index (MP4 sample tables, AVI ``idx1``, Matroska cues) points past the end of the file,
+   or an MP4/MOV ends after its media data without the ``moov`` index (even when FFmpeg
+   cannot open it);
 2. *FFmpeg says so*: while opening, demuxing or decoding, FFmpeg's log (captured through
    PyAV, per thread) reports an unexpected end of file: "File ended prematurely" (Matroska),
    "partial file" (MP4), "Truncating packet" (any demuxer);
@@ -160,6 +162,40 @@ def declared_bytes(path: Path, format_name: str) -> int | None:
     return max(ends) if ends else None
 
 
+# Top-level MP4/MOV box types a file starts with (ISO-BMFF and QuickTime).
+_FIRST_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot", b"styp")
+
+
+def sniff_format(path: Path) -> str | None:
+    """The container family of ``path`` from its first bytes (``avi``, MOV or MATROSKA), for
+    files FFmpeg cannot open; None when the bytes name none of them."""
+    with open(path, "rb") as handle:
+        head = handle.read(12)
+    if head[:4] == b"RIFF":
+        return "avi"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return MATROSKA
+    if head[4:8] in _FIRST_BOXES:
+        return MOV
+    return None
+
+
+def cut_header(path: Path) -> str | None:
+    """Why a file FFmpeg cannot open (or finds no usable video in) is cut, or None.
+
+    Only the byte rule applies (nothing can be demuxed): e.g. an MP4 whose ``moov`` index was
+    at the end and is gone still declares its ``mdat`` size.
+    """
+    fmt = sniff_format(path)
+    declared = None if fmt is None else declared_bytes(path, fmt)
+    size = path.stat().st_size
+    if declared is not None and declared > size:
+        return f"the container declares {declared} bytes, the file has {size}"
+    if fmt == MOV and _lacks_movie_box(path):
+        return f"the file ends after its media data ({size} bytes), before the moov index"
+    return None
+
+
 def _riff_ends(handle: BinaryIO, size: int) -> Iterator[int]:
     """Ends of the ``RIFF`` chunks (AVI, then OpenDML ``AVIX`` extensions)."""
     offset = 0
@@ -180,10 +216,16 @@ def _riff_ends(handle: BinaryIO, size: int) -> Iterator[int]:
 
 def _box_ends(handle: BinaryIO, size: int) -> Iterator[int]:
     """Ends of the top-level ISO-BMFF boxes (``ftyp``, ``moov``, ``mdat``, ``moof`` ...)."""
+    for _, end in _boxes(handle, size):
+        yield end
+
+
+def _boxes(handle: BinaryIO, size: int) -> Iterator[tuple[bytes, int]]:
+    """``(type, end)`` of each top-level ISO-BMFF box; a header cut short has type ``b""``."""
     offset = 0
     while offset < size:
         if offset + 8 > size:
-            yield offset + 8  # a box header cut short
+            yield b"", offset + 8  # a box header cut short
             return
         handle.seek(offset)
         head = handle.read(16)
@@ -195,7 +237,19 @@ def _box_ends(handle: BinaryIO, size: int) -> Iterator[int]:
         if length < 8:  # 0: "to the end of the file" (declares nothing); 1..7: malformed
             return
         offset += length
-        yield offset
+        yield kind, offset
+
+
+def _lacks_movie_box(path: Path) -> bool:
+    """An MP4/MOV whose top-level boxes end exactly at the end of the file with media data
+    (``mdat``) but neither the ``moov`` index nor fragments (``moof``): cut before its index,
+    which most muxers write last."""
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        boxes = [box for _, box in zip(range(MAX_TOP_LEVEL), _boxes(handle, size))]
+    kinds = {kind for kind, _ in boxes}
+    complete = bool(boxes) and boxes[-1][1] == size
+    return complete and b"mdat" in kinds and not kinds & {b"moov", b"moof"}
 
 
 def _ebml_ends(handle: BinaryIO, size: int) -> Iterator[int]:

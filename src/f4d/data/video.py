@@ -124,6 +124,8 @@ def probe(path: str | Path, *, exact: bool = False, allow_truncated: bool = Fals
     if truncation is not None and not exact:
         return probe(path, exact=True, allow_truncated=True)  # count what decodes
     num_frames = got.frames if exact or truncation else header.num_frames or got.frames
+    if num_frames <= 0 and truncation is not None:
+        raise TruncatedVideoError(path, truncation)  # nothing left to sample
     if num_frames <= 0:
         raise VideoDecodeError(path, "zero frames decode" if exact else "zero frames")
     return VideoInfo(num_frames, header.fps, header.width, header.height, truncation)
@@ -189,12 +191,21 @@ def _open_video(path: Path) -> av.container.InputContainer:
         # Non-UTF-8 metadata tags are replaced, not fatal: the frames inside are still good.
         container = av.open(str(path), metadata_errors="replace")
     except (av.error.FFmpegError, OSError, UnicodeDecodeError) as err:
-        raise VideoDecodeError(path, f"not a readable video container ({err})") from err
+        raise _unreadable(path, f"not a readable video container ({err})") from err
     if not container.streams.video:
         kinds = sorted({s.type for s in container.streams}) or ["none"]
         container.close()
-        raise VideoDecodeError(path, f"no video stream (streams: {', '.join(kinds)})")
+        raise _unreadable(path, f"no video stream (streams: {', '.join(kinds)})")
     return container
+
+
+def _unreadable(path: Path, reason: str) -> VideoDecodeError:
+    """The error for a file whose header cannot be used: `TruncatedVideoError` when the file
+    is cut (its container declares more bytes than it holds), else `VideoDecodeError`."""
+    cut = integrity.cut_header(path)
+    if cut is None:
+        return VideoDecodeError(path, reason)
+    return TruncatedVideoError(path, Truncation(None, None, f"{cut}; {reason}"))
 
 
 def _stream_info(path: Path, container: av.container.InputContainer, stream) -> VideoInfo:
@@ -209,12 +220,12 @@ def _stream_info(path: Path, container: av.container.InputContainer, stream) -> 
 def _header_info(path: Path, stream) -> VideoInfo:
     """Frame rate, size and the header's frame count (0 when it states none)."""
     if not (stream.average_rate or stream.guessed_rate or stream.base_rate):
-        raise VideoDecodeError(path, "the video stream has no frame rate")
+        raise _unreadable(path, "the video stream has no frame rate")
     if stream.codec_context is None:
-        raise VideoDecodeError(path, "unknown or unsupported video codec")
+        raise _unreadable(path, "unknown or unsupported video codec")
     width, height = stream.codec_context.width, stream.codec_context.height
     if width <= 0 or height <= 0:
-        raise VideoDecodeError(path, f"invalid frame size {width}x{height}")
+        raise _unreadable(path, f"invalid frame size {width}x{height}")
     return VideoInfo(int(stream.frames or 0), float(_rate(stream)), int(width), int(height))
 
 

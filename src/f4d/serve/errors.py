@@ -65,11 +65,11 @@ def decode_error(err: VideoDecodeError, *, limit_s: float | None = None) -> ApiE
         if truncation.declared_s is not None:
             span += f" of the {truncation.declared_s:.2f} s it declares"
         return ApiError(422, "truncated", f"{TRUNCATED}: {span}")
-    if isinstance(err, TruncatedVideoError) and not _HEADER_FRAMES.search(err.reason):
-        return ApiError(422, "truncated", TRUNCATED)
     if "moov atom not found" in err.reason:
         return ApiError(422, "truncated", f"{TRUNCATED}: the MP4/MOV has no index (moov atom), "
                         "as when a file is cut short or was never finished")  # fmt: skip
+    if isinstance(err, TruncatedVideoError) and not _HEADER_FRAMES.search(err.reason):
+        return ApiError(422, "truncated", TRUNCATED)
     for needle, status, code, message in _DECODE_KINDS:
         if needle in err.reason:
             if code == "decode_timeout" and limit_s is not None:
