@@ -78,16 +78,28 @@ def judged(tmp_path_factory, reliability_log):
     for item in inputs:
         for mode in MODES:
             result = results[f"{mode}:{item.name}"]
-            verdict = _verdict(result)
-            ok = verdict in ALLOWED[_kind(item), mode]
-            detail = result.get("message") or "; ".join(result.get("problems", []))
-            expect = "/".join(sorted(ALLOWED[_kind(item), mode]))
-            reliability_log.add(
-                f"truncation ({mode})", item.name, f"{'ok' if ok else 'FAIL'}:{verdict}",
-                expect=expect, detail=f"{item.note}: {detail}",
-            )  # fmt: skip
-            out[item.name, mode] = (item, verdict, result)
+            out[item.name, mode] = (item, _verdict(result), result)
+    _log_per_source(reliability_log, out)
     return out
+
+
+def _log_per_source(reliability_log, judged) -> None:
+    """One summary row per (source, kind of input, mode): how its inputs ended."""
+    groups: dict[tuple[str, str, str], list] = {}
+    for (name, mode), (item, verdict, result) in judged.items():
+        source = name.split("_", 2)[2] if _kind(item) == "cut" else name.split("_", 1)[1]
+        groups.setdefault((source, _kind(item), mode), []).append((item, verdict, result))
+    for (source, kind, mode), rows in sorted(groups.items()):
+        counts = Counter(verdict for _, verdict, _ in rows)
+        bad = [(i, v, r) for i, v, r in rows if v not in ALLOWED[kind, mode]]
+        shown = ", ".join(f"{v} {n}" for v, n in sorted(counts.items()))
+        example = bad[0] if bad else rows[len(rows) // 2]
+        detail = f"{shown}; e.g. {example[0].name}: {example[2].get('message') or 'decoded'}"
+        reliability_log.add(
+            f"truncation ({mode})", f"{source} x {len(rows)} {kind}",
+            f"{'FAIL' if bad else 'ok'}:{'/'.join(sorted(counts))}",
+            expect="/".join(sorted(ALLOWED[kind, mode])), detail=detail,
+        )  # fmt: skip
 
 
 def _failures(judged, kind: str) -> list[str]:

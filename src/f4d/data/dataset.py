@@ -313,15 +313,19 @@ class SkipCounter:
         self.total += batch["skipped"]
         for path, reason in zip(batch["skipped_paths"], batch["skipped_reasons"]):
             self.reasons.setdefault(path, reason)
+        self.note_truncated(batch)
+        if self.count > self.limit:
+            raise TooManyBadVideos(
+                f"{self.count} bad videos exceed the limit of {self.limit}:\n{self.summary()}"
+            )
+
+    def note_truncated(self, batch: dict[str, Any]) -> None:
+        """Log each truncated file read from its decodable part the first time it is seen."""
         cut = zip(batch.get("truncated_paths", ()), batch.get("truncated_reasons", ()))
         for path, reason in cut:
             if path not in self.truncated:
                 self.truncated[path] = reason
                 log.warning("sampling from the decodable part of %s (%s)", path, reason)
-        if self.count > self.limit:
-            raise TooManyBadVideos(
-                f"{self.count} bad videos exceed the limit of {self.limit}:\n{self.summary()}"
-            )
 
     def summary(self) -> str:
         """A plain-text table ``path | reason`` of the distinct bad videos."""

@@ -422,12 +422,15 @@ def scan(
     reader can decode them later without demuxing again (:mod:`f4d.data.reader`).
     """
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-    spans = {s.index: StreamSpan(s.time_base, s.start_time) for s in container.streams}
-    video = StreamSpan(stream.time_base, stream.start_time) if decode else spans[stream.index]
+    timed = [s for s in container.streams if s.time_base] + [stream]  # data streams may lack one
+    spans = {s.index: StreamSpan(s.time_base or Fraction(1), s.start_time) for s in timed}
+    video = StreamSpan(stream.time_base or Fraction(1), stream.start_time) if decode else None
+    video = video or spans[stream.index]
     result = Delivered(video, spans, stream.index, float(rate) if rate else 0.0, decode)
     try:
         for packet in container.demux():
-            spans[packet.stream.index].add(packet.pts, packet.duration)
+            if packet.stream.index in spans:
+                spans[packet.stream.index].add(packet.pts, packet.duration)
             if packet.stream.index != stream.index:
                 continue
             if not decode or result.failure is not None:

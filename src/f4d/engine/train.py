@@ -511,6 +511,7 @@ class Trainer:
         self.net.eval()
         sums = {"loss": 0.0, "top1": 0.0, "top5": 0.0, "count": 0.0}
         for batch in loader:
+            self.skips.note_truncated(batch)
             if batch["video"].shape[0] == 0:
                 continue
             video, labels = prepare_batch(
