@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 import threading
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -155,3 +156,43 @@ def test_mp4_cut_before_its_index_is_truncated_not_unreadable(tmp_path):
     with pytest.raises(VideoDecodeError) as info:
         probe(random_bytes)
     assert not isinstance(info.value, TruncatedVideoError)
+
+
+def _delivered(video_end: int, *, audio_end: int | None = None, fps: float = 10.0):
+    """Packets of a 10 fps video (time base 1/10: one tick per frame) and 20 ms audio."""
+    video = integrity.StreamSpan(Fraction(1, 10), 0)
+    for i in range(video_end):
+        video.add(i, 1)
+    packets = {0: video}
+    if audio_end is not None:
+        audio = integrity.StreamSpan(Fraction(1, 1000), 0)
+        for t in range(0, audio_end, 20):
+            audio.add(t, 20)
+        packets[1] = audio
+    return integrity.Delivered(video, packets, 0, fps, decoded=False, frames=video_end)
+
+
+@pytest.mark.parametrize(
+    ("frames", "declared_s", "truncated"),
+    [(20, 2.0, False), (19, 2.0, False), (18, 2.0, False), (17, 2.0, True), (10, 2.0, True)],
+)
+def test_time_rule_allows_two_frame_durations(frames, declared_s, truncated):
+    """A stream may end up to two frames (+1 ms) before its declared duration, no more."""
+    facts = integrity.Declared(file_bytes=1000, video_s=declared_s)
+    verdict = integrity.judge(facts, _delivered(frames), [])
+    assert (verdict is not None) == truncated
+    if truncated:
+        assert str(verdict) == (f"truncated: holds {frames / 10:.2f} s of a declared 2.00 s "
+                                "(the stream ends before the declared duration)")  # fmt: skip
+
+
+def test_container_duration_counts_every_stream_from_the_container_start():
+    """Audio that outlasts the video, and a container that starts before the video."""
+    facts = integrity.Declared(file_bytes=1000, container_s=2.3)
+    assert integrity.judge(facts, _delivered(20, audio_end=2300), []) is None
+    assert integrity.judge(facts, _delivered(20, audio_end=1900), []) is not None
+    late = _delivered(20)  # the video starts at 0.3 s of a container that starts at 0
+    late.video.start, late.video.stamps = 3, [t + 3 for t in late.video.stamps]
+    late.video.end += 3
+    assert integrity.judge(facts, late, [], container_start_s=0.0) is None
+    assert integrity.judge(facts, late, [], container_start_s=0.3) is not None
