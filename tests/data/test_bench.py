@@ -32,3 +32,19 @@ def test_rounds_interleave_and_ratios_are_per_round(monkeypatch):
     assert f4d["speedups"] == [4.0, 5.0, 2.5] and f4d["speedup"] == 4.0  # not 8 / 2
     with pytest.raises(ValueError, match="baseline 'x'"):
         bench.compare_data({"f4d": (index, False)}, rounds=1, baseline="x")
+
+
+def test_naive_reader_decodes_everything_and_refuses_frame_folders(tmp_path, realdata):
+    from f4d.data.annotations import VideoRecord
+
+    webm = VideoRecord(realdata / "videos" / "human2bot_task5_0.webm", 0)
+    naive = bench.NaiveVideoDataset(DatasetIndex((webm,), ("a",)), units=2, frames_per_unit=3,
+                                    size=16)  # fmt: skip
+    assert naive[0]["video"].shape == (1, 2, 3, 3, 16, 16)
+    (tmp_path / "clip").mkdir()
+    folder = bench.NaiveVideoDataset(
+        DatasetIndex((VideoRecord(tmp_path / "clip", 0),), ("a",)), units=2, frames_per_unit=3,
+        size=16,
+    )  # fmt: skip
+    with pytest.raises(bench.NaiveReaderError, match="frame folder"):
+        folder[0]

@@ -32,11 +32,12 @@ def test_keyframe_runs_restart_only_past_the_previous_run(tmp_path, monkeypatch)
     path = _write(tmp_path / "noisy.mp4", noisy, "libx264", H264)  # keyframe every 4 frames
     full = read_frames(path, np.arange(48))
     with open_video(path) as video:
-        runs = video.plan([1, 2, 3, 5, 13, 14, 30, 47])
+        runs = video.plan([1, 2, 3, 4, 5, 12, 14, 30, 47])
         starts = [video.order[r.start] for r in runs]
-        # 5's keyframe (4) lies after 3: a new run; 14 shares 13's run (keyframe 12 <= 13).
+        # 4 is a keyframe after 3: a new run; 5 continues it (its keyframe 4 is already
+        # decoded); 12 starts at itself, not at keyframe 8; 14 shares 12's run.
         assert starts == [0, 4, 12, 28, 44]
-        assert [r.wanted for r in runs] == [(1, 2, 3), (5,), (13, 14), (30,), (47,)]
+        assert [r.wanted for r in runs] == [(1, 2, 3), (4, 5), (12, 14), (30,), (47,)]
         decoded = []
         original = VideoFile._decode_from
 

@@ -148,7 +148,8 @@ def profile_table(report: dict) -> list[Any]:
         table.add_column("ms", justify="right")
         table.add_column("naive step")
         table.add_column("ms", justify="right")
-        ours, naive = list(prof["f4d"].items()), list(prof["naive"].items())
+        ours = list(prof["f4d"].items())
+        naive = [(k, v) for k, v in prof["naive"].items() if prof["naive"].get("total")]
         for i in range(max(len(ours), len(naive))):
             a = ours[i] if i < len(ours) else ("", None)
             b = naive[i] if i < len(naive) else ("", None)

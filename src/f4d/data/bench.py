@@ -28,6 +28,11 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from f4d.data.annotations import DatasetIndex
 from f4d.data.dataset import VideoDataset, collate, seed_worker
 from f4d.data.transforms import TrainTransform, centre_crop_box, resize_short_side
+from f4d.errors import OptionError
+
+
+class NaiveReaderError(OptionError, ValueError):
+    """The naive baseline was asked to read something it cannot (a frame folder)."""
 
 
 class NaiveVideoDataset(Dataset):
@@ -42,6 +47,11 @@ class NaiveVideoDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         record = self.index.records[i]
+        if record.path.is_dir():
+            raise NaiveReaderError(
+                f"{record.path} is a frame folder; the naive reader reads video files only "
+                "(compare folders without --naive)"
+            )
         with av.open(str(record.path)) as container:
             frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
         keep = np.linspace(0, len(frames) - 1, self.units * self.frames).round().astype(int)
@@ -206,10 +216,12 @@ def profile_steps(
     to RGB), ``crop+resize`` (uint8, channels-last), ``flip``, ``layout`` ((U, C, T, h, w)),
     ``collate`` and ``normalise`` (one video; in training this runs on the device, after the
     transfer, not in the loader). Naive path: ``open``, ``decode``, ``convert``
-    (every frame), ``resize`` (float) and ``crop``. Decode and convert are timed apart, so
-    their sum can differ a little from one interleaved read.
+    (every frame), ``resize`` (float) and ``crop``; empty for frame folders, which it cannot
+    read. Decode and convert are timed apart, so their sum can differ a little from one
+    interleaved read; a frame folder's images decode straight to RGB (``decode`` only).
     """
     ours, naive = StepTimer(), StepTimer()
+    videos_only = all(not Path(p).is_dir() for p in paths)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as in a loader worker
     try:
@@ -217,7 +229,8 @@ def profile_steps(
             for k, path in enumerate(paths):
                 rng = np.random.default_rng([seed, repeat, k])
                 _profile_ours(ours, Path(path), rng, units, frames_per_unit, stride, size)
-                _profile_naive(naive, Path(path), units * frames_per_unit, size)
+                if videos_only:
+                    _profile_naive(naive, Path(path), units * frames_per_unit, size)
     finally:
         torch.set_num_threads(threads)
     return {"f4d": ours.medians_ms(), "naive": naive.medians_ms()}
@@ -232,7 +245,7 @@ def _profile_ours(
     stride: int,
     size: int,
 ) -> None:
-    from f4d.data.reader import open_video
+    from f4d.data.reader import FrameFolder, open_video
     from f4d.data.sampling import sample_segments
     from f4d.data.transforms import _to_units, normalize, resize_frames, sample_crop_box
 
@@ -242,10 +255,15 @@ def _profile_ours(
         with timer("sample"):
             idx = sample_segments(video.info.num_frames, units, frames_per_unit, stride, "train",
                                   rng)  # fmt: skip
-        with timer("decode"):
-            decoded = _decode_only(video, sorted(set(idx.ravel().tolist())))
-    with timer("convert"):
-        arrays = [f.to_ndarray(format="rgb24") for f in decoded]
+        wanted = sorted(set(idx.ravel().tolist()))
+        if isinstance(video, FrameFolder):  # the images decode straight to RGB
+            with timer("decode"):
+                arrays = list(video.read(wanted))
+        else:
+            with timer("decode"):
+                decoded = _decode_only(video, wanted)
+            with timer("convert"):
+                arrays = [f.to_ndarray(format="rgb24") for f in decoded]
     frames = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2)  # (N, 3, H, W)
     top, left, h, w = sample_crop_box(frames.shape[-2], frames.shape[-1], rng)
     with timer("crop+resize"):
