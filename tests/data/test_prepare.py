@@ -179,6 +179,7 @@ def test_cli_summarises_bad_inputs_and_exits_1(tmp_path, realdata, capsys):
             "--workers", "0"]  # fmt: skip
     assert main(args) == 1
     text = capsys.readouterr().out
-    assert "1 written, 0 skipped, 1 copied, 1 bad" in text and BAD in text and "truncated" in text
+    assert "1 written, 0 skipped, 1 copied, 1 bad in " in text and "files/s)" in text
+    assert BAD in text and "truncated" in text
     assert main([*args[:-2], "--gop", "4", "--workers", "0"]) == 2
     assert "was prepared with" in capsys.readouterr().err

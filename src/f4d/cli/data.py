@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -121,13 +122,28 @@ def run_prepare(args: argparse.Namespace) -> int:
     )  # fmt: skip
     total = sum(map(len, find_files(args.src)))
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TimeRemainingColumn())  # fmt: skip
+               _files_per_second_column(), TimeElapsedColumn(), TimeRemainingColumn())  # fmt: skip
+    start = time.perf_counter()
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task(f"preparing {args.src}", total=total)
         report = prepare(args.src, args.out, options, workers=args.workers,
                          progress=lambda outcome: progress.advance(task))  # fmt: skip
-    _print_prepare(report, args.src, args.out, console)
+    _print_prepare(report, args.src, args.out, console, time.perf_counter() - start)
     return 1 if report.bad else 0
+
+
+def _files_per_second_column():
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class FilesPerSecond(ProgressColumn):
+        """Files finished per second (rich's estimate over the last seconds)."""
+
+        def render(self, task) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text("? files/s" if speed is None else f"{speed:.1f} files/s")
+
+    return FilesPerSecond()
 
 
 def _relative(path: str, root: Path) -> str:
@@ -137,11 +153,13 @@ def _relative(path: str, root: Path) -> str:
         return path
 
 
-def _print_prepare(report, src: Path, out: Path, console) -> None:
+def _print_prepare(report, src: Path, out: Path, console, seconds: float) -> None:
     from rich.table import Table
 
     counts = ", ".join(f"{report.count(k)} {k}" for k in ("written", "skipped", "copied", "bad"))
-    console.print(f"{out}: {counts}", highlight=False, soft_wrap=True)
+    rate = len(report.outcomes) / seconds if seconds > 0 else 0.0
+    console.print(f"{out}: {counts} in {seconds:.1f} s ({rate:.1f} files/s)", highlight=False,
+                  soft_wrap=True)  # fmt: skip
     if not report.bad:
         return
     table = Table(title=f"bad inputs under {src} (not written)")
