@@ -1,0 +1,120 @@
+"""Side-by-side CPU/GPU timing in interleaved rounds, one process per model.
+
+Each model lives in its own worker process (so each keeps the allocator settings it ships with,
+e.g. f4d's THP_MEM_ALLOC_ENABLE, and no model warms another's caches); the driver asks one worker
+at a time for one timed step, round after round, so slow drifts of the machine hit every model
+alike. Report: median and minimum seconds per step, videos/s and the ratio to the first model.
+
+    python benchmarks/interleaved.py --models v4d_r50,f4d_r50,slow_r50 --rounds 5
+    python benchmarks/interleaved.py --models v4d_r50,f4d_r50 --train --shape 112,8,4,1
+
+Model specs: a registry name (``f4d_r50``), optionally with ``@ncthw`` (converted to the NCTHW
+layout) and/or ``@thp0`` (THP_MEM_ALLOC_ENABLE=0 in that worker), or ``module:function`` for a
+third-party builder ``function(frames, units, num_classes)`` importable from ``--path`` (how the
+public V4D code was measured for issue 13; such code is never committed here).
+On a shared machine, run it under ``chrt -f 10`` (root) so other processes cannot distort it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+
+def _worker(spec: str, train: bool, shape: list[int], path: list[str]) -> None:
+    name, *flags = spec.split("@")
+    if "thp0" in flags:
+        os.environ["THP_MEM_ALLOC_ENABLE"] = "0"
+    sys.path[:0] = path
+    size, frames, units, batch = shape
+    if ":" not in name:
+        import f4d  # noqa: F401  (imported before torch, as the f4d command does)
+    import torch
+
+    torch.manual_seed(0)
+    if ":" in name:
+        module, function = name.split(":")
+        model = getattr(__import__(module), function)(frames, units, 400)
+    else:
+        from f4d.models import create_model
+
+        model = create_model(name, num_classes=400)
+    if "ncthw" in flags:
+        model = model.to(memory_format=torch.contiguous_format)
+    x = torch.randn(batch, units, 3, frames, size, size)
+    y = torch.randint(0, 400, (batch,))
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+
+    def step() -> None:
+        if train:
+            model.train()
+            opt.zero_grad(set_to_none=True)
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+        else:
+            model.eval()
+            with torch.no_grad():
+                model(x)
+
+    step()  # warm-up
+    print(json.dumps({"ready": True, "thp": os.environ.get("THP_MEM_ALLOC_ENABLE", "unset"),
+                      "threads": torch.get_num_threads()}), flush=True)  # fmt: skip
+    for _ in sys.stdin:
+        start = time.perf_counter()
+        step()
+        print(time.perf_counter() - start, flush=True)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--models", default="v4d_r50,f4d_r50,slow_r50")
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--train", action="store_true", help="time a training step (SGD)")
+    p.add_argument("--shape", default="224,8,4,1", help="size,frames,units,batch")
+    p.add_argument("--path", action="append", default=[], help="extra import path for builders")
+    p.add_argument("--json", help="write every timed step here")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    shape = [int(v) for v in args.shape.split(",")]
+    if args.worker:
+        _worker(args.worker, args.train, shape, args.path)
+        return
+    specs = args.models.split(",")
+    extra = [a for path in args.path for a in ("--path", path)]
+    mode = ["--train"] if args.train else []
+    procs, ready = {}, {}
+    for spec in specs:
+        cmd = [sys.executable, __file__, "--worker", spec, "--shape", args.shape, *mode, *extra]
+        procs[spec] = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        ready[spec] = json.loads(procs[spec].stdout.readline())
+        print(f"{spec}: ready ({ready[spec]})", flush=True)
+    times: dict[str, list[float]] = {spec: [] for spec in specs}
+    for r in range(args.rounds):
+        for spec in specs:
+            procs[spec].stdin.write("go\n")
+            procs[spec].stdin.flush()
+            times[spec].append(float(procs[spec].stdout.readline()))
+        print(f"round {r}: " + ", ".join(f"{s} {times[s][-1]:.3f}s" for s in specs), flush=True)
+    for proc in procs.values():
+        proc.stdin.close()
+        proc.wait()
+    first = statistics.median(times[specs[0]])
+    print(f"\n| model | median s | min s | videos/s | vs {specs[0]} |\n|---|---|---|---|---|")
+    for spec in specs:
+        med = statistics.median(times[spec])
+        print(f"| {spec} | {med:.3f} | {min(times[spec]):.3f} | {shape[3] / med:.3f} | "
+              f"{first / med:.2f}x |")  # fmt: skip
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"settings": vars(args), "workers": ready, "seconds": times}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
