@@ -131,3 +131,34 @@ def test_reduction_never_drops_below_one_hidden_unit():
         SqueezeExcitation3d(8, reduction=0)
     with pytest.raises(ValueError, match="odd"):
         TemporalAttention(kernel_size=4)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize(
+    ("dims", "keepdim"), [((2, 3, 4), False), ((1, 3, 4), False), ((1,), True)]
+)
+def test_max_pool_equals_amax_in_values_and_gradients(dims, keepdim, channels_last):
+    """The training-time max of CA / TA / STA (argmax kept, one-scatter backward) is amax."""
+    from f4d.nn.attention import max_pool
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 8, 3, 4, 5, dtype=torch.float64)
+    if channels_last:
+        x = x.to(memory_format=torch.channels_last_3d)
+    x.requires_grad_(True)
+    got, expected = max_pool(x, dims, keepdim), x.amax(dim=dims, keepdim=keepdim)
+    assert torch.equal(got, expected)
+    grad = torch.randn_like(expected)
+    (g1,) = torch.autograd.grad(got, x, grad)
+    (g2,) = torch.autograd.grad(expected, x, grad)
+    assert torch.equal(g1, g2)
+    assert g1.is_contiguous(memory_format=torch.channels_last_3d) == channels_last
+
+
+def test_max_pool_at_a_tie_gives_the_whole_gradient_to_one_maximum():
+    from f4d.nn.attention import max_pool
+
+    x = torch.zeros(1, 2, 2, 2, 2, requires_grad=True)  # every value ties
+    max_pool(x, (2, 3, 4)).sum().backward()
+    assert x.grad.sum().item() == 2.0  # one unit of gradient per (N, C) descriptor
+    assert (x.grad.flatten(2) == 1).sum(dim=2).tolist() == [[1, 1]]

@@ -48,11 +48,35 @@ def _scale_residual(x: Tensor, attn: Tensor, inplace: bool) -> Tensor:
     return torch.addcmul(x, x, attn)
 
 
+def max_pool(x: Tensor, dims: tuple[int, ...], keepdim: bool = False) -> Tensor:
+    """`x.amax(dims)`, computed so that training is cheap: with a gradient to record, the
+    reduced dims are merged (a view, in `x`'s memory order) and `max(dim)` keeps the argmax, so
+    the backward is one scatter instead of amax's four full-size passes (mask, count, divide,
+    multiply). Same values; at exact ties the gradient goes to one maximum instead of being
+    split between them (both are subgradients; exact ties are rare in real-valued features)."""
+    if not (torch.is_grad_enabled() and x.requires_grad):
+        return x.amax(dim=dims, keepdim=keepdim)
+    order = sorted(range(x.dim()), key=lambda d: (-x.stride(d), d))  # memory order
+    moved = x.permute(*order)
+    where = sorted(order.index(d) for d in dims)
+    if not moved.is_contiguous() or where[-1] - where[0] + 1 != len(where):
+        return x.amax(dim=dims, keepdim=keepdim)
+    lo, hi = where[0], where[-1]
+    flat = moved.reshape(*moved.shape[:lo], -1, *moved.shape[hi + 1 :])  # a view
+    values = flat.max(dim=lo).values  # kept dims, in memory order
+    kept = [d for d in order if d not in dims]
+    values = values.permute(*(kept.index(d) for d in sorted(kept)))  # kept dims, in x's order
+    if keepdim:
+        for d in sorted(dims):
+            values = values.unsqueeze(d)
+    return values
+
+
 def _shared_mlp_sum(mlp: nn.Module, x: Tensor) -> Tensor:
     """`MLP(avg(F)) + MLP(max(F))` over (T, H, W) of `(N, C, T, H, W)` -> `(N, C)`; both
     descriptors go through the shared MLP as one batch of `2N` rows."""
     n = x.shape[0]
-    pooled = torch.cat([x.mean(dim=(2, 3, 4)), x.amax(dim=(2, 3, 4))])  # (2N, C): avg, then max
+    pooled = torch.cat([x.mean(dim=(2, 3, 4)), max_pool(x, (2, 3, 4))])  # (2N, C): avg, max
     out = mlp(pooled)
     return out[:n] + out[n:]
 
@@ -87,7 +111,11 @@ class _TwoPathDilated(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        return sum(path(x) for path in self.paths)
+        first, *rest = self.paths
+        out = first(x)
+        for path in rest:  # not sum(...), whose 0 + ... costs one more op forward and backward
+            out = out + path(x)
+        return out
 
 
 class TemporalAttention(nn.Module):
@@ -118,7 +146,7 @@ class TemporalAttention(nn.Module):
                 raise ValueError(
                     f"TemporalAttention expects (B, C, U, T, H, W), got {tuple(x.shape)}"
                 )
-            pooled = x.mean(dim=(1, 4, 5)) + x.amax(dim=(1, 4, 5))  # (B, U, T), eqn 5
+            pooled = x.mean(dim=(1, 4, 5)) + max_pool(x, (1, 4, 5))  # (B, U, T), eqn 5
             return _scale_residual(x, self._map(pooled), self.inplace)  # eqn 6: M_T·F + F
         if x.dim() != 5 or units < 1 or x.shape[0] % units:
             raise ValueError(
@@ -126,7 +154,7 @@ class TemporalAttention(nn.Module):
                 f"units={units}, got {tuple(x.shape)}"
             )
         n, _, t = x.shape[:3]
-        pooled = x.mean(dim=(1, 3, 4)) + x.amax(dim=(1, 3, 4))  # (B·U, T), eqn 5
+        pooled = x.mean(dim=(1, 3, 4)) + max_pool(x, (1, 3, 4))  # (B·U, T), eqn 5
         attn = self._map(pooled.view(n // units, units, t))  # (B, 1, U, T, 1, 1)
         return _scale_residual(x, attn.view(n, 1, t, 1, 1), self.inplace)  # eqn 6: M_T·F + F
 
@@ -180,7 +208,7 @@ class SpatioTemporalAttention(nn.Module):
         self.last_map: Tensor | None = None
 
     def forward(self, x: Tensor) -> Tensor:
-        m_st = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
+        m_st = torch.cat([x.mean(dim=1, keepdim=True), max_pool(x, (1,), keepdim=True)], dim=1)
         attn = torch.sigmoid(self.temporal(self.act(self.spatial(m_st))))  # (N, 1, T, H, W)
         if self.record:
             self.last_map = attn.detach()
@@ -221,5 +249,5 @@ class CBAM3d(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         channel = torch.sigmoid(_shared_mlp_sum(self.mlp, x))  # (N, C)
         x = x * channel[:, :, None, None, None]
-        pooled = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
+        pooled = torch.cat([x.mean(dim=1, keepdim=True), max_pool(x, (1,), keepdim=True)], dim=1)
         return x * torch.sigmoid(self.spatial(pooled))  # (N, 1, T, H, W) map broadcast
