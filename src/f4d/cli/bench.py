@@ -118,21 +118,7 @@ def _add_model_parser(subparsers) -> None:
     )
     p.add_argument("--compile", action="store_true", help="torch.compile the whole model")
     p.add_argument("--compile-backend", default="inductor", help="torch.compile backend")
-    p.add_argument(
-        "--no-cudnn-benchmark",
-        action="store_true",
-        help="leave cuDNN benchmark mode (autotuning, default on) off",
-    )
-    p.add_argument(
-        "--channels-last",
-        action="store_true",
-        help="also lay the input out channels-last (models are channels_last_3d by default)",
-    )
-    p.add_argument(
-        "--contiguous",
-        action="store_true",
-        help="convert the model to the NCTHW layout (the pre-0.2 default), to compare",
-    )
+    _add_layout_options(p)
     p.add_argument("--train", action="store_true", help="also time a training step (SGD)")
     p.add_argument(
         "--peak-tflops",
@@ -172,6 +158,13 @@ def _add_breakdown_parser(subparsers) -> None:
         ["v4d_r50", "f4d_r50"],
         "comma-separated registry names; the side-by-side view is last vs first",
     )
+    _add_layout_options(p)
+    _add_common(p)
+    p.set_defaults(func=run_breakdown)
+
+
+def _add_layout_options(p: argparse.ArgumentParser) -> None:
+    """cuDNN autotuning and memory layout: shared by ``bench model`` and ``bench breakdown``."""
     p.add_argument(
         "--no-cudnn-benchmark",
         action="store_true",
@@ -185,10 +178,8 @@ def _add_breakdown_parser(subparsers) -> None:
     p.add_argument(
         "--contiguous",
         action="store_true",
-        help="convert the model to the NCTHW layout (the pre-0.2 default), to compare",
+        help="convert the model to the NCTHW layout (the layout before issue 13), to compare",
     )
-    _add_common(p)
-    p.set_defaults(func=run_breakdown)
 
 
 def _add_data_parser(subparsers) -> None:
