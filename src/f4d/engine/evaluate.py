@@ -17,11 +17,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from f4d.data.dataset import SkipCounter, TooManyBadVideos
 from f4d.engine import checkpoint as ckpt
+from f4d.engine.amp import autocast
 from f4d.engine.distributed import (
     DistInfo,
     all_gather_objects,
@@ -112,6 +113,7 @@ def predict_loader(
     from f4d.data.transforms import normalize
 
     model.eval()
+    amp = OmegaConf.select(cfg, "run.amp", default="auto")
     rows: list[tuple[int, np.ndarray]] = []
     seen = {key: [] for key in _SKIP_KEYS}
     for batch in loader:
@@ -122,7 +124,8 @@ def predict_loader(
             continue
         video = batch["video"].to(info.device, non_blocking=True)  # pinned on CUDA
         video = normalize(video, cfg.data.mean, cfg.data.std)
-        out = model(video).float()  # (B·V, K)
+        with autocast(amp, info.device):  # bf16 on CUDA by default, fp32 on CPU
+            out = model(video).float()  # (B·V, K)
         out = out.reshape(-1, views, out.shape[-1]).mean(dim=1)  # (B, K)
         rows += list(zip(batch["index"].tolist(), out.cpu().numpy()))
     gathered = [row for part in all_gather_objects(rows) for row in part]

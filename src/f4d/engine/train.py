@@ -26,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from f4d.engine import checkpoint as ckpt
+from f4d.engine.amp import amp_dtype
 from f4d.engine.config import ConfigError, save_config
 from f4d.engine.distributed import (
     DistInfo,
@@ -266,11 +267,9 @@ class Trainer:
 
     def _amp_dtype(self) -> torch.dtype | None:
         amp = self.cfg.run.amp
-        if self.device.type != "cuda":
-            if amp in ("bf16", "fp16"):
-                self._log(f"run.amp={amp} is only used on CUDA; training in float32 on CPU")
-            return None
-        return {"auto": torch.bfloat16, "bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
+        if self.device.type != "cuda" and amp in ("bf16", "fp16"):
+            self._log(f"run.amp={amp} is only used on CUDA; training in float32 on CPU")
+        return amp_dtype(amp, self.device)
 
     def _wrap_model(self) -> nn.Module:
         net: nn.Module = self.model
