@@ -162,3 +162,26 @@ def test_max_pool_at_a_tie_gives_the_whole_gradient_to_one_maximum():
     max_pool(x, (2, 3, 4)).sum().backward()
     assert x.grad.sum().item() == 2.0  # one unit of gradient per (N, C) descriptor
     assert (x.grad.flatten(2) == 1).sum(dim=2).tolist() == [[1, 1]]
+
+
+@pytest.mark.parametrize(
+    ("conv", "kernel", "shape"),
+    [(torch.nn.Conv1d, (3,), (2, 1, 11)), (torch.nn.Conv3d, (1, 3, 3), (2, 2, 3, 5, 6)),
+     (torch.nn.Conv3d, (3, 1, 1), (2, 2, 7, 2, 2))],
+)  # fmt: skip
+def test_two_path_convolution_is_one_call_equal_to_the_sum_of_its_paths(conv, kernel, shape):
+    """TA's and STA's two dilated paths run as one convolution with both paths' taps."""
+    from f4d.nn.attention import _TwoPathDilated
+
+    torch.manual_seed(0)
+    module = _TwoPathDilated(conv, shape[1], 2, kernel).double()
+    x = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+    expected = module.paths[0](x) + module.paths[1](x)
+    got = module(x)
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
+    grads = torch.autograd.grad(got.square().sum(), [x, *module.parameters()])
+    reference = torch.autograd.grad(expected.square().sum(), [x, *module.parameters()])
+    for a, b in zip(grads, reference):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    weight, _ = module.merged()
+    assert weight.shape[2:] == tuple(7 if k == 3 else 1 for k in kernel)  # dilation 3 spans 7

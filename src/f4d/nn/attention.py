@@ -9,6 +9,7 @@ SE and CBAM keep their published form, `F·M`.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = [
@@ -111,11 +112,30 @@ class _TwoPathDilated(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        first, *rest = self.paths
-        out = first(x)
-        for path in rest:  # not sum(...), whose 0 + ... costs one more op forward and backward
-            out = out + path(x)
-        return out
+        """The sum of the paths, computed as one convolution whose kernel holds every path's
+        taps at their dilated offsets (zeros elsewhere): the same sum of products, one call
+        instead of one per path (the dilated convolutions' backward was the costliest op of a
+        small F4D block)."""
+        weight, bias = self.merged()
+        conv = F.conv1d if x.dim() == 3 else F.conv3d
+        return conv(x, weight, bias, padding=tuple(k // 2 for k in weight.shape[2:]))
+
+    def merged(self) -> tuple[Tensor, Tensor | None]:
+        """`(weight, bias)` of the single convolution equal to the sum of the paths."""
+        spans = [
+            tuple(d * (k - 1) + 1 for k, d in zip(p.kernel_size, p.dilation)) for p in self.paths
+        ]
+        size = tuple(max(axis) for axis in zip(*spans))
+        first = self.paths[0].weight
+        weight = first.new_zeros(*first.shape[:2], *size)
+        for path, span in zip(self.paths, spans):
+            taps = tuple(
+                slice((n - s) // 2, (n - s) // 2 + s, d)
+                for n, s, d in zip(size, span, path.dilation)
+            )
+            weight[(..., *taps)] += path.weight
+        biases = [p.bias for p in self.paths if p.bias is not None]
+        return weight, (torch.stack(biases).sum(0) if biases else None)
 
 
 class TemporalAttention(nn.Module):
