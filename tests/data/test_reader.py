@@ -15,10 +15,11 @@ from f4d.data.video import TruncatedVideoError, VideoDecodeError, probe, read_fr
 from tests.data.test_video import H264, REAL_VIDEOS, _write
 
 
+@pytest.mark.parametrize("threads", [1, 0])
 @pytest.mark.parametrize("name", sorted(REAL_VIDEOS))
-def test_real_videos_give_the_counts_and_frames_of_the_plain_decoder(realdata, name):
+def test_real_videos_give_the_counts_and_frames_of_the_plain_decoder(realdata, name, threads):
     path = realdata / "videos" / name
-    with open_video(path, threads=1) as video:
+    with open_video(path, threads=threads) as video:
         assert video.info == probe(path)
         n = video.info.num_frames
         rng = np.random.default_rng(0)
@@ -41,14 +42,16 @@ def test_keyframe_runs_restart_only_past_the_previous_run(tmp_path, monkeypatch)
         decoded = []
         original = VideoFile._decode_from
 
-        def counting(self, start, deadline):
-            for frame in original(self, start, deadline):
+        def counting(self, start, deadline, wanted=None):
+            for frame in original(self, start, deadline, wanted):
                 decoded.append(frame)
                 yield frame
 
         monkeypatch.setattr(VideoFile, "_decode_from", counting)
         np.testing.assert_array_equal(video.read([42, 9, 41]), full[[42, 9, 41]])
-    assert len(decoded) <= 2 + 3  # 8, 9 and 40, 41, 42: not the 43 frames up to 42
+    # 8, 9 and 40, 41, 42 at most (frames nothing refers to may be dropped): not 43 frames.
+    assert {9, 41, 42} <= {round(f.pts * f.time_base * 12) for f in decoded}
+    assert len(decoded) <= 2 + 3
 
 
 def test_corrupted_real_video_reads_what_decodes_and_names_the_rest(realdata):

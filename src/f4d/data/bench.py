@@ -292,7 +292,7 @@ def _decode_only(video: Any, wanted: list[int]) -> list[av.VideoFrame]:
         return list(found.values())
     for run in runs:
         targets = set(run.wanted)
-        for frame in video._decode_from(run.start, None):
+        for frame in video._decode_from(run.start, None, targets):
             index = video._index_of(frame.pts)
             if index in targets:
                 found[index] = frame

@@ -26,6 +26,7 @@ records the options so that a rerun with different ones stops instead of mixing 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -323,5 +324,8 @@ def _run(jobs: list, workers: int) -> Iterator[Outcome]:
     if workers <= 0 or len(jobs) <= 1:
         yield from map(_job, jobs)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # Spawned, not forked: a forked child inherits the calling process's FFmpeg codec contexts
+    # without their threads, and freeing one there waits forever for a thread that is gone.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         yield from pool.map(_job, jobs, chunksize=1)

@@ -243,7 +243,7 @@ class VideoFile(_Closing):
         out: dict[int, np.ndarray] = {}
         passed = False
         try:
-            for frame in self._decode_from(run.start, deadline):
+            for frame in self._decode_from(run.start, deadline, targets):
                 if frame.pts is None:
                     return None
                 index = self._index_of(frame.pts)
@@ -286,18 +286,35 @@ class VideoFile(_Closing):
         except _DecoderFailed as err:
             raise VideoDecodeError(self.path, f"the decoder failed ({err})") from err
 
-    def _decode_from(self, start: int, deadline: float | None) -> Iterator[av.VideoFrame]:
+    def _decode_from(
+        self, start: int, deadline: float | None, wanted: set[int] | None = None
+    ) -> Iterator[av.VideoFrame]:
         """Frames in presentation order from a fresh decoder fed ``packets[start:]``, then
-        drained; a decoder error raises `_DecoderFailed`."""
+        drained; a decoder error raises `_DecoderFailed`.
+
+        With ``wanted`` (frame indices; needs the packets' presentation index), the decoder may
+        drop every other packet's frame if no other frame refers to it (FFmpeg's
+        ``skip_frame=NONREF``, set per packet): such frames cannot change any frame that is
+        decoded, and they never come out, so the caller sees the same wanted frames sooner.
+        """
         codec = self.stream.codec_context
         codec.flush_buffers()
+        codec.skip_frame = "DEFAULT"
+        order = self.order if wanted is not None else None
         try:
-            for packet in itertools.chain(itertools.islice(self.packets, start, None), [None]):
+            for position in itertools.count(start):
                 if deadline is not None and time.monotonic() > deadline:
                     raise VideoDecodeError(self.path, TIME_LIMIT)
-                yield from codec.decode(packet)
+                if position >= len(self.packets):
+                    yield from codec.decode(None)
+                    return
+                if order is not None:
+                    codec.skip_frame = "DEFAULT" if order[position] in wanted else "NONREF"
+                yield from codec.decode(self.packets[position])
         except av.error.FFmpegError as err:
             raise _DecoderFailed(str(err)) from err
+        finally:
+            codec.skip_frame = "DEFAULT"
 
 
 class _DecoderFailed(Exception):
