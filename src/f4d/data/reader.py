@@ -143,7 +143,11 @@ class VideoFile(_Closing):
         self._keys: list[tuple[int, int]] | None = None
 
     def close(self) -> None:
+        """Close the file and free the decoder (and its threads) now, not at garbage collection:
+        a process forked later must not inherit a threaded codec context."""
         self.container.close()
+        self.packets = []
+        self.stream = None
 
     # ------------------------------------------------------------------ opening
     def _scan(self, lines: list) -> VideoInfo:
