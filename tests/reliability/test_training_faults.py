@@ -287,7 +287,9 @@ def test_torchrun_worker_killed_restarts_and_finishes(tmp_path, data_root, relia
            "F4D_REL_HANG_DUMP_S": "20", "F4D_REL_FRESH_STORE": "1",
            "OMP_NUM_THREADS": "1",
            "GLOO_SOCKET_IFNAME": "lo"}  # fmt: skip
-    cmd = [str(torchrun), "--standalone", "--nproc-per-node=2", "--max-restarts=1",
+    # two restarts: the planned kill uses one; the other absorbs a rendezvous that a loaded
+    # machine lets time out (seen 2 of 3 full runs under load, never alone)
+    cmd = [str(torchrun), "--standalone", "--nproc-per-node=2", "--max-restarts=2",
            "--monitor-interval=0.5", str(WORKER), str(run), str(data_root)]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=170, env=env)
     log = proc.stdout + proc.stderr
