@@ -281,8 +281,6 @@ def conv4d(
     """
     if x.dim() != 6:
         raise ValueError(f"conv4d expects input (B, C, U, T, H, W), got shape {tuple(x.shape)}")
-    _check_weight(x.shape[1], weight)
-    _arguments(x.shape[2:], weight, stride, padding, dilation)
     rows = conv4d_rows(
         units_to_rows(x),
         weight,
