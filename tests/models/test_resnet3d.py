@@ -112,6 +112,21 @@ def test_temporal_shift_hand_worked() -> None:
         temporal_shift(x, rows=3)
 
 
+def test_temporal_shift_keeps_the_memory_layout_and_its_numbers() -> None:
+    """A channels-last input gives a channels-last output (the next conv needs no conversion)
+    with the same values and gradients as the contiguous one."""
+    torch.manual_seed(0)
+    x = torch.randn(6, 16, 3, 4, 5, dtype=torch.float64, requires_grad=True)
+    x_cl = x.detach().to(memory_format=torch.channels_last_3d).requires_grad_(True)
+    out, out_cl = temporal_shift(x, rows=3), temporal_shift(x_cl, rows=3)
+    assert out.is_contiguous() and out_cl.is_contiguous(memory_format=torch.channels_last_3d)
+    assert torch.equal(out, out_cl)
+    grad = torch.randn_like(out)
+    assert torch.equal(
+        torch.autograd.grad(out, x, grad)[0], torch.autograd.grad(out_cl, x_cl, grad)[0]
+    )
+
+
 def test_tsm_shift_scope_changes_the_output() -> None:
     x = torch.randn(1, 3, 3, 2, 32, 32)
     video = create_model("tsm_tiny", 4, zero_init_residual=False).eval()

@@ -17,12 +17,18 @@ def temporal_shift(x: torch.Tensor, rows: int, fold_div: int = 8) -> torch.Tenso
     if n % rows:
         raise ValueError(f"batch of {n} rows does not split into sequences of {rows} rows")
     fold = c // fold_div
-    seq = x.view(n // rows, rows, c, t, h, w).transpose(1, 2).reshape(n // rows, c, rows * t, h, w)
-    zeros = seq.new_zeros(n // rows, fold, 1, h, w)
-    back = torch.cat((seq[:, :fold, 1:], zeros), dim=2)  # step s sees s + 1
-    forward = torch.cat((zeros, seq[:, fold : 2 * fold, :-1]), dim=2)  # step s sees s - 1
-    out = torch.cat((back, forward, seq[:, 2 * fold :]), dim=1)  # (V, C, rows·T, H, W)
-    return out.view(n // rows, c, rows, t, h, w).transpose(1, 2).reshape(n, c, t, h, w)
+    back, forward, rest = slice(0, fold), slice(fold, 2 * fold), slice(2 * fold, None)
+    seq = x.view(n // rows, rows, c, t, h, w)  # (V, rows, C, T, H, W): step (r, τ) = r·T + τ
+    out = torch.empty_like(x)  # in x's memory layout: channels-last stays channels-last
+    dst = out.view(n // rows, rows, c, t, h, w)
+    dst[:, :, back, :-1] = seq[:, :, back, 1:]  # back: step s sees s + 1 ...
+    dst[:, :-1, back, -1] = seq[:, 1:, back, 0]  # ... across a row boundary too
+    dst[:, -1, back, -1] = 0  # the last step sees past the end
+    dst[:, :, forward, 1:] = seq[:, :, forward, :-1]  # forward: step s sees s - 1 ...
+    dst[:, 1:, forward, 0] = seq[:, :-1, forward, -1]
+    dst[:, 0, forward, 0] = 0
+    dst[:, :, rest] = seq[:, :, rest]
+    return out
 
 
 class TemporalShift(nn.Module):
