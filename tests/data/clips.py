@@ -9,6 +9,16 @@ import av
 import numpy as np
 
 
+def clip_frame(i: int, rng: np.random.Generator) -> av.VideoFrame:
+    """Frame ``i`` (pts ``i`` at 10 fps) of the test clips: 64x48, top half flat red ``20 i``,
+    bottom half noise from ``rng``, so that every frame carries a payload worth cutting."""
+    image = np.full((48, 64, 3), (20 * i) % 256, dtype=np.uint8)
+    image[24:] = rng.integers(0, 256, size=(24, 64, 3), dtype=np.uint8)
+    frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+    frame.pts, frame.time_base = i, Fraction(1, 10)
+    return frame
+
+
 def write_clip(path: Path, codec: str, *, frames: int = 12, audio: bool = False, **options) -> Path:
     """A 64x48, 10 fps clip: top half flat red ``20 i`` in frame i, bottom half noise (so that
     every frame has a payload worth cutting); optionally a mono audio track."""
@@ -22,11 +32,7 @@ def write_clip(path: Path, codec: str, *, frames: int = 12, audio: bool = False,
             sound.layout = "mono"
         stamp = 0
         for i in range(frames):
-            image = np.full((48, 64, 3), (20 * i) % 256, dtype=np.uint8)
-            image[24:] = rng.integers(0, 256, size=(24, 64, 3), dtype=np.uint8)
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, 10)
-            container.mux(video.encode(frame))
+            container.mux(video.encode(clip_frame(i, rng)))
             while sound is not None and stamp < (i + 1) * 4800:
                 size = sound.codec_context.frame_size or 960
                 tone = (0.2 * np.sin(np.arange(size) / 9)).astype(np.float32)[None]

@@ -14,12 +14,12 @@ from __future__ import annotations
 import io
 import random
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 
+from tests.data.clips import clip_frame
 from tests.reliability.generators import BadInput
 
 CUT_FRACTIONS = (0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65,
@@ -102,11 +102,7 @@ def _mux(source: Source, container, frames: int) -> None:
         sound = _audio_stream(container, source.audio)
         stamp = 0
         for i in range(frames):
-            image = np.full((48, 64, 3), (20 * i) % 256, dtype=np.uint8)
-            image[24:] = rng.integers(0, 256, size=(24, 64, 3), dtype=np.uint8)
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, 10)
-            container.mux(video.encode(frame))
+            container.mux(video.encode(clip_frame(i, rng)))
             while sound is not None and stamp < (i + 1) * sound.rate // 10:
                 container.mux(sound.encode(_tone(sound, stamp)))
                 stamp += sound.codec_context.frame_size or 1024
