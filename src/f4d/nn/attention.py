@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from f4d.ops.small_conv import dense_conv, dense_conv_fits
+
 __all__ = [
     "CBAM3d",
     "ChannelAttention",
@@ -74,11 +76,14 @@ def max_pool(x: Tensor, dims: tuple[int, ...], keepdim: bool = False) -> Tensor:
 
 
 def _shared_mlp_sum(mlp: nn.Module, x: Tensor) -> Tensor:
-    """`MLP(avg(F)) + MLP(max(F))` over (T, H, W) of `(N, C, T, H, W)` -> `(N, C)`; both
-    descriptors go through the shared MLP as one batch of `2N` rows."""
-    n = x.shape[0]
-    pooled = torch.cat([x.mean(dim=(2, 3, 4)), max_pool(x, (2, 3, 4))])  # (2N, C): avg, max
-    out = mlp(pooled)
+    """`MLP(avg(F)) + MLP(max(F))` over (T, H, W) of `(N, C, T, H, W)` -> `(N, C)`."""
+    return _mlp_sum(mlp, x.mean(dim=(2, 3, 4)), max_pool(x, (2, 3, 4)))
+
+
+def _mlp_sum(mlp: nn.Module, avg: Tensor, peak: Tensor) -> Tensor:
+    """`MLP(avg) + MLP(peak)` for two `(N, C)` descriptors, run as one batch of `2N` rows."""
+    out = mlp(torch.cat([avg, peak]))  # (2N, C)
+    n = avg.shape[0]
     return out[:n] + out[n:]
 
 
@@ -115,8 +120,12 @@ class _TwoPathDilated(nn.Module):
         """The sum of the paths, computed as one convolution whose kernel holds every path's
         taps at their dilated offsets (zeros elsewhere): the same sum of products, one call
         instead of one per path (the dilated convolutions' backward was the costliest op of a
-        small F4D block)."""
+        small F4D block). On a small map (`dense_conv_fits`) that convolution is one product
+        with its dense matrix (`f4d.ops.small_conv`), which skips the convolution library's
+        fixed cost per call."""
         weight, bias = self.merged()
+        if dense_conv_fits(weight.shape[1], weight.shape[0], tuple(x.shape[2:])):
+            return dense_conv(x, weight, bias)  # a small map: one matrix product
         conv = F.conv1d if x.dim() == 3 else F.conv3d
         return conv(x, weight, bias, padding=tuple(k // 2 for k in weight.shape[2:]))
 
@@ -167,7 +176,7 @@ class TemporalAttention(nn.Module):
                     f"TemporalAttention expects (B, C, U, T, H, W), got {tuple(x.shape)}"
                 )
             pooled = x.mean(dim=(1, 4, 5)) + max_pool(x, (1, 4, 5))  # (B, U, T), eqn 5
-            return _scale_residual(x, self._map(pooled), self.inplace)  # eqn 6: M_T·F + F
+            return _scale_residual(x, self.map(pooled), self.inplace)  # eqn 6: M_T·F + F
         if x.dim() != 5 or units < 1 or x.shape[0] % units:
             raise ValueError(
                 f"TemporalAttention expects rows (B·U, C, T, H, W) with a batch divisible by "
@@ -175,10 +184,10 @@ class TemporalAttention(nn.Module):
             )
         n, _, t = x.shape[:3]
         pooled = x.mean(dim=(1, 3, 4)) + max_pool(x, (1, 3, 4))  # (B·U, T), eqn 5
-        attn = self._map(pooled.view(n // units, units, t))  # (B, 1, U, T, 1, 1)
+        attn = self.map(pooled.view(n // units, units, t))  # (B, 1, U, T, 1, 1)
         return _scale_residual(x, attn.view(n, 1, t, 1, 1), self.inplace)  # eqn 6: M_T·F + F
 
-    def _map(self, pooled: Tensor) -> Tensor:
+    def map(self, pooled: Tensor) -> Tensor:
         """`(B, U, T)` descriptor -> `M_T` `(B, 1, U, T, 1, 1)` (eqn 5), kept if `record`."""
         b, u, t = pooled.shape
         seq = pooled.reshape(b, 1, u * t)  # (B, 1, U·T): one sequence across the action units
@@ -202,8 +211,13 @@ class ChannelAttention(nn.Module):
         self.inplace = False  # see _scale_residual
 
     def forward(self, x: Tensor) -> Tensor:
-        attn = torch.sigmoid(_shared_mlp_sum(self.mlp, x))  # (N, C), eqn 8
+        attn = self.map(x.mean(dim=(2, 3, 4)), max_pool(x, (2, 3, 4)))  # (N, C), eqn 8
         return _scale_residual(x, attn[:, :, None, None, None], self.inplace)  # eqn 9
+
+    def map(self, avg: Tensor, peak: Tensor) -> Tensor:
+        """`M_C = σ(MLP(avg) + MLP(peak))` (eqn 8) from the `(N, C)` average- and max-pooled
+        descriptors -> `(N, C)`."""
+        return torch.sigmoid(_mlp_sum(self.mlp, avg, peak))
 
 
 class SpatioTemporalAttention(nn.Module):
@@ -229,10 +243,15 @@ class SpatioTemporalAttention(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         m_st = torch.cat([x.mean(dim=1, keepdim=True), max_pool(x, (1,), keepdim=True)], dim=1)
+        return _scale_residual(x, self.map(m_st), self.inplace)  # eqn 12: M_ST·F + F
+
+    def map(self, m_st: Tensor) -> Tensor:
+        """`M_ST (N, 1, T, H, W)` (eqn 11) from `m_st = [avg_C(F), max_C(F)] (N, 2, T, H, W)`
+        (eqn 10); kept, detached, in `last_map` if `record`."""
         attn = torch.sigmoid(self.temporal(self.act(self.spatial(m_st))))  # (N, 1, T, H, W)
         if self.record:
             self.last_map = attn.detach()
-        return _scale_residual(x, attn, self.inplace)  # eqn 12: M_ST·F + F
+        return attn
 
 
 class SqueezeExcitation3d(nn.Module):

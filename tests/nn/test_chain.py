@@ -1,0 +1,136 @@
+"""`ta_ca_sta`: F4D's attention chain from pooled statistics equals TA, CA and STA run one after
+the other (float64: values, gradients of the input and of every parameter, recorded maps)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from f4d.nn import ChannelAttention, Residual4dBlock, SpatioTemporalAttention, TemporalAttention
+from f4d.nn.chain import ta_ca_sta
+
+
+def _modules(channels: int, seed: int = 0):
+    torch.manual_seed(seed)
+    mods = (TemporalAttention(), ChannelAttention(channels, reduction=4), SpatioTemporalAttention())
+    for m in mods:
+        m.double()
+        for p in m.parameters():  # larger weights than the init, so every map is far from 1/2
+            p.data.normal_(0, 0.5)
+    return mods
+
+
+def _one_by_one(x, units, ta, ca, sta):
+    return sta(ca(ta(x, units=units)))
+
+
+SHAPES = [(8, 6, 4, 4, 4, 4), (6, 5, 3, 5, 3, 2), (4, 3, 1, 2, 14, 14)]  # N, C, U, T, H, W
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize(("n", "c", "units", "t", "h", "w"), SHAPES)
+def test_equals_the_modules_one_after_the_other(n, c, units, t, h, w, channels_last):
+    mods = _modules(c)
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(n, c, t, h, w, dtype=torch.float64, generator=gen)
+    if channels_last:
+        x = x.to(memory_format=torch.channels_last_3d)
+    x.requires_grad_()
+    params = [p for m in mods for p in m.parameters()]
+    out = ta_ca_sta(x, units, *mods)
+    ref = _one_by_one(x, units, *mods)
+    assert out.shape == ref.shape and out.stride() == ref.stride()
+    torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
+    grad = torch.randn(out.shape, dtype=torch.float64, generator=gen)
+    got = torch.autograd.grad(out, [x, *params], grad)
+    want = torch.autograd.grad(ref, [x, *params], grad)
+    for name, g, r in zip(["x", *(f"param{i}" for i in range(len(params)))], got, want):
+        torch.testing.assert_close(g, r, rtol=1e-10, atol=1e-10, msg=name)
+
+
+def test_gradcheck_through_the_hand_written_backward():
+    mods = _modules(4)
+    x = torch.randn(4, 4, 2, 3, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda inp: ta_ca_sta(inp, 2, *mods), (x,))
+
+
+def test_ties_share_the_max_pools_gradient_like_amax(monkeypatch):
+    """Equal maxima (e.g. zeros) split a max pool's gradient evenly, as `torch.amax` does: the
+    chain's gradients equal those of the modules with their max pools taken by amax."""
+    import f4d.nn.attention as attention
+
+    monkeypatch.setattr(
+        attention, "max_pool", lambda x, dims, keepdim=False: x.amax(dim=dims, keepdim=keepdim)
+    )
+    mods = _modules(3)
+    x = torch.zeros(4, 3, 2, 3, 3, dtype=torch.float64)
+    x[0, 0, 0, 0, 0] = 1.0  # one clear maximum; everything else ties at 0
+    x[2, 1] = 0.5  # a tied plateau inside one channel
+    params = [p for m in mods for p in m.parameters()]
+    x.requires_grad_()
+    got = torch.autograd.grad(ta_ca_sta(x, 2, *mods).sum(), [x, *params])
+    want = torch.autograd.grad(_one_by_one(x, 2, *mods).sum(), [x, *params])
+    for g, r in zip(got, want):
+        torch.testing.assert_close(g, r, rtol=1e-10, atol=1e-10)
+
+
+def test_input_without_gradient_still_trains_the_parameters():
+    mods = _modules(4)
+    x = torch.randn(4, 4, 2, 3, 3, dtype=torch.float64)  # a frozen backbone's output
+    params = [p for m in mods for p in m.parameters()]
+    got = torch.autograd.grad(ta_ca_sta(x, 2, *mods).sum(), params)
+    want = torch.autograd.grad(_one_by_one(x, 2, *mods).sum(), params)
+    for g, r in zip(got, want):
+        torch.testing.assert_close(g, r, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("grad_mode", [True, False])
+def test_recorded_maps_are_the_modules_maps(grad_mode):
+    mods = _modules(4)
+    ta, _, sta = mods
+    x = torch.randn(6, 4, 2, 3, 3, dtype=torch.float64, requires_grad=grad_mode)
+    ta.record = sta.record = True
+    with torch.set_grad_enabled(grad_mode):
+        _one_by_one(x, 3, *mods)
+        want = ta.last_map.clone(), sta.last_map.clone()
+        ta_ca_sta(x, 3, *mods)
+    assert ta.last_map.shape == (2, 1, 3, 2, 1, 1) and sta.last_map.shape == (6, 1, 2, 3, 3)
+    torch.testing.assert_close(ta.last_map, want[0], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(sta.last_map, want[1], rtol=1e-12, atol=1e-12)
+    assert not ta.last_map.requires_grad and not sta.last_map.requires_grad
+
+
+def test_inference_writes_into_its_input_only_when_every_module_allows_it():
+    mods = _modules(4)
+    x = torch.randn(4, 4, 2, 3, 3, dtype=torch.float64)
+    ref = _one_by_one(x, 2, *mods).detach()
+    with torch.no_grad():
+        kept = x.clone()
+        out = ta_ca_sta(kept, 2, *mods)  # inplace flags off: input untouched
+        torch.testing.assert_close(kept, x, rtol=0, atol=0)
+        for m in mods:
+            m.inplace = True
+        out_inplace = ta_ca_sta(kept, 2, *mods)
+    torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(out_inplace, ref, rtol=1e-12, atol=1e-12)
+    assert out_inplace.data_ptr() == kept.data_ptr()
+
+
+def test_the_block_runs_the_chain_for_ta_ca_sta_only():
+    assert Residual4dBlock(8)._chain
+    assert not Residual4dBlock(8, attention=("ca", "sta"))._chain
+    assert not Residual4dBlock(8, attention=("ta", "sta", "ca"))._chain  # another order
+    assert not Residual4dBlock(8, attention=("ta", "ca", "sta", "se"))._chain
+
+
+def test_the_block_with_the_chain_equals_the_block_without():
+    torch.manual_seed(0)
+    block = Residual4dBlock(6, zero_init=False).double().train()
+    x = torch.randn(8, 6, 3, 2, 2, dtype=torch.float64, requires_grad=True)
+    out = block(x, units=4)
+    (dx,) = torch.autograd.grad(out.sum(), x)
+    block._chain = False
+    ref = block(x, units=4)
+    (ref_dx,) = torch.autograd.grad(ref.sum(), x)
+    torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(dx, ref_dx, rtol=1e-10, atol=1e-10)

@@ -1,0 +1,78 @@
+"""`dense_conv`: a same-padded convolution as one product with its dense matrix, against
+PyTorch's convolutions in float64 (values and gradients)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from f4d.ops.small_conv import DENSE_CONV_MAX_ENTRIES, dense_conv, dense_conv_fits
+
+CONVS = {3: F.conv1d, 4: F.conv2d, 5: F.conv3d}
+CASES = [
+    ((3, 1, 16), (1, 1, 7)),  # TA: the U·T sequence, merged dilations 2 and 3
+    ((4, 2, 4, 4, 4), (2, 2, 1, 7, 7)),  # STA spatial on (T, H, W)
+    ((4, 2, 4, 4, 4), (1, 2, 7, 1, 1)),  # STA temporal
+    ((2, 3, 5, 6), (4, 3, 3, 5)),  # uneven map and kernel
+    ((2, 2, 3, 2, 5), (3, 2, 5, 5, 3)),  # kernel larger than the map
+    ((1, 1, 1), (2, 1, 3)),  # one position
+]
+
+
+def _reference(x, weight, bias):
+    pad = tuple(k // 2 for k in weight.shape[2:])
+    return CONVS[x.dim()](x, weight, bias, padding=pad)
+
+
+@pytest.mark.parametrize("with_bias", [True, False])
+@pytest.mark.parametrize(("x_shape", "w_shape"), CASES)
+def test_equals_the_convolution_with_gradients(x_shape, w_shape, with_bias):
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(x_shape, dtype=torch.float64, generator=gen, requires_grad=True)
+    w = torch.randn(w_shape, dtype=torch.float64, generator=gen, requires_grad=True)
+    b = torch.randn(w_shape[0], dtype=torch.float64, generator=gen) if with_bias else None
+    if b is not None:
+        b.requires_grad_()
+    leaves = [t for t in (x, w, b) if t is not None]
+    out = dense_conv(x, w, b)
+    ref = _reference(x, w, b)
+    assert out.shape == ref.shape == (x_shape[0], w_shape[0], *x_shape[2:])
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-12)
+    grad = torch.randn(ref.shape, dtype=torch.float64, generator=gen)
+    got = torch.autograd.grad(out, leaves, grad)
+    want = torch.autograd.grad(ref, leaves, grad)
+    for g, r in zip(got, want):
+        torch.testing.assert_close(g, r, rtol=0, atol=1e-11)
+
+
+def test_gradcheck():
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(2, 2, 3, 3, dtype=torch.float64, generator=gen, requires_grad=True)
+    w = torch.randn(2, 2, 3, 3, dtype=torch.float64, generator=gen, requires_grad=True)
+    b = torch.randn(2, dtype=torch.float64, generator=gen, requires_grad=True)
+    assert torch.autograd.gradcheck(dense_conv, (x, w, b))
+
+
+def test_a_channels_last_input_gives_the_same_values():
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(3, 2, 4, 4, 4, dtype=torch.float64, generator=gen)
+    w = torch.randn(2, 2, 1, 7, 7, dtype=torch.float64, generator=gen)
+    cl = x.to(memory_format=torch.channels_last_3d)
+    torch.testing.assert_close(dense_conv(cl, w), _reference(x, w, None), rtol=0, atol=1e-12)
+
+
+def test_fits_counts_the_dense_matrix():
+    assert dense_conv_fits(2, 2, (4, 4, 4))  # 2·2·64² = 16384 entries
+    assert dense_conv_fits(1, 1, (256,))  # exactly 2^16
+    assert not dense_conv_fits(1, 1, (257,))
+    assert not dense_conv_fits(2, 2, (8, 28, 28))  # a ResNet-50 res3 map: the convolution
+    assert DENSE_CONV_MAX_ENTRIES == 1 << 16
+
+
+@pytest.mark.parametrize(
+    ("x_shape", "w_shape"), [((1, 1, 8), (1, 1, 4)), ((1, 1, 4, 4), (1, 1, 3))]
+)
+def test_even_or_missing_kernel_axes_are_refused(x_shape, w_shape):
+    with pytest.raises(ValueError, match="one odd kernel size per axis"):
+        dense_conv(torch.zeros(x_shape), torch.zeros(w_shape))
