@@ -9,7 +9,8 @@ alike. Report: median and minimum seconds per step, videos/s and the ratio to th
     python benchmarks/interleaved.py --models v4d_r50,f4d_r50 --train --shape 112,8,4,1
 
 Model specs: a registry name (``f4d_r50``), optionally with ``@ncthw`` (converted to the NCTHW
-layout) and/or ``@thp0`` (THP_MEM_ALLOC_ENABLE=0 in that worker), or ``module:function`` for a
+layout), ``@thp0`` (THP_MEM_ALLOC_ENABLE=0 in that worker) and/or ``@malloc0``
+(F4D_MALLOC_TUNING=0: glibc's default malloc thresholds), or ``module:function`` for a
 third-party builder ``function(frames, units, num_classes)`` importable from ``--path`` (how the
 public V4D code was measured for issue 13; such code is never committed here).
 On a shared machine, run it under ``chrt -f 10`` (root) so other processes cannot distort it.
@@ -30,6 +31,8 @@ def _worker(spec: str, train: bool, shape: list[int], path: list[str]) -> None:
     name, *flags = spec.split("@")
     if "thp0" in flags:
         os.environ["THP_MEM_ALLOC_ENABLE"] = "0"
+    if "malloc0" in flags:
+        os.environ["F4D_MALLOC_TUNING"] = "0"
     sys.path[:0] = path
     size, frames, units, batch = shape
     if ":" not in name:

@@ -27,8 +27,8 @@ TINY = ModelBenchSettings(
 )  # fmt: skip
 
 
-def _paths(name: str) -> list[str]:
-    model = create_model(name, 10)
+def _paths(name: str, **overrides: object) -> list[str]:
+    model = create_model(name, 10, **overrides)
     return [c.path for top in model_components(model) for c in top.walk()]
 
 
@@ -38,9 +38,12 @@ def test_components_of_f4d_nest_block_op_and_attention() -> None:
     block = "blocks4d.conv4_0"
     assert paths[6:] == [
         block, f"{block}.op", f"{block}.op.spatial", f"{block}.op.norm", f"{block}.op.act",
-        f"{block}.op.temporal", f"{block}.attention.ta", f"{block}.attention.ca",
-        f"{block}.attention.sta", f"{block}.norm+act", "head",
+        f"{block}.op.temporal", f"{block}.attention_chain", f"{block}.norm+act", "head",
     ]  # fmt: skip
+    # any other attention list runs the modules one by one: one row each
+    one_by_one = _paths("f4d_tiny", block4d={"attention": ["ta", "sta"]})
+    assert f"{block}.attention.ta" in one_by_one and f"{block}.attention.sta" in one_by_one
+    assert f"{block}.attention_chain" not in one_by_one
 
 
 def test_components_of_v4d_r50_and_tsn() -> None:
@@ -103,7 +106,7 @@ def test_breakdown_rows_nest_and_add_up(f4d_result: dict) -> None:
     ms = {r["component"]: r["median_ms"] for r in f4d_result["rows"]}
     block = "blocks4d.conv4_0"
     for child, parent in [
-        (block, "blocks4d"), (f"{block}.op", block), (f"{block}.attention.sta", block),
+        (block, "blocks4d"), (f"{block}.op", block), (f"{block}.attention_chain", block),
         (f"{block}.op.spatial", f"{block}.op"), (f"{block}.op.temporal", f"{block}.op"),
     ]:  # fmt: skip
         assert 0 < ms[child] <= ms[parent] + 1e-6, (child, parent)
@@ -131,7 +134,7 @@ def test_breakdowns_without_4d_blocks_compare_side_by_side(f4d_result: dict) -> 
     assert (
         "### tsn_tiny vs f4d_tiny" not in text and "### f4d_tiny vs tsn_tiny per component" in text
     )
-    assert "| blocks4d.conv4_0.attention.ta | - | - |" in text
+    assert "| blocks4d.conv4_0.attention_chain | - | - |" in text
     assert len(rich_tables(report)) == 3
     assert report["kind"] == "breakdown" and report["settings"]["size"] == 16
 

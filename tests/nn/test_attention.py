@@ -185,3 +185,16 @@ def test_two_path_convolution_is_one_call_equal_to_the_sum_of_its_paths(conv, ke
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
     weight, _ = module.merged()
     assert weight.shape[2:] == tuple(7 if k == 3 else 1 for k in kernel)  # dilation 3 spans 7
+
+
+@pytest.mark.parametrize(("t", "h", "w"), [(2, 3, 3), (4, 12, 12)])  # dense product / conv
+def test_sta_map_on_small_and_large_maps_equals_its_two_path_convolutions(t, h, w):
+    from f4d.ops.small_conv import dense_conv_fits
+
+    assert dense_conv_fits(2, 2, (t, h, w)) == (h < 12)  # both code paths are exercised
+    torch.manual_seed(0)
+    sta = SpatioTemporalAttention().double()
+    m_st = torch.randn(3, 2, t, h, w, dtype=torch.float64)
+    hidden = F.relu(_two_path(m_st, sta.spatial.paths, F.conv3d))
+    expected = torch.sigmoid(_two_path(hidden, sta.temporal.paths, F.conv3d))
+    torch.testing.assert_close(sta.map(m_st), expected)

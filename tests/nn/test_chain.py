@@ -117,10 +117,16 @@ def test_inference_writes_into_its_input_only_when_every_module_allows_it():
 
 
 def test_the_block_runs_the_chain_for_ta_ca_sta_only():
-    assert Residual4dBlock(8)._chain
-    assert not Residual4dBlock(8, attention=("ca", "sta"))._chain
-    assert not Residual4dBlock(8, attention=("ta", "sta", "ca"))._chain  # another order
-    assert not Residual4dBlock(8, attention=("ta", "ca", "sta", "se"))._chain
+    block = Residual4dBlock(8)
+    assert block.attention_chain is not None
+    assert block.attention_chain.chain == tuple(block.attention[n] for n in ("ta", "ca", "sta"))
+    assert not list(block.attention_chain.parameters())  # the state dict is unchanged
+    keys = set(block.state_dict())
+    block.attention_chain = None
+    assert set(block.state_dict()) == keys and all(".chain" not in k for k in keys)
+    assert Residual4dBlock(8, attention=("ca", "sta")).attention_chain is None
+    assert Residual4dBlock(8, attention=("ta", "sta", "ca")).attention_chain is None  # order
+    assert Residual4dBlock(8, attention=("ta", "ca", "sta", "se")).attention_chain is None
 
 
 def test_the_block_with_the_chain_equals_the_block_without():
@@ -129,7 +135,7 @@ def test_the_block_with_the_chain_equals_the_block_without():
     x = torch.randn(8, 6, 3, 2, 2, dtype=torch.float64, requires_grad=True)
     out = block(x, units=4)
     (dx,) = torch.autograd.grad(out.sum(), x)
-    block._chain = False
+    block.attention_chain = None
     ref = block(x, units=4)
     (ref_dx,) = torch.autograd.grad(ref.sum(), x)
     torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)

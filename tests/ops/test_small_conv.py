@@ -76,3 +76,39 @@ def test_fits_counts_the_dense_matrix():
 def test_even_or_missing_kernel_axes_are_refused(x_shape, w_shape):
     with pytest.raises(ValueError, match="one odd kernel size per axis"):
         dense_conv(torch.zeros(x_shape), torch.zeros(w_shape))
+
+
+@pytest.mark.parametrize(
+    ("x_shape", "kernels", "dilations"),
+    [
+        ((3, 1, 16), [(1, 1, 3), (1, 1, 3)], [(2,), (3,)]),  # TA's two paths
+        ((2, 2, 4, 4, 4), [(2, 2, 1, 3, 3), (2, 2, 1, 3, 3)], [(1, 2, 2), (1, 3, 3)]),  # STA
+        ((2, 2, 5, 3, 3), [(1, 2, 3, 1, 1), (1, 2, 3, 1, 1)], [(2, 1, 1), (3, 1, 1)]),
+        ((2, 3, 6, 5), [(2, 3, 3, 5), (2, 3, 1, 3), (2, 3, 3, 3)], [(1, 1), (1, 2), (2, 1)]),
+    ],
+)
+def test_several_dilated_kernels_sum_their_convolutions(x_shape, kernels, dilations):
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(x_shape, dtype=torch.float64, generator=gen, requires_grad=True)
+    weights = [torch.randn(k, dtype=torch.float64, generator=gen, requires_grad=True)
+               for k in kernels]  # fmt: skip
+    bias = torch.randn(kernels[0][0], dtype=torch.float64, generator=gen, requires_grad=True)
+    out = dense_conv(x, weights, bias, dilation=dilations)
+    conv = CONVS[x.dim()]
+    ref = bias.view(1, -1, *([1] * (x.dim() - 2))) + sum(
+        conv(x, w, dilation=d, padding=tuple(di * (k // 2) for di, k in zip(d, w.shape[2:])))
+        for w, d in zip(weights, dilations)
+    )
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-12)
+    grad = torch.randn(ref.shape, dtype=torch.float64, generator=gen)
+    leaves = [x, *weights, bias]
+    for g, r in zip(torch.autograd.grad(out, leaves, grad), torch.autograd.grad(ref, leaves, grad)):
+        torch.testing.assert_close(g, r, rtol=0, atol=1e-11)
+
+
+def test_one_dilation_per_kernel_and_axis():
+    x, w = torch.zeros(1, 1, 4, 4), torch.zeros(1, 1, 3, 3)
+    with pytest.raises(ValueError, match="one dilation per kernel and axis"):
+        dense_conv(x, [w, w], dilation=[(1, 1)])
+    with pytest.raises(ValueError, match="one dilation per kernel and axis"):
+        dense_conv(x, w, dilation=[(1,)])

@@ -10,7 +10,8 @@ after ``warmup`` untimed ones. Components form a tree:
   of layer1 .. layer4, without the 4D blocks placed between them), ``blocks4d``, ``head``
   (dropout + fc) and any other child of the model under its own name;
 - each 4D block ``blocks4d.<key>`` (a :class:`f4d.nn.block.Residual4dBlock`), its ``op``, each
-  ``attention.<name>`` and ``norm+act`` (norm, act, drop);
+  ``attention.<name>`` (or ``attention_chain``: TA, CA and STA run as one chain) and ``norm+act``
+  (norm, act, drop);
 - inside an op with children (:class:`f4d.ops.factorized.Factorized4d`) each child
   (``spatial``, ``norm``, ``act``, ``temporal``).
 
@@ -87,11 +88,14 @@ def _op_components(path: str, op: nn.Module) -> list[Component]:
 
 
 def block_component(path: str, block: nn.Module) -> Component:
-    """A 4D block with rows for its op (and the op's children), each attention and norm+act."""
+    """A 4D block with rows for its op (and the op's children), each attention and norm+act.
+    A block that runs TA, CA and STA as one chain (`attention_chain`, see `f4d.nn.chain`) gets
+    one row for the chain instead of one per module (the modules' forwards do not run)."""
     component = Component(path, 1, (block,))
     tail = [getattr(block, name) for name in BLOCK_TAIL if hasattr(block, name)]
+    chained = getattr(block, "attention_chain", None) is not None
     for name, child in block.named_children():
-        if name in BLOCK_TAIL:
+        if name in BLOCK_TAIL or (chained and name == "attention"):
             continue
         if isinstance(child, nn.ModuleDict):
             for key, item in child.items():

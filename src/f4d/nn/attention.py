@@ -123,9 +123,13 @@ class _TwoPathDilated(nn.Module):
         small F4D block). On a small map (`dense_conv_fits`) that convolution is one product
         with its dense matrix (`f4d.ops.small_conv`), which skips the convolution library's
         fixed cost per call."""
+        first = self.paths[0].weight
+        if dense_conv_fits(first.shape[1], first.shape[0], tuple(x.shape[2:])):  # one product
+            biases = [p.bias for p in self.paths if p.bias is not None]
+            bias = torch.stack(biases).sum(0) if biases else None
+            return dense_conv(x, [p.weight for p in self.paths], bias,
+                              dilation=[p.dilation for p in self.paths])  # fmt: skip
         weight, bias = self.merged()
-        if dense_conv_fits(weight.shape[1], weight.shape[0], tuple(x.shape[2:])):
-            return dense_conv(x, weight, bias)  # a small map: one matrix product
         conv = F.conv1d if x.dim() == 3 else F.conv3d
         return conv(x, weight, bias, padding=tuple(k // 2 for k in weight.shape[2:]))
 

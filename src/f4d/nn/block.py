@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from f4d.nn.attention import may_write_in_place
-from f4d.nn.chain import ta_ca_sta
+from f4d.nn.chain import AttentionChain
 from f4d.nn.registry import ATTENTION_LAYERS, FOUR_D_ATTENTION, make_attention
 from f4d.ops import Conv4d, Factorized4d
 from f4d.ops.conv4d import Int4, to_4tuple
@@ -97,8 +97,12 @@ class Residual4dBlock(nn.Module):
                 module.inplace = True
         self._names_4d = tuple(n for n in names if n in FOUR_D_ATTENTION)
         self._names_3d = tuple(n for n in names if n not in FOUR_D_ATTENTION)
-        # the paper's chain TA -> CA -> STA runs as one pass of pooled statistics
-        self._chain = self._names_4d == ("ta",) and self._names_3d == ("ca", "sta")
+        # the paper's chain TA -> CA -> STA runs as one pass of pooled statistics (None: the
+        # modules run one by one)
+        self.attention_chain: AttentionChain | None = None
+        if self._names_4d == ("ta",) and self._names_3d == ("ca", "sta"):
+            a = self.attention
+            self.attention_chain = AttentionChain(a["ta"], a["ca"], a["sta"])
         self.norm = norm_layer(channels) if norm_layer is not None else nn.Identity()
         self.act = act_layer() if act_layer is not None else nn.Identity()
         self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
@@ -113,10 +117,8 @@ class Residual4dBlock(nn.Module):
                 f"got shape {tuple(x.shape)}"
             )
         y = self.op(x, units=units)  # (B·U, C, T, H, W): the 4D op on rows, ℘(C,U) implicit
-        if self._chain:  # TA, CA, STA in that order, see f4d.nn.chain
-            attn = self.attention
-            y = ta_ca_sta(y, units, attn["ta"], attn["ca"], attn["sta"])
-            return self._tail(x, y)
+        if self.attention_chain is not None:  # TA, CA, STA in that order, see f4d.nn.chain
+            return self._tail(x, self.attention_chain(y, units))
         for name in self._names_4d:
             y = self.attention[name](y, units=units)  # TA across the units of each video
         for name in self._names_3d:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from f4d.nn.attention import (
     ChannelAttention,
@@ -31,9 +31,27 @@ from f4d.nn.attention import (
     may_write_in_place,
 )
 
-__all__ = ["ta_ca_sta"]
+__all__ = ["AttentionChain", "ta_ca_sta"]
 
 Modules = tuple[TemporalAttention, ChannelAttention, SpatioTemporalAttention]
+
+
+class AttentionChain(nn.Module):
+    """`ta_ca_sta` as a module, so hooks (e.g. `f4d bench breakdown`) see the chain run.
+
+    It holds the three modules by reference, not as children: their parameters stay where they
+    are registered (the block's `attention` dict), so state dicts are unchanged and this module
+    has none of its own."""
+
+    def __init__(
+        self, ta: TemporalAttention, ca: ChannelAttention, sta: SpatioTemporalAttention
+    ) -> None:
+        super().__init__()
+        self.chain = (ta, ca, sta)  # a tuple: not registered as submodules
+
+    def forward(self, x: Tensor, units: int) -> Tensor:
+        """Rows `(B·U, C, T, H, W)` with `units = U` -> same shape (see `ta_ca_sta`)."""
+        return ta_ca_sta(x, units, *self.chain)
 
 
 def ta_ca_sta(
@@ -197,6 +215,6 @@ def _grads(
 def _add_max_grad(out: Tensor, x: Tensor, peak: Tensor, grad: Tensor, dim: int) -> None:
     """`out += ∂ amax(x, dim) / ∂x · grad`: the gradient split evenly between tied maxima,
     as `torch.amax`'s backward does."""
-    mask = (x == peak.unsqueeze(dim)).to(x.dtype)  # float: bool * float takes a slow path
+    mask = torch.eq(x, peak.unsqueeze(dim), out=torch.empty_like(x))  # 1.0 / 0.0, as floats
     share = grad / mask.sum(dim)
     out.addcmul_(mask, share.unsqueeze(dim))

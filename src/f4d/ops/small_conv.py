@@ -4,19 +4,21 @@ The attention modules' convolutions have one or two channels and run on small ma
 `(N, 2, T, H, W)`, TA on `(B, 1, U·T)`). At the sizes of a small block (e.g. `4 × 4 × 4`) the
 convolution library's fixed cost per call is many times the arithmetic, and in training each
 call runs three times (forward, input and weight gradients). Here such a convolution is one
-matrix product with its dense (Toeplitz) matrix, built from the weight by one gather:
+matrix product with its dense (Toeplitz) matrix, built from the weight by one product with a
+cached 0/1 table of where each tap lands:
 
     out[n, o·S + s] = Σ_{i, r} x[n, i·S + r] · K[i·S + r, o·S + s],
     K[i·S + r, o·S + s] = weight[o, i, r - s + k//2]  (0 where the tap is off the kernel),
 
 for `S` the number of positions. Same result as a stride-1 "same" convolution with zero
-padding; gradients flow to `x`, `weight` and `bias` through the gather and the product.
+padding; gradients flow to `x`, `weight` and `bias` through the two products.
 `dense_conv_fits` says when the matrix stays small enough that this pays.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from functools import lru_cache
 
 import torch
@@ -36,40 +38,68 @@ def dense_conv_fits(in_channels: int, out_channels: int, size: tuple[int, ...]) 
     return in_channels * out_channels * positions * positions <= DENSE_CONV_MAX_ENTRIES
 
 
-@lru_cache(maxsize=64)
-def _tap_index(size: tuple[int, ...], kernel: tuple[int, ...]) -> Tensor:
-    """`(S_in, S_out)` int64: the flat kernel tap joining input position `r` to output `s`,
-    or `prod(kernel)` (a zero tap appended to the weight) where the offset is off the kernel."""
+def _tap_positions(
+    size: tuple[int, ...], kernel: tuple[int, ...], dilation: tuple[int, ...]
+) -> Tensor:
+    """`(taps, S_in, S_out)` bool: tap `j` of a same-padded kernel (`dilation` per axis) joins
+    input position `r` to output position `s`."""
     grid = torch.stack(torch.meshgrid(*(torch.arange(n) for n in size), indexing="ij"), -1)
     pos = grid.reshape(-1, len(size))  # (S, D): row-major multi-index of each position
-    half = torch.tensor([k // 2 for k in kernel])
-    offset = pos[:, None, :] - pos[None, :, :] + half  # (S_in, S_out, D)
-    valid = ((offset >= 0) & (offset < torch.tensor(kernel))).all(-1)
-    strides = torch.tensor([math.prod(kernel[d + 1 :]) for d in range(len(kernel))])
-    flat = (offset * strides).sum(-1)
-    return torch.where(valid, flat, torch.full_like(flat, math.prod(kernel)))
+    taps = torch.stack(torch.meshgrid(*(torch.arange(k) for k in kernel), indexing="ij"), -1)
+    offsets = taps.reshape(-1, len(size)) - torch.tensor([k // 2 for k in kernel])
+    offsets = offsets * torch.tensor(dilation)  # (K, D): where each tap reads, from the output
+    return (pos[None, :, None, :] == pos[None, None, :, :] + offsets[:, None, None, :]).all(-1)
 
 
-def dense_conv(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+@lru_cache(maxsize=64)
+def _selection(
+    size: tuple[int, ...],
+    kernels: tuple[tuple[int, ...], ...],
+    dilations: tuple[tuple[int, ...], ...],
+    device: torch.device,
+    dtype: torch.dtype,
+) -> Tensor:
+    """`(K, S_in·S_out)` 0/1: row `j` places tap `j` of the kernels (their taps in order) in
+    the dense matrix; `taps (·, K) @ selection` is every kernel's dense matrix, summed."""
+    rows = [_tap_positions(size, k, d) for k, d in zip(kernels, dilations)]
+    table = torch.cat(rows).flatten(1)  # (K, S_in·S_out)
+    return table.to(device=device, dtype=dtype)
+
+
+def dense_conv(
+    x: Tensor,
+    weight: Tensor | Sequence[Tensor],
+    bias: Tensor | None = None,
+    dilation: Sequence[Sequence[int]] | None = None,
+) -> Tensor:
     """Stride-1, zero-padded "same" convolution of `x (N, C_in, *S)` with `weight (C_out, C_in,
     *k)` (odd `k`, one per axis of `S`) and optional `bias (C_out,)` -> `(N, C_out, *S)`,
     as one product with the dense matrix (see the module docstring). Equals
-    `F.conv{1,2,3}d(x, weight, bias, padding=k//2)`; use it where `dense_conv_fits`."""
-    size, kernel = tuple(x.shape[2:]), tuple(weight.shape[2:])
-    if len(size) != len(kernel) or any(k % 2 == 0 for k in kernel):
+    `F.conv{1,2,3}d(x, weight, bias, padding=k//2)`; use it where `dense_conv_fits`.
+
+    `weight` may be a sequence of kernels with one `dilation` each (per axis): the result is
+    then the sum of their same-padded dilated convolutions (e.g. TA's and STA's two paths),
+    from one matrix built by one product with a cached 0/1 table."""
+    weights = [weight] if isinstance(weight, Tensor) else list(weight)
+    dilations = [(1,) * (w.dim() - 2) for w in weights] if dilation is None else dilation
+    size = tuple(x.shape[2:])
+    kernels = tuple(tuple(w.shape[2:]) for w in weights)
+    if any(len(k) != len(size) or any(n % 2 == 0 for n in k) for k in kernels):
         raise ValueError(
             f"dense_conv needs one odd kernel size per axis of x's map: x {tuple(x.shape)}, "
-            f"weight {tuple(weight.shape)}"
+            f"weights {[tuple(w.shape) for w in weights]}"
         )
+    if len(dilations) != len(weights) or any(len(d) != len(size) for d in dilations):
+        raise ValueError(f"dense_conv needs one dilation per kernel and axis, got {dilations}")
     n, c_in = x.shape[:2]
-    c_out, positions = weight.shape[0], math.prod(size)
-    index = _tap_index(size, kernel).to(weight.device)
-    taps = torch.cat([weight.flatten(2), weight.new_zeros(c_out, c_in, 1)], dim=2)
-    matrix = taps[:, :, index]  # (C_out, C_in, S_in, S_out)
+    c_out, positions = weights[0].shape[0], math.prod(size)
+    table = _selection(size, kernels, tuple(tuple(d) for d in dilations), x.device, x.dtype)
+    taps = torch.cat([w.reshape(c_out * c_in, -1) for w in weights], dim=1)  # (O·I, K)
+    matrix = (taps @ table).view(c_out, c_in, positions, positions)  # (O, I, S_in, S_out)
     matrix = matrix.permute(1, 2, 0, 3).reshape(c_in * positions, c_out * positions)
     rows = x.reshape(n, c_in * positions)  # (N, C_in·S)
     if bias is None:
         out = rows @ matrix
     else:
-        out = torch.addmm(bias.repeat_interleave(positions), rows, matrix)
+        out = torch.addmm(bias[:, None].expand(c_out, positions).reshape(-1), rows, matrix)
     return out.view(n, c_out, *size)  # (N, C_out, *S)
