@@ -140,3 +140,30 @@ def test_the_block_with_the_chain_equals_the_block_without():
     (ref_dx,) = torch.autograd.grad(ref.sum(), x)
     torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(dx, ref_dx, rtol=1e-10, atol=1e-10)
+
+
+def test_bf16_autocast_training_runs_and_follows_float32():
+    """Under autocast the chain sees bf16 tensors next to float32 sums; its backward mixes
+    them as autograd would. Gradients agree with float32 to bf16 precision."""
+    torch.manual_seed(0)
+    block = Residual4dBlock(8, zero_init=False).train()
+    x = torch.randn(8, 8, 4, 3, 3).to(memory_format=torch.channels_last_3d)
+    params = list(block.parameters())
+    want = torch.autograd.grad(block(x, units=4).square().mean(), params)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = block(x, units=4)
+    got = torch.autograd.grad(out.float().square().mean(), params)
+    for g, r in zip(got, want):
+        assert g.dtype == r.dtype == torch.float32
+        torch.testing.assert_close(g, r, rtol=0.1, atol=0.02)
+
+
+def test_torch_compile_traces_the_chain():
+    torch.manual_seed(0)
+    block = Residual4dBlock(6, zero_init=False).train()
+    x = torch.randn(4, 6, 2, 3, 3)
+    want = torch.autograd.grad(block(x, units=2).sum(), list(block.parameters()))
+    compiled = torch.compile(block, backend="eager")
+    got = torch.autograd.grad(compiled(x, units=2).sum(), list(block.parameters()))
+    for g, r in zip(got, want):
+        torch.testing.assert_close(g, r)

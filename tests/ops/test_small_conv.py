@@ -112,3 +112,17 @@ def test_one_dilation_per_kernel_and_axis():
         dense_conv(x, [w, w], dilation=[(1, 1)])
     with pytest.raises(ValueError, match="one dilation per kernel and axis"):
         dense_conv(x, w, dilation=[(1,)])
+
+
+def test_a_table_first_built_under_inference_mode_serves_training():
+    """The 0/1 tables are cached per geometry; one first built during evaluation (inference
+    mode) must still be usable in a later training step of the same process."""
+    size = (3, 5, 7)  # a geometry no other test uses, so the cache starts empty for it
+    x = torch.randn(2, 1, *size)
+    w = torch.randn(1, 1, 3, 3, 3, requires_grad=True)
+    with torch.inference_mode():
+        dense_conv(x, w.detach())
+    (grad,) = torch.autograd.grad(dense_conv(x, w).sum(), w)
+    torch.testing.assert_close(
+        grad, torch.autograd.grad(_reference(x, w, None).sum(), w)[0], rtol=1e-5, atol=1e-5
+    )
