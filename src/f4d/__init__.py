@@ -20,8 +20,11 @@ def _keep_freed_memory() -> bool:
     freed block of a few hundred KB and faulting fresh pages in for the next one. A training
     step frees and re-allocates the same activations every time, so by default most of its
     small-tensor cost was page faults (measured: the tiny models' CPU training step 11-13%
-    faster, see docs/benchmarks.md). Peak memory is unchanged; up to 64 MB more may stay
-    mapped. Set F4D_MALLOC_TUNING=0 to opt out. Returns whether the settings were applied
+    faster, see docs/benchmarks.md). The cost is memory: up to 64 MB more may stay mapped,
+    and blocks kept on the heap fragment it (f4d_r50 inference at 224²: peak RSS 720-760 MB
+    -> 800-830 MB, two runs each). Heap-only allocation with no trimming was also measured:
+    faster again on ResNet-50 under memory pressure, but 1.5x the peak RSS, so not the
+    default. Set F4D_MALLOC_TUNING=0 to opt out. Returns whether the settings were applied
     (False off glibc)."""
     if _os.environ.get("F4D_MALLOC_TUNING", "1") == "0":
         return False
