@@ -67,7 +67,7 @@ def ta_ca_sta(
     pooled statistics); with no gradient to record (inference) the result is written into `x`
     when `ta`, `ca` and `sta` all have `inplace` set (the 4D block owns `x`)."""
     modules = (ta, ca, sta)
-    params = [p for m in modules for p in m.parameters()]
+    params = [*ta.parameters(), *ca.parameters(), *sta.parameters()]  # TA's and CA's first
     if torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params)):
         return _Chain.apply(x, units, modules, *params)
     inplace = all(m.inplace for m in modules) and may_write_in_place()
@@ -165,7 +165,8 @@ class _Chain(torch.autograd.Function):
     def forward(ctx: Any, x: Tensor, units: int, modules: Modules, *params: Tensor) -> Tensor:
         keep: dict[str, Any] = {}
         out, z = _chain_forward(x, units, modules, inplace=False, keep=keep)
-        ctx.keep, ctx.params = keep, params
+        split = sum(1 for m in modules[:2] for _ in m.parameters())  # TA's and CA's: stage 1
+        ctx.keep, ctx.params, ctx.split = keep, params, split
         ctx.save_for_backward(x, z)
         return out
 
@@ -175,11 +176,12 @@ class _Chain(torch.autograd.Function):
         x, z = ctx.saved_tensors
         keep, params = ctx.keep, ctx.params
         v, g = _rows_view(x), _rows_view(grad)  # (N, T, S, C)
-        trainable = [p for p in params if p.requires_grad]
+        stage1 = [p for p in params[: ctx.split] if p.requires_grad]  # TA's and CA's
+        stage2 = [p for p in params[ctx.split :] if p.requires_grad]  # STA's
         # out = Z·gain: STA's stage first
         d_gain = (g * z).sum(3)  # (N, T, S)
         d_mean, d_max, d_alpha, *d_sta = _grads(
-            keep["gain"], d_gain, [keep["z_mean"], keep["z_max"], keep["alpha_leaf"]], trainable
+            keep["gain"], d_gain, [keep["z_mean"], keep["z_max"], keep["alpha_leaf"]], stage2
         )
         d_z = (g * keep["gain"].detach()[..., None]).add_((d_mean / z.shape[3])[..., None])
         _add_max_grad(d_z, z, keep["z_max"].detach(), d_max, dim=3)
@@ -187,14 +189,13 @@ class _Chain(torch.autograd.Function):
         beta = keep["beta"].detach()
         d_beta = (d_z * v).sum((1, 2))  # (N, C)
         d_sums, d_peaks, *d_tca = _grads(
-            (keep["alpha"], keep["beta"]), (d_alpha, d_beta), [keep["sums"], keep["peaks"]],
-            trainable,
-        )  # fmt: skip
+            (keep["alpha"], keep["beta"]), (d_alpha, d_beta), [keep["sums"], keep["peaks"]], stage1
+        )
         d_v = d_z.mul_(beta[:, None, None]).add_(d_sums[:, :, None])  # (N, T, S, C)
         _add_max_grad(d_v, v, keep["peaks"].detach(), d_peaks, dim=2)
         n, c, t, h, w = x.shape
         d_x = d_v.view(n, t, h, w, c).permute(0, 4, 1, 2, 3)  # (N, C, T, H, W)
-        by_param = {id(p): a + b for p, a, b in zip(trainable, d_sta, d_tca)}
+        by_param = {id(p): d for p, d in zip([*stage1, *stage2], [*d_tca, *d_sta])}
         return (d_x, None, None, *(by_param.get(id(p)) for p in params))
 
 
@@ -204,12 +205,13 @@ def _grads(
     leaves: list[Tensor],
     params: list[Tensor],
 ) -> list[Tensor]:
-    """Gradients of the small graph's `outputs` (given `grads`) w.r.t. `leaves` then `params`;
-    zeros where one does not depend on the outputs."""
+    """Gradients of the small graph's `outputs` (given `grads`) w.r.t. `leaves` (zeros where a
+    leaf does not reach the outputs) then `params` (None where a parameter does not)."""
     inputs = [*leaves, *params]
     # retain_graph: the outer graph may be walked again (`retain_graph=True`, gradcheck)
     found = torch.autograd.grad(outputs, inputs, grads, retain_graph=True, allow_unused=True)
-    return [torch.zeros_like(i) if d is None else d for i, d in zip(inputs, found)]
+    found_leaves = [torch.zeros_like(i) if d is None else d for i, d in zip(leaves, found)]
+    return [*found_leaves, *found[len(leaves) :]]
 
 
 def _add_max_grad(out: Tensor, x: Tensor, peak: Tensor, grad: Tensor, dim: int) -> None:
