@@ -82,15 +82,21 @@ def run_check(item: dict) -> dict:
         result["probed_frames"] = info.num_frames
         result["outcome"] = "decoded" if info.truncation is None else "truncated"
         result["message"] = str(info.truncation or "")
-    except VideoDecodeError as err:
+    except Exception as err:
+        _record_error(result, path, err)
+    return result
+
+
+def _record_error(result: dict, path: str, err: Exception) -> None:
+    """Classify an exception: a VideoDecodeError naming the file (or not), any other type."""
+    if isinstance(err, VideoDecodeError):
         result["outcome"] = "error" if os.path.basename(path) in str(err) else "error_without_name"
         result["message"] = str(err)
         result["truncated"] = isinstance(err, TruncatedVideoError)
-    except Exception as err:
+    else:
         result["outcome"] = "wrong_error_type"
         result["message"] = f"{type(err).__name__}: {err}"
         result["traceback"] = traceback.format_exc(limit=4)
-    return result
 
 
 def run_one(item: dict) -> dict:
@@ -109,15 +115,8 @@ def run_one(item: dict) -> dict:
         if past:
             result["problems"].append(past)
         result["outcome"] = "bad_output" if result["problems"] else "decoded"
-    except VideoDecodeError as err:
-        named = os.path.basename(path) in str(err)
-        result["outcome"] = "error" if named else "error_without_name"
-        result["message"] = str(err)
-        result["truncated"] = isinstance(err, TruncatedVideoError)
     except Exception as err:
-        result["outcome"] = "wrong_error_type"
-        result["message"] = f"{type(err).__name__}: {err}"
-        result["traceback"] = traceback.format_exc(limit=4)
+        _record_error(result, path, err)
     return result
 
 

@@ -125,9 +125,7 @@ class _TwoPathDilated(nn.Module):
         fixed cost per call."""
         first = self.paths[0].weight
         if dense_conv_fits(first.shape[1], first.shape[0], tuple(x.shape[2:])):  # one product
-            biases = [p.bias for p in self.paths if p.bias is not None]
-            bias = torch.stack(biases).sum(0) if biases else None
-            return dense_conv(x, [p.weight for p in self.paths], bias,
+            return dense_conv(x, [p.weight for p in self.paths], self._bias(),
                               dilation=[p.dilation for p in self.paths])  # fmt: skip
         weight, bias = self.merged()
         conv = F.conv1d if x.dim() == 3 else F.conv3d
@@ -147,8 +145,12 @@ class _TwoPathDilated(nn.Module):
                 for n, s, d in zip(size, span, path.dilation)
             )
             weight[(..., *taps)] += path.weight
+        return weight, self._bias()
+
+    def _bias(self) -> Tensor | None:
+        """The sum of the paths' biases (None if none has one)."""
         biases = [p.bias for p in self.paths if p.bias is not None]
-        return weight, (torch.stack(biases).sum(0) if biases else None)
+        return torch.stack(biases).sum(0) if biases else None
 
 
 class TemporalAttention(nn.Module):

@@ -61,21 +61,8 @@ def _selection(
     """`(K, S_in·S_out)` 0/1: row `j` places tap `j` of the kernels (their taps in order) in
     the dense matrix; `taps (·, K) @ selection` is every kernel's dense matrix, summed. Cached
     per geometry in eager mode; under `torch.compile` built in the graph (a constant there)."""
-    if torch.compiler.is_compiling():
-        return _build_selection(size, kernels, dilations, device, dtype)
-    return _cached_selection(size, kernels, dilations, device, dtype)
-
-
-def _build_selection(
-    size: tuple[int, ...],
-    kernels: tuple[tuple[int, ...], ...],
-    dilations: tuple[tuple[int, ...], ...],
-    device: torch.device,
-    dtype: torch.dtype,
-) -> Tensor:
-    rows = [_tap_positions(size, k, d) for k, d in zip(kernels, dilations)]
-    table = torch.cat(rows).flatten(1)  # (K, S_in·S_out)
-    return table.to(device=device, dtype=dtype)
+    build = _cached_selection.__wrapped__ if torch.compiler.is_compiling() else _cached_selection
+    return build(size, kernels, dilations, device, dtype)
 
 
 @lru_cache(maxsize=64)
@@ -89,7 +76,8 @@ def _cached_selection(
     # a normal tensor even when first asked for under inference_mode (evaluation), so that
     # training in the same process can save it for backward
     with torch.inference_mode(False):
-        return _build_selection(size, kernels, dilations, device, dtype)
+        rows = [_tap_positions(size, k, d) for k, d in zip(kernels, dilations)]
+        return torch.cat(rows).flatten(1).to(device=device, dtype=dtype)  # (K, S_in·S_out)
 
 
 def dense_conv(
