@@ -16,8 +16,8 @@ import f4d.data.prepare as prep
 from f4d.cli.main import main
 from f4d.data.annotations import load_csv
 from f4d.data.dataset import VideoDataset
-from f4d.data.prepare import PrepareError, PrepareOptions, output_size, prepare
 from f4d.data.decode import FrameFolder, VideoFile, open_video
+from f4d.data.prepare import PrepareError, PrepareOptions, output_size, prepare
 from f4d.data.transforms import TrainTransform
 
 GOOD = ["human2bot_task5_0.webm", "mmaction2_test.mp4", "mmaction2_test.avi", "decord_video_0.mov"]

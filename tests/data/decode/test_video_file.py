@@ -9,10 +9,16 @@ import pytest
 
 from f4d.data.annotations import DatasetIndex, VideoRecord
 from f4d.data.dataset import VideoDataset
-from f4d.data.decode import FrameFolder, open_video
+from f4d.data.decode import (
+    FrameFolder,
+    TruncatedVideoError,
+    VideoDecodeError,
+    open_video,
+    probe,
+    read_frames,
+)
 from f4d.data.decode.video_file import VideoFile
 from f4d.data.transforms import TrainTransform
-from f4d.data.decode import TruncatedVideoError, VideoDecodeError, probe, read_frames
 from tests.data.decode.test_reader import H264, REAL_VIDEOS, _write
 
 
