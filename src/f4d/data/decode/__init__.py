@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from f4d.data.decode import timeline
 from f4d.data.decode.errors import TruncatedVideoError, VideoDecodeError
 from f4d.data.decode.folder import IMAGE_SUFFIXES, FrameFolder
 from f4d.data.decode.frames import VideoInfo, check_indices, upright
@@ -36,6 +37,7 @@ __all__ = [
     "open_video",
     "probe",
     "read_frames",
+    "timeline",
     "upright",
 ]
 

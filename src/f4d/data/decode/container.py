@@ -77,7 +77,7 @@ def header_info(path: Path, container: av.container.InputContainer, stream: Any)
 
 
 def display_rotation(path: Path, container: av.container.InputContainer, stream: Any) -> int:
-    """Degrees counter-clockwise (0, 90, 180 or -90) that turn stored frames upright.
+    """Degrees counter-clockwise (a multiple of 90 in [-180, 180]) that turn stored frames upright.
 
     From the ``tkhd`` matrix ``(a b u / c d v / x y w)`` of the MP4/MOV track whose ID is the
     stream's: ``-atan2(b, a)``, FFmpeg's ``av_display_rotation_get`` (same sign as PyAV's
@@ -90,8 +90,7 @@ def display_rotation(path: Path, container: av.container.InputContainer, stream:
         return 0
     a, b, c, d = matrix
     degrees = -math.degrees(math.atan2(b / (math.hypot(b, d) or 1), a / (math.hypot(a, c) or 1)))
-    quarter = round(degrees / 90) * 90
-    return 180 if quarter == -180 else int(quarter)
+    return int(round(degrees / 90) * 90)
 
 
 def _track_matrices(path: Path) -> dict[int, tuple[float, float, float, float]]:
