@@ -29,12 +29,12 @@ from pathlib import Path
 
 import torch
 
-from f4d.data.video import VideoDecodeError, probe
+from f4d.data.decode import VideoDecodeError, open_video
 from f4d.engine.predict import (
     Prediction,
     Predictor,
     batch_probabilities,
-    load_clip,
+    decode_clip,
     predict_clip,
     top_k,
 )
@@ -164,30 +164,35 @@ class InferenceService:
     # ------------------------------------------------------------------ decode threads
 
     def _decode(self, job: Job) -> None:
-        """Probe, check the limits, decode and transform (runs on a decode thread)."""
+        """Open once, check the limits, decode and transform (runs on a decode thread)."""
         start = time.perf_counter()
         limits = self.limits
         try:
-            info = probe(job.path)
-            if info.num_frames > limits.max_frames:
-                raise ApiError(
-                    422, "too_many_frames",
-                    f"the video has {info.num_frames} frames; the limit is {limits.max_frames}",
-                )  # fmt: skip
-            if max(info.width, info.height) > limits.max_side:
-                raise ApiError(
-                    422, "frame_too_large",
-                    f"the frames are {info.width}x{info.height}; the longest side may be "
-                    f"at most {limits.max_side} pixels",
-                )  # fmt: skip
-            job.clip = load_clip(
-                job.path, job.predictor.settings, timeout_s=limits.decode_timeout_s, info=info
-            )  # (V, U, C, T, size, size)
+            with open_video(job.path) as video:
+                self._check_limits(video.info)
+                job.clip = decode_clip(
+                    video, job.predictor.settings, timeout_s=limits.decode_timeout_s
+                )  # (V, U, C, T, size, size)
         except VideoDecodeError as err:
             raise decode_error(err, limit_s=limits.decode_timeout_s) from None
         except F4DError as err:  # another user-caused error about this upload
             raise input_error(err) from None
         job.timings["decode_ms"] = _ms(time.perf_counter() - start)
+
+    def _check_limits(self, info) -> None:
+        """`ApiError` 422 for a video with more frames or longer sides than allowed."""
+        limits = self.limits
+        if info.num_frames > limits.max_frames:
+            raise ApiError(
+                422, "too_many_frames",
+                f"the video has {info.num_frames} frames; the limit is {limits.max_frames}",
+            )  # fmt: skip
+        if max(info.width, info.height) > limits.max_side:
+            raise ApiError(
+                422, "frame_too_large",
+                f"the frames are {info.width}x{info.height}; the longest side may be "
+                f"at most {limits.max_side} pixels",
+            )  # fmt: skip
 
     # ------------------------------------------------------------------ model thread
 
