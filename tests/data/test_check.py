@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from f4d.bench.data import bench_data
 from f4d.data.annotations import DatasetIndex, VideoRecord
-from f4d.data.bench import bench_data
 from f4d.data.check import check_index, index_from_config, read_data_config
 
 
