@@ -78,8 +78,7 @@ class VideoFile:
             self.container = open_container(path)
             try:
                 self.stream = self.container.streams.video[0]
-                self.stream.codec_context.thread_count = threads
-                self.info = self._scan(lines, exact)
+                self.info = self._scan(lines, exact, threads)
             except BaseException:
                 self.container.close()
                 raise
@@ -101,10 +100,11 @@ class VideoFile:
         self.close()
 
     # ------------------------------------------------------------------ opening
-    def _scan(self, lines: list, exact: bool) -> VideoInfo:
+    def _scan(self, lines: list, exact: bool, threads: int) -> VideoInfo:
         """One demux pass (decoding too with ``exact``): the packet table, the frame count and
         the truncation verdict (see the module's probe rule)."""
-        header = header_info(self.path, self.container, self.stream)
+        header = header_info(self.path, self.container, self.stream)  # checks the codec
+        self.stream.codec_context.thread_count = threads
         facts = integrity.declared(self.path, self.container, self.stream)
         opened = len(lines)
         got = integrity.scan(self.container, self.stream, decode=exact, keep=self.table)
