@@ -20,9 +20,10 @@ start and counts frames instead. Only wanted frames are converted to RGB and tur
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import av
 import numpy as np
@@ -43,6 +44,7 @@ from f4d.data.integrity import Truncation
 __all__ = ["TIME_LIMIT", "VideoFile"]
 
 TIME_LIMIT = "decoding ran past the time limit (timeout_s)"
+Keep = Callable[[av.VideoFrame], Any] | None  # what a read keeps of a wanted frame
 
 
 class DecoderFailed(Exception):
@@ -160,9 +162,7 @@ class VideoFile:
             VideoDecodeError: the file cannot deliver a wanted frame (truncated, corrupt, slow).
         """
         flat = check_indices(indices)
-        wanted = sorted(set(flat.tolist()))
-        frames = self.decode(wanted, timeout_s=timeout_s)
-        arrays = {i: self.to_array(frame) for i, frame in frames.items()}
+        arrays = self._gather(sorted(set(flat.tolist())), timeout_s, self.to_array)
         return stack_frames(self.path, [arrays[i] for i in flat.tolist()])  # (N, H, W, 3)
 
     def decode(
@@ -173,7 +173,14 @@ class VideoFile:
 
         Raises as `read` does.
         """
-        wanted = sorted(set(wanted))
+        return self._gather(sorted(set(wanted)), timeout_s, None)
+
+    def _gather(self, wanted: list[int], timeout_s: float | None, keep: Keep) -> dict[int, Any]:
+        """``{index: keep(frame)}`` for the sorted ``wanted`` (``keep`` None: the frame itself).
+
+        Converting as frames come out (``keep=to_array``) hands each decoded frame back to the
+        decoder's pool at once; holding them costs more (AVI reads took twice as long).
+        """
         if not wanted:
             return {}
         self._check_range(wanted)
@@ -181,9 +188,9 @@ class VideoFile:
         with integrity.ffmpeg_log() as lines:
             frames = None
             if self.timeline is not None and wanted:
-                frames = self._decode_runs(wanted, deadline)
+                frames = self._decode_runs(wanted, deadline, keep)
             if frames is None:  # no usable timestamps, or they misled: count from the start
-                frames = self._decode_counting(wanted, deadline)
+                frames = self._decode_counting(wanted, deadline, keep)
         said = integrity.premature_end(lines)
         if said is not None and not self.allow_truncated:
             raise TruncatedVideoError(self.path, Truncation(None, None, f"FFmpeg: {said}"))
@@ -271,31 +278,30 @@ class VideoFile:
             raise VideoDecodeError(self.path, f"the decoder failed ({err})") from err
 
     # ------------------------------------------------------------------ decoding
-    def _decode_runs(
-        self, wanted: list[int], deadline: float | None
-    ) -> dict[int, av.VideoFrame] | None:
+    def _decode_runs(self, wanted: list[int], deadline: float | None, keep: Keep) -> dict | None:
         """Keyframe runs by timestamp; None when a run misled (read by counting instead)."""
         runs = self.timeline.plan(wanted)
         if runs is None:
             return None
-        out: dict[int, av.VideoFrame] = {}
+        out: dict[int, Any] = {}
         try:
             for run in runs:
-                out.update(self._collect(self._indexed(run.start, deadline, set(run.wanted)),
-                                         list(run.wanted)))  # fmt: skip
+                indexed = self._indexed(run.start, deadline, set(run.wanted))
+                out.update(self._collect(indexed, list(run.wanted), keep))
         except Misled:
             return None
         return out
 
-    def _decode_counting(self, wanted: list[int], deadline: float | None) -> dict:
+    def _decode_counting(self, wanted: list[int], deadline: float | None, keep: Keep) -> dict:
         """Decode from the start, numbering frames as they come out."""
         frames = self._frames_from(0, deadline, None)
-        return self._collect(enumerate(frames), wanted, counting=True)
+        return self._collect(enumerate(frames), wanted, keep, counting=True)
 
     def _collect(
         self,
         indexed: Iterator[tuple[int | None, av.VideoFrame]],
         wanted: list[int],
+        keep: Keep,
         *,
         counting: bool = False,
     ) -> dict[int, av.VideoFrame]:
@@ -312,7 +318,7 @@ class VideoFile:
                 if index is None:
                     raise Misled
                 if index in targets and index not in out:
-                    out[index] = frame
+                    out[index] = frame if keep is None else keep(frame)
                     if len(out) == len(targets):
                         return out
                 passed = passed or index > wanted[-1]
