@@ -50,7 +50,13 @@ def test_duplicated_timestamps_take_their_ranks_in_output_order():
     assert [index_of(p) for p in (0, 100, 100, 200, 200, 300)] == [0, 1, 2, 3, 4, 5]
     again = line.frame_indexer()  # a fresh pass counts afresh
     assert again(200) == 3 and again(200) == 4
-    assert line.position[(1, 100)] == 1 and line.position[(2, 100)] == 2
+    assert line.key_position == {(0, 0): 0, (3, 200): 3}
+
+
+def test_a_seek_is_placed_by_its_keyframe_even_among_repeated_stamps():
+    table = _table([0, 100, 100, 200], keys=[0, 2])
+    table.dts = [0, 100, 100, 200]  # timestamps copied to dts: (dts, pts) repeats
+    assert Timeline(table).key_position == {(0, 0): 0, (100, 100): 2}
 
 
 def test_a_table_without_every_timestamp_has_no_timeline():

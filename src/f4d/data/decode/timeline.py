@@ -91,7 +91,9 @@ class Timeline:
             self.first.setdefault(stamps[position], rank)
         self.repeats = len(self.first) < len(stamps)  # some timestamp is duplicated
         self.keys = sorted((self.index[p], p) for p, key in enumerate(table.keyframe) if key)
-        self.position = {(table.dts[p], stamps[p]): p for p in reversed(range(len(stamps)))}
+        # A seek lands on a keyframe: where each keyframe's (dts, pts) sits in the table.
+        keys = [p for p, key in enumerate(table.keyframe) if key]
+        self.key_position = {(table.dts[p], stamps[p]): p for p in reversed(keys)}
 
     def frame_indexer(self) -> Callable[[int | None], int | None]:
         """A fresh ``pts -> frame index`` for one decode pass (None: not a packet's timestamp).

@@ -409,7 +409,7 @@ class VideoFile:
         """Where the first packet demuxed after a seek sits in the table."""
         if start == 0 or self.timeline is None:
             return 0
-        position = self.timeline.position.get((packet.dts, packet.pts))
+        position = self.timeline.key_position.get((packet.dts, packet.pts))
         if position is None or position > start:
             raise Misled
         return position
