@@ -93,7 +93,7 @@ class Timeline:
         self.keys = sorted((self.index[p], p) for p, key in enumerate(table.keyframe) if key)
         # A seek lands on a keyframe: where each keyframe's (dts, pts) sits in the table.
         keys = [p for p, key in enumerate(table.keyframe) if key]
-        self.key_position = {(table.dts[p], stamps[p]): p for p in reversed(keys)}
+        self.key_position = {(table.dts[p], stamps[p]): p for p in keys}
 
     def frame_indexer(self) -> Callable[[int | None], int | None]:
         """A fresh ``pts -> frame index`` for one decode pass (None: not a packet's timestamp).

@@ -248,7 +248,7 @@ class VideoFile:
             for index, frame in indexed:
                 if index is None:
                     raise VideoDecodeError(self.path, "frame timestamps do not match the packets")
-                if index in wanted and index not in done:
+                if index in wanted:
                     done.add(index)
                     yield index, self.to_array(frame)
                 if index >= wanted[-1]:
@@ -317,7 +317,7 @@ class VideoFile:
             for index, frame in indexed:
                 if index is None:
                     raise Misled
-                if index in targets and index not in out:
+                if index in targets:  # indices never repeat within a pass (the index rule)
                     out[index] = frame if keep is None else keep(frame)
                     if len(out) == len(targets):
                         return out
