@@ -234,9 +234,14 @@ class VideoFile:
         wanted = range(start, stop, every)
         if not wanted:
             return
-        with integrity.ffmpeg_log() as lines:
-            yield from self._stream(wanted)
-        said = integrity.premature_end(lines)
+        stream, said = self._stream(wanted), None
+        while True:  # FFmpeg's log is captured while decoding, never across a yield
+            with integrity.ffmpeg_log() as lines:
+                item = next(stream, None)
+            said = said or integrity.premature_end(lines)
+            if item is None:
+                break
+            yield item
         if said is not None and not self.allow_truncated:
             raise TruncatedVideoError(self.path, Truncation(None, None, f"FFmpeg: {said}"))
 
