@@ -41,14 +41,48 @@ from f4d.engine.checkpoint import (
     resolve_checkpoint,
 )
 from f4d.engine.config import DataConfig
-from f4d.engine.explain import attention_modules, recording, write_explanation
+from f4d.engine.explain import (  # re-exported: their public home was this module
+    attention_modules,
+    overlay_frames,
+    recording,
+    save_gif,
+    save_grid,
+    save_ta_plot,
+    sta_map,
+    ta_map,
+    upsample_map,
+    write_explanation,
+)
 
 __all__ = [
-    "ClipSettings", "Prediction", "Predictor", "attention_modules", "batch_probabilities",
-    "class_probabilities", "clip_settings", "decode_clip", "explain_dirs", "load_clip",
-    "load_predictor", "predict_clip", "predict_video", "predictions_table", "top_k",
-    "training_data_config", "view_settings", "with_views",
-]  # fmt: skip
+    "ClipSettings",
+    "Prediction",
+    "Predictor",
+    "attention_modules",
+    "batch_probabilities",
+    "class_probabilities",
+    "clip_settings",
+    "decode_clip",
+    "explain_dirs",
+    "load_clip",
+    "load_predictor",
+    "overlay_frames",
+    "predict_clip",
+    "predict_video",
+    "predictions_table",
+    "recording",
+    "save_gif",
+    "save_grid",
+    "save_ta_plot",
+    "sta_map",
+    "ta_map",
+    "top_k",
+    "training_data_config",
+    "upsample_map",
+    "view_settings",
+    "with_views",
+    "write_explanation",
+]
 
 VIEW_MODES = ("single", "multi")
 CROP_COUNTS = (1, 3)
