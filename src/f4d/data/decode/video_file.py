@@ -220,7 +220,8 @@ class VideoFile:
         Decodes the file once, front to back from the keyframe at or before ``start``, holding
         one frame at a time (and, for long files, no packets: they are demuxed as they go).
         Frame ``i`` is bit-for-bit ``read([i])[0]`` (the same index rule). ``stop`` defaults
-        to (and is capped at) ``info.num_frames``.
+        to (and is capped at) ``info.num_frames``. The stream owns the decoder: finish (or drop)
+        it before calling ``read`` on the same open video.
 
         Raises:
             ValueError: ``start`` negative or ``every`` below 1.
