@@ -261,3 +261,20 @@ def test_packets_are_held_only_under_the_budget(realdata, monkeypatch):
     monkeypatch.setattr(timeline, "PACKET_BUDGET_BYTES", size)
     with open_video(path) as video:
         assert video.table.payload is not None
+
+
+def test_streaming_holds_one_frame_at_a_time(realdata, monkeypatch):
+    import tracemalloc
+
+    monkeypatch.setattr(timeline, "PACKET_BUDGET_BYTES", 0)  # as for a long file: no packets held
+    with open_video(realdata / "videos" / "mmaction2_test.mp4") as video:
+        assert video.table.payload is None
+        frame_bytes = 256 * 340 * 3
+        tracemalloc.start()
+        try:
+            count = sum(1 for _ in video.iter_frames())
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert count == 300
+    assert peak < 4 * frame_bytes  # numpy frames traced: a few at most, not 300 (78 MB)
