@@ -65,7 +65,7 @@ ROWS = [
      "--workers"),
     ("data prepare", ["data", "prepare", "{d}/ds", "{d}/ds/out"], USAGE, "must not be SRC"),
     # f4d train
-    ("train", ["train", "{d}/nope.yaml"], CONFIG, "nope.yaml"),
+    ("train", ["train", "{d}/nope.yaml"], USAGE, "no such file or folder: '{d}/nope.yaml'"),
     ("train", ["train", "{d}/empty.yaml"], CONFIG, "empty.yaml: data.root is required"),
     ("train", ["train", "{d}/list.yaml"], CONFIG, "list.yaml"),
     ("train", ["train", "{d}/model.pt"], CONFIG, "model.pt: not valid YAML"),
@@ -81,7 +81,7 @@ ROWS = [
      INPUT, "model.pretrained_2d="),
     ("train", ["train", "{d}/ok.yaml", "run.init_from={d}/model.pt"], INPUT, "pickled PyTorch"),
     # f4d test
-    ("test", ["test", "{d}/nope.yaml"], CONFIG, "nope.yaml"),
+    ("test", ["test", "{d}/nope.yaml"], USAGE, "no such file or folder: '{d}/nope.yaml'"),
     ("test", ["test", "{d}/ok.yaml", "checkpoint={d}/nope"], INPUT, "no checkpoint at"),
     ("test", ["test", "{d}/ok.yaml", "checkpoint={d}/model.pt"], INPUT, "pickled PyTorch file"),
     ("test", ["test", "{d}/ok.yaml", "data.test_units=0"], CONFIG, "data.test_units=0"),

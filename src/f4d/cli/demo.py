@@ -103,7 +103,7 @@ def _train_and_test(
     overrides = [f"data.root={data}", f"run.out_dir={run_dir}", f"run.init_from={init_from}"]
     cfg = recipe_config(name, overrides, budget, budget.epochs)
     print(f"[demo] training {name} -> {run_dir}", flush=True)
-    result = train(cfg)
+    result = train(cfg, overwrite=True)  # each demo retrains; the previous demo's run goes
     cfg.test.checkpoint = result["checkpoint"]
     test = evaluate(cfg, quiet=True)
     history = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]

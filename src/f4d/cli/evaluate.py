@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from f4d.cli.options import config_file
 from f4d.cli.train import print_bad_videos
 
 __all__ = ["register"]
@@ -20,7 +21,7 @@ def register(subparsers: Any) -> None:
         "test.views=multi averages data.test_units x data.test_crops views per video; "
         "test.views=single uses data.units units and one centre crop.",
     )
-    parser.add_argument("config", help="YAML config file")
+    parser.add_argument("config", type=config_file, help="YAML config file")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
     parser.set_defaults(func=_main)
 

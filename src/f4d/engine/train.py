@@ -26,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from f4d.engine import checkpoint as ckpt
+from f4d.engine import runs
 from f4d.engine.amp import amp_dtype
 from f4d.engine.config import ConfigError, save_config
 from f4d.engine.distributed import (
@@ -50,9 +51,9 @@ __all__ = [
     "train",
 ]
 
-CHECKPOINT_DIR = "checkpoints"
-METRICS_FILE = "metrics.jsonl"
-STEPS_FILE = "steps.jsonl"
+CHECKPOINT_DIR = runs.CHECKPOINT_DIR
+METRICS_FILE = runs.METRICS_FILE
+STEPS_FILE = runs.STEPS_FILE
 
 
 class TrainingError(RunError, RuntimeError):
@@ -115,19 +116,24 @@ def prepare_batch(
     return video, labels.to(device, non_blocking=True)
 
 
-def train(cfg: DictConfig, *, task: str | None = None) -> dict[str, Any]:
+def train(
+    cfg: DictConfig, *, task: str | None = None, overwrite: bool = False
+) -> dict[str, Any]:
     """Train the model described by ``cfg``; return the final metrics (rank 0's view).
 
-    ``task`` overrides ``cfg.run.task`` (``video`` or ``units``). A process group that this
-    call creates (under ``torchrun``) is destroyed again before it returns or raises; one the
-    caller created is left alone.
+    ``task`` overrides ``cfg.run.task`` (``video`` or ``units``). A new run (``run.resume``
+    unset) refuses a ``run.out_dir`` that already holds a run (:class:`runs.RunExistsError`)
+    unless ``overwrite``, which removes the old run's files first. Resuming a run that is
+    already complete trains nothing and returns its summary with ``already_complete: True``.
+    A process group that this call creates (under ``torchrun``) is destroyed again before it
+    returns or raises; one the caller created is left alone.
     """
     if task is not None:
         cfg = cfg.copy()
         cfg.run.task = task
     info = init_distributed(cfg.run.device)
     try:
-        trainer = Trainer(cfg, info)
+        trainer = Trainer(cfg, info, overwrite=overwrite)
         try:
             return trainer.fit()
         finally:
@@ -145,11 +151,12 @@ def _seed_all(seed: int) -> None:
 class Trainer:
     """One training run; see :func:`train`. Attributes are the run's live objects."""
 
-    def __init__(self, cfg: DictConfig, info: DistInfo) -> None:
+    def __init__(self, cfg: DictConfig, info: DistInfo, *, overwrite: bool = False) -> None:
         self.cfg, self.info, self.device = cfg, info, info.device
         self.task = cfg.run.task
         self.out_dir = Path(cfg.run.out_dir)
         self.ckpt_dir = self.out_dir / CHECKPOINT_DIR
+        self._resume_from = self._claim_run_folder(overwrite)
         self.plan = batch_plan(cfg.optim, info.world_size)
         _seed_all(cfg.run.seed)
         self._configure_backends()
@@ -189,8 +196,10 @@ class Trainer:
         self._rng_to_restore: dict | None = None
         self._val_loader: Any = None
         self._maybe_resume()
+        self.complete = self._resume_from is not None and self._done()
         self.net = self._wrap_model()
-        self._prepare_output()
+        if not self.complete:
+            self._prepare_output()
 
     # ------------------------------------------------------------------------------- set-up
     def _configure_backends(self) -> None:
@@ -284,6 +293,8 @@ class Trainer:
         if not self.info.is_main:
             return
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        if self._resume_from is None:  # a new run: no steps of a start that saved nothing
+            (self.out_dir / STEPS_FILE).unlink(missing_ok=True)
         save_config(self.cfg, self.out_dir / "config.yaml")
         (self.out_dir / "classes.json").write_text(json.dumps(self.classes))
         from torch.utils.tensorboard import SummaryWriter
@@ -291,16 +302,35 @@ class Trainer:
         self.writer = SummaryWriter(str(self.out_dir / "tb"))
 
     # ------------------------------------------------------------------------------- resume
+    def _claim_run_folder(self, overwrite: bool) -> Path | None:
+        """Apply the run-folder policy (:mod:`f4d.engine.runs`); return the checkpoint to
+        resume from, or ``None`` for a new run."""
+        path = self._resume_path()
+        if path is not None:
+            return path
+        held = runs.existing_run(self.out_dir)
+        if held is not None and not overwrite:
+            raise runs.run_exists_error(held)
+        if held is not None and self.info.is_main:
+            runs.remove_run(self.out_dir, log=self._log)
+        return None
+
     def _resume_path(self) -> Path | None:
         resume = self.cfg.run.resume
         if not resume:
             return None
-        if resume == "auto":  # the newest checkpoint whose files are all from one save
-            return ckpt.latest_complete_checkpoint(self.ckpt_dir, log=self._log)
-        return ckpt.resolve_checkpoint(resume)
+        if resume not in (runs.RESUME_AUTO, runs.RESUME_LATEST):
+            return ckpt.resolve_checkpoint(resume)
+        # the newest checkpoint whose files are all from one save
+        path = ckpt.latest_complete_checkpoint(self.ckpt_dir, log=self._log)
+        if path is None and resume == runs.RESUME_LATEST:
+            raise runs.missing_checkpoint_error(self.out_dir)
+        if path is None:
+            self._log(f"run.resume=auto: no checkpoint in {self.ckpt_dir}; starting a new run")
+        return path
 
     def _maybe_resume(self) -> None:
-        path = self._resume_path()
+        path = self._resume_from
         if path is None:
             return
         meta = ckpt.load_meta(path)
@@ -322,11 +352,43 @@ class Trainer:
         self.skipped_steps = int(meta.get("skipped_steps", 0))
         self._rng_to_restore = state["rng"]
         self._log(f"resumed from {path}: epoch {self.epoch}, step {self.step}")
+        self._note_changed_config(state.get("config") or {}, path)
+
+    def _note_changed_config(self, saved: dict[str, Any], path: Path) -> None:
+        """Say which config keys differ from the ones the checkpoint was trained with."""
+        current = OmegaConf.to_container(self.cfg, resolve=True)
+        changed = runs.changed_keys(saved, current, ignore=("run.resume",)) if saved else {}
+        if changed:
+            rows = "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
+            self._log(f"note: resuming {path} with a config that differs from the one it was "
+                      f"trained with ({len(changed)} keys; the new values apply from here on): "
+                      f"{rows}")  # fmt: skip
+
+    def _done(self) -> bool:
+        return self.epoch >= self.cfg.optim.epochs or self._step_limit_reached()
+
+    def _already_complete(self) -> dict[str, Any]:
+        """The summary of a resumed run that has nothing left to train, with a note saying so."""
+        summary_file = self.out_dir / runs.SUMMARY_FILE
+        saved = json.loads(summary_file.read_text()) if summary_file.is_file() else {}
+        limit = f"optim.epochs={self.cfg.optim.epochs}"
+        if self.cfg.run.max_steps:
+            limit += f" / run.max_steps={self.cfg.run.max_steps}"
+        message = (
+            f"{self.out_dir} is already complete: {self.epoch} epochs, {self.step} steps "
+            f"({limit}); nothing to train. To train longer, resume with a larger optim.epochs."
+        )
+        self._log(message)
+        return {**saved, "epoch": self.epoch, "step": self.step, "best_metric": self.best_metric,
+                "out_dir": str(self.out_dir), "already_complete": True,
+                "message": message}  # fmt: skip
 
     # ------------------------------------------------------------------------------- loop
     def fit(self) -> dict[str, Any]:
         """Train until ``optim.epochs`` (or ``run.max_steps``); return the final metrics."""
         cfg = self.cfg
+        if self.complete:
+            return self._already_complete()
         start = time.perf_counter()
         if self._rng_to_restore is not None:
             ckpt.restore_rng_state(self._rng_to_restore)
