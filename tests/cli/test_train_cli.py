@@ -57,7 +57,7 @@ def test_train_then_test_round_trip(synth: Path, tmp_path: Path, capsys) -> None
     assert (tmp_path / "out" / "checkpoints" / "last.safetensors").is_file()
     checkpoint = tmp_path / "out" / "checkpoints" / "last"
     assert main(["test", str(config), *overrides, f"checkpoint={checkpoint}"]) == 0
-    results = json.loads((tmp_path / "out" / "test_multi_results.json").read_text())
+    results = json.loads((tmp_path / "out" / "test" / "multi_results.json").read_text())
     assert results["num_videos"] == 4 and results["checkpoint"].endswith("last.safetensors")
     # --resume picks up <out_dir>/checkpoints/last and trains on to epoch 2
     resume = [*overrides, "optim.epochs=2", "run.max_steps=0", "--resume"]

@@ -148,6 +148,25 @@ def test_bad_video_is_skipped_and_counted(make_cfg, broken_root: Path) -> None:
     assert result["bad_videos"] == 1 and result["step"] == 4  # the epoch went on
 
 
+def test_bad_validation_videos_are_counted_in_the_summary(make_cfg, synth_root, tmp_path):
+    """Issue 27 item 4: a missing validation video is skipped and counted (it said 0)."""
+    import shutil
+
+    root = tmp_path / "val_missing"
+    shutil.copytree(synth_root, root)
+    first = (root / "test.csv").read_text().splitlines()[1].split(",")[0]
+    (root / first).unlink()
+    cfg = make_cfg("optim.epochs=2", "run.max_steps=5", f"data.root={root}")
+    result = train(cfg)
+    assert result["bad_videos"] == 1  # the same video in both validations counts once
+    assert list(result["bad_video_reasons"]) == [str(root / first)]
+    saved = json.loads((Path(cfg.run.out_dir) / "train_summary.json").read_text())
+    assert saved["bad_videos"] == 1 and str(root / first) in saved["bad_video_reasons"]
+    strict = make_cfg("optim.epochs=1", f"data.root={root}", "data.max_bad_videos=0", out="x")
+    with pytest.raises(train_module.TrainingError, match="at the validation of epoch 1"):
+        train(strict)
+
+
 def test_too_many_bad_videos_stop_with_a_summary(make_cfg, broken_root: Path) -> None:
     cfg = make_cfg("optim.epochs=1", f"data.root={broken_root}", "data.max_bad_videos=0")
     first = (broken_root / "train.csv").read_text().splitlines()[1].split(",")[0]

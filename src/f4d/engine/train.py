@@ -38,6 +38,7 @@ from f4d.engine.distributed import (
 )
 from f4d.engine.loaders import build_eval_loader, build_train_loader, load_split
 from f4d.engine.metrics import RunningAverage, topk_correct
+from f4d.engine.progress import progress_bar
 from f4d.engine.schedule import LRSchedule, scaled_lr
 from f4d.errors import InputError, RunError
 
@@ -561,7 +562,13 @@ class Trainer:
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
-        """Single-view loss / top-1 / top-5 on the validation split, reduced over ranks."""
+        """Single-view loss / top-1 / top-5 on the validation split, reduced over ranks.
+
+        Bad validation videos are skipped and counted with the training ones (``bad_videos``
+        in the summary; the same ``data.max_bad_videos`` limit).
+        """
+        from f4d.engine.evaluate import count_skips, log_skips, new_skip_log
+
         if self._val_loader is None:
             self._val_loader = build_eval_loader(
                 self.cfg.data, self.val_index, views="single",
@@ -571,8 +578,12 @@ class Trainer:
         loader = self._val_loader
         self.net.eval()
         sums = {"loss": 0.0, "top1": 0.0, "top5": 0.0, "count": 0.0}
+        seen = new_skip_log()
+        bar = self._progress(len(loader), "validation")
         for batch in loader:
-            self.skips.note_truncated(batch)
+            log_skips(seen, batch)
+            if bar is not None:
+                bar.update(1)
             if batch["video"].shape[0] == 0:
                 continue
             video, labels = prepare_batch(
@@ -586,6 +597,9 @@ class Trainer:
             sums["top1"] += hits[1]
             sums["top5"] += hits[5]
             sums["count"] += labels.shape[0]
+        if bar is not None:
+            bar.close()
+        count_skips(self.skips, seen, what=f"at the validation of epoch {self.epoch}")
         sums = all_reduce_sums(sums, self.device)
         count = max(sums["count"], 1.0)
         self.net.train()
@@ -646,13 +660,11 @@ class Trainer:
             return nullcontext()
         return torch.autocast(device_type="cuda", dtype=self.amp_dtype)
 
-    def _progress(self, total: int) -> Any:
-        if not (self.info.is_main and self.cfg.run.progress):
-            return None
-        from tqdm.auto import tqdm
-
-        return tqdm(total=total, desc=f"epoch {self.epoch + 1}/{self.cfg.optim.epochs}",
-                    unit="batch", leave=False, dynamic_ncols=True)  # fmt: skip
+    def _progress(self, total: int, what: str = "epoch") -> Any:
+        return progress_bar(
+            total, desc=f"{what} {self.epoch + 1}/{self.cfg.optim.epochs}", unit="batch",
+            enabled=self.info.is_main and self.cfg.run.progress,
+        )  # fmt: skip
 
     def _log(self, message: str) -> None:
         if self.info.is_main:
