@@ -1,4 +1,4 @@
-"""``f4d train CONFIG [key=value ...] [--resume | --overwrite]``: train a model from a YAML config."""
+"""``f4d train CONFIG [key=value ...] [--resume | --overwrite]``: train from a YAML config."""
 
 from __future__ import annotations
 

@@ -107,8 +107,7 @@ def free_folder(folder: str | Path) -> Path:
 def run_exists_error(run: ExistingRun) -> RunExistsError:
     """The refusal of a new run in ``run.folder`` (which holds ``run``)."""
     return RunExistsError(
-        f"run.out_dir={run.folder} already holds {run.describe()}; a new run does not "
-        "overwrite it",
+        f"run.out_dir={run.folder} already holds {run.describe()}; a new run does not overwrite it",
         hint=f"continue it with --resume (run.resume=latest), train into a fresh folder with "
         f"run.out_dir={free_folder(run.folder)}, or replace it with --overwrite "
         "(train(cfg, overwrite=True))",

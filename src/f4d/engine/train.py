@@ -117,9 +117,7 @@ def prepare_batch(
     return video, labels.to(device, non_blocking=True)
 
 
-def train(
-    cfg: DictConfig, *, task: str | None = None, overwrite: bool = False
-) -> dict[str, Any]:
+def train(cfg: DictConfig, *, task: str | None = None, overwrite: bool = False) -> dict[str, Any]:
     """Train the model described by ``cfg``; return the final metrics (rank 0's view).
 
     ``task`` overrides ``cfg.run.task`` (``video`` or ``units``). A new run (``run.resume``
