@@ -11,7 +11,11 @@ if the former fails; :func:`export_model` records which one was used in its resu
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,10 +27,43 @@ from f4d.errors import RunError
 FORMATS = ("onnx", "torchscript")
 EXPORTERS = ("auto", "dynamo", "legacy")
 INPUT_NAME, OUTPUT_NAME = "video", "logits"
+# The packages of the `export` extra: ONNX export (onnx, onnxscript) and its check (onnxruntime).
+ONNX_PACKAGES = ("onnx", "onnxscript", "onnxruntime")
+EXTRA_HINT = "pip install 'f4d[export]'"
+# torch's ONNX exporter logs one warning per torchvision op it cannot register; f4d uses none.
+_TORCHVISION_NOTE = "torchvision is not installed"
+_REGISTRATION_LOGGER = "torch.onnx._internal.exporter._registration"
 
 
 class ExportError(RunError, RuntimeError):
     """Exporting failed; the message names the format, the exporter and the cause."""
+
+
+def require_onnx_packages(packages: tuple[str, ...] = ONNX_PACKAGES) -> None:
+    """Raise :class:`ExportError` naming ``pip install 'f4d[export]'`` when any of ``packages``
+    is not installed (before any work, instead of a bare ``No module named ...``)."""
+    missing = [name for name in packages if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ExportError(
+            f"ONNX export needs {', '.join(packages)}; not installed: {', '.join(missing)}",
+            hint=f"{EXTRA_HINT} (or --format torchscript, which needs nothing more)",
+        )
+
+
+@contextmanager
+def _without_torchvision_notes() -> Iterator[None]:
+    """Drop torch's "torchvision is not installed. Skipping torchvision::..." log lines for
+    the duration of an export (the logger is left as it was)."""
+    logger = logging.getLogger(_REGISTRATION_LOGGER)
+
+    def keep(record: logging.LogRecord) -> bool:
+        return _TORCHVISION_NOTE not in record.getMessage()
+
+    logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        logger.removeFilter(keep)
 
 
 @dataclass(frozen=True)
@@ -81,7 +118,11 @@ def export_model(
         _export_torchscript(model, x, out)
         used = "trace"
     else:
-        used = _export_onnx(model, x, out, opset=opset, dynamic=dynamic_batch, exporter=exporter)
+        require_onnx_packages(("onnx", "onnxscript"))
+        with _without_torchvision_notes():
+            used = _export_onnx(
+                model, x, out, opset=opset, dynamic=dynamic_batch, exporter=exporter
+            )
     return ExportResult(out, format, used, tuple(x.shape), dynamic_batch)
 
 
