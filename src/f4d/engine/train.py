@@ -245,7 +245,10 @@ class Trainer:
         try:
             model = create_model(cfg.model.name, num_classes, **args)
         except (ValueError, TypeError) as err:  # unknown name or attention, unknown argument
-            raise ConfigError(f"model.name={cfg.model.name!r}, model.args={args}: {err}") from err
+            raise ConfigError(
+                f"model.name={cfg.model.name!r}, model.args={args}: {err}"
+                f"{_did_you_mean(cfg.model.name, err)}"
+            ) from err
         if cfg.model.pretrained_2d:
             _inflate(model, cfg.model.pretrained_2d)
         if cfg.run.init_from:
@@ -363,6 +366,30 @@ class Trainer:
                       f"trained with ({len(changed)} keys; the new values apply from here on): "
                       f"{rows}")  # fmt: skip
 
+    def _banner(self) -> str:
+        """What is about to run: data, validation split, model, device, precision, batch, lr."""
+        cfg, plan = self.cfg, self.plan
+        val = (f"{len(self.val_index)} videos of {self.val_index.source or 'the val split'}"
+               if self.val_index is not None else "none (no validation split)")  # fmt: skip
+        params = sum(p.numel() for p in self.model.parameters())
+        precision = "float32" if self.amp_dtype is None else str(self.amp_dtype).split(".")[-1]
+        lr = f"lr {plan.lr:.4g}"
+        if cfg.optim.scale_lr and plan.lr != cfg.optim.lr:
+            lr += (f" (optim.lr={cfg.optim.lr:g} x global batch {plan.global_batch} / "
+                   f"optim.base_batch_size={cfg.optim.base_batch_size})")  # fmt: skip
+        start = "starting" if self._resume_from is None else f"resuming at epoch {self.epoch + 1}"
+        return "\n".join([
+            f"train: {start}, {cfg.optim.epochs} epochs x {self.steps_per_epoch} steps -> "
+            f"{self.out_dir}",
+            f"  data: {len(self.train_index)} training videos of "
+            f"{self.train_index.source or cfg.data.root}, {len(self.classes)} classes",
+            f"  validation: {val}",
+            f"  model: {cfg.model.name} ({params:,} parameters); device {self.device}, "
+            f"precision {precision} (run.amp={cfg.run.amp})",
+            f"  batch: {plan.global_batch} videos per step = {plan.batch_size} x "
+            f"{plan.world_size} process(es) x {plan.accum_steps} accumulation; {lr}",
+        ])  # fmt: skip
+
     def _done(self) -> bool:
         return self.epoch >= self.cfg.optim.epochs or self._step_limit_reached()
 
@@ -388,6 +415,7 @@ class Trainer:
         cfg = self.cfg
         if self.complete:
             return self._already_complete()
+        self._log(self._banner())
         start = time.perf_counter()
         if self._rng_to_restore is not None:
             ckpt.restore_rng_state(self._rng_to_restore)
@@ -667,6 +695,25 @@ class Trainer:
     def _log(self, message: str) -> None:
         if self.info.is_main:
             print(message, flush=True)
+
+
+def _did_you_mean(name: str, err: Exception) -> str:
+    """For ``unexpected keyword argument 'dropuot'``: the model's arguments closest to it."""
+    import difflib
+    import re
+
+    from f4d.models import create_model
+
+    match = re.search(r"unexpected keyword argument '(\w+)'", str(err))
+    if match is None:
+        return ""
+    try:
+        valid = sorted(getattr(create_model(name, 2), "model_args", {}))
+    except Exception:  # the model itself cannot be built: nothing to compare with
+        return ""
+    close = difflib.get_close_matches(match.group(1), valid, n=3, cutoff=0.5)
+    hint = f"; did you mean model.args.{close[0]}?" if close else ""
+    return f"{hint} (model.args of {name}: {', '.join(valid)})"
 
 
 def _inflate(model: nn.Module, path: str) -> None:
