@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from f4d.cli.helptext import DefaultsFormatter, plain
 from f4d.cli.options import (
     MAX_FRAMES,
     MAX_SIZE,
@@ -38,8 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check = sub.add_parser(
         "check",
         help="probe and decode every video of a split; report bad videos and labels",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=plain(__doc__),
+        formatter_class=DefaultsFormatter,
     )
     frames = int_in(1, MAX_FRAMES)
     check.add_argument("path", type=existing_path, metavar="PATH_OR_CONFIG")
