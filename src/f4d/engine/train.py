@@ -687,8 +687,10 @@ class Trainer:
         return torch.autocast(device_type="cuda", dtype=self.amp_dtype)
 
     def _progress(self, total: int, what: str = "epoch") -> Any:
+        """A bar for the epoch in progress, or for the validation after the epoch just done."""
+        epoch = self.epoch + 1 if what == "epoch" else self.epoch
         return progress_bar(
-            total, desc=f"{what} {self.epoch + 1}/{self.cfg.optim.epochs}", unit="batch",
+            total, desc=f"{what} {epoch}/{self.cfg.optim.epochs}", unit="batch",
             enabled=self.info.is_main and self.cfg.run.progress,
         )  # fmt: skip
 
