@@ -21,7 +21,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from f4d.bench.report import markdown_from_files, rich_tables, write_json
+from f4d.bench.report import markdown_from_files, rich_tables, spread_warnings, write_json
 from f4d.cli.guard import call_command, debug_from_env
 from f4d.cli.helptext import DefaultsFormatter
 from f4d.cli.options import (
@@ -318,6 +318,8 @@ def _recorder(
 def _finish(console: Console, report: dict, json_path: Path | None, title: str) -> int:
     for table in rich_tables(report, title=title):
         console.print(table)
+    for warning in spread_warnings(report) if report.get("kind") == "model" else ():
+        console.print(f"[yellow]{warning}[/yellow]", highlight=False)
     if json_path is not None:
         _progress(console, f"wrote {write_json(report, json_path)}")
     return 1 if any("error" in r for r in report["results"]) else 0
@@ -361,7 +363,10 @@ def run_model(args: argparse.Namespace) -> int:
     from f4d.bench.model import bench_models, make_report
 
     def line(result: dict) -> str:
-        return f"{result['model']}: {result['inference']['videos_per_s']:.2f} videos/s"
+        speed = result["inference"]
+        low, high = speed["videos_per_s_min"], speed["videos_per_s_max"]
+        median = speed["videos_per_s"]
+        return f"{result['model']}: {median:.2f} videos/s (min {low:.2f}, max {high:.2f})"
 
     return _run_model_bench(
         args, "f4d bench model", "benchmarking", bench_models, make_report, line,
