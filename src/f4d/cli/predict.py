@@ -116,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
         name = getattr(predictor.model, "model_name", type(predictor.model).__name__)
         if ta or sta:
             out_dirs = explain_dirs(args.videos, args.explain)
+            for folder in out_dirs:  # an output that cannot be written stops here (exit 5)
+                folder.mkdir(parents=True, exist_ok=True)
         else:
             print(
                 f"--explain: model '{name}' has no temporal (TA) or spatio-temporal (STA) "

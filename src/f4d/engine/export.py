@@ -12,6 +12,7 @@ if the former fails; :func:`export_model` records which one was used in its resu
 from __future__ import annotations
 
 import importlib.util
+import io
 import logging
 import warnings
 from collections.abc import Iterator
@@ -131,7 +132,9 @@ def _export_torchscript(model: nn.Module, x: Tensor, out: Path) -> None:
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         traced = torch.jit.trace(model, (x,), check_trace=False)
-    traced.save(str(out))
+        buffer = io.BytesIO()  # written by Python, so a refused path is an OSError naming it
+        torch.jit.save(traced, buffer)
+    out.write_bytes(buffer.getvalue())
 
 
 def _export_onnx(
@@ -185,12 +188,21 @@ def run_torchscript(path: str | Path, x: Tensor) -> Tensor:
 
 def verify_export(model: nn.Module, result: ExportResult, *, batch: int = 3) -> float:
     """Max |exported - PyTorch| on a fresh input whose batch differs from the export example
-    when the batch is dynamic (so that property is checked too)."""
+    when the batch is dynamic (so that property is checked too). A file that onnxruntime or
+    TorchScript cannot run is an :class:`ExportError` naming it."""
     _, units, channels, frames, size, _ = result.input_shape
     batch = batch if result.dynamic_batch else result.input_shape[0]
     x = example_input(units=units, frames=frames, size=size, batch=batch, channels=channels) * 0.5
     with torch.no_grad():
         expected = model.cpu().eval()(x)
     runner = run_onnx if result.format == "onnx" else run_torchscript
-    got = runner(result.path, x)
+    try:
+        got = runner(result.path, x)
+    except Exception as err:  # onnxruntime and torch.jit raise their own types
+        first = (str(err).strip().splitlines() or [""])[0][:300]
+        raise ExportError(
+            f"{result.path} was written ({result.format} via {result.exporter}) but does not "
+            f"run: {type(err).__name__}: {first}",
+            hint="try another --opset (default 18) or --exporter; --no-verify skips this check",
+        ) from err
     return float((got.double() - expected.double()).abs().max())
