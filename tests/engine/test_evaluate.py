@@ -54,7 +54,7 @@ def test_results_go_into_the_tested_run_not_run_out_dir(trained, tmp_path, capsy
     trained.test.checkpoint = str(run)
     trained.run.plots = True
     trained.run.progress = True
-    result = evaluate(trained, quiet=True)
+    result = evaluate(trained)
     assert set(map(Path, result["files"].values())) == {
         run / "test" / f"multi_{name}"
         for name in ("predictions.json", "predictions.csv", "confusion.npy", "confusion.csv",
@@ -62,7 +62,11 @@ def test_results_go_into_the_tested_run_not_run_out_dir(trained, tmp_path, capsy
     }  # fmt: skip
     assert run / "plots" / "confusion.png" in set(map(Path, result["plots"]))
     assert not (tmp_path / "elsewhere").exists()
-    bar = capsys.readouterr().err.replace("\r", "\n").splitlines()
+    captured = capsys.readouterr()
+    checkpoint = run / "checkpoints" / "best.safetensors"
+    assert f"test: {checkpoint} on 8 videos of " in captured.out
+    assert f"(4 units x 1 crops per video) -> {run / 'test' / 'multi'}_*" in captured.out
+    bar = captured.err.replace("\r", "\n").splitlines()
     done = [line for line in bar if line.startswith("test: 100%")]
     assert done and "8/8" in done[-1] and "video/s" in done[-1], bar  # count, rate, time
 

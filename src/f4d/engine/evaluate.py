@@ -91,6 +91,13 @@ def _evaluate(cfg: DictConfig, info: DistInfo, *, quiet: bool) -> dict[str, Any]
         cfg.data, index, views=cfg.test.views, batch_size=cfg.test.batch_size,
         rank=info.rank, world_size=info.world_size, seed=cfg.run.seed,
     )  # fmt: skip
+    stem = (
+        Path(cfg.test.output) if cfg.test.output else results_folder(path) / "test" / cfg.test.views
+    )
+    if info.is_main and not quiet:
+        units, crops = _views(cfg)
+        print(f"test: {path} on {len(index)} videos of {index.source or cfg.data.root} "
+              f"({units} units x {crops} crops per video) -> {stem}_*", flush=True)  # fmt: skip
     start = time.perf_counter()
     skips = SkipCounter(cfg.data.max_bad_videos)
     indices, logits = predict_loader(model, loader, cfg=cfg, info=info, skips=skips)
@@ -102,7 +109,6 @@ def _evaluate(cfg: DictConfig, info: DistInfo, *, quiet: bool) -> dict[str, Any]
                   truncated_videos=dict(skips.truncated))  # fmt: skip
     if info.is_main:
         run = results_folder(path)
-        stem = Path(cfg.test.output) if cfg.test.output else run / "test" / cfg.test.views
         result["files"] = write_results(
             stem, report=report, indices=indices, logits=logits, labels=labels, index=index,
             classes=classes, summary=result,
@@ -209,15 +215,20 @@ def count_skips(skips: SkipCounter, seen: dict[str, list[str]], *, what: str) ->
         ) from err
 
 
+def _views(cfg: DictConfig) -> tuple[int, int]:
+    """``(units, crops)`` per video of ``test.views``: multi = test_units x test_crops."""
+    if cfg.test.views == "multi":
+        return cfg.data.test_units, cfg.data.test_crops
+    return cfg.data.units, 1
+
+
 def _summary(
     report: dict[str, Any], *, cfg: DictConfig, checkpoint: Path, seconds: float
 ) -> dict[str, Any]:
-    views = cfg.test.views
-    units = cfg.data.test_units if views == "multi" else cfg.data.units
-    crops = cfg.data.test_crops if views == "multi" else 1
+    units, crops = _views(cfg)
     return {
         "checkpoint": str(checkpoint),
-        "views": views,
+        "views": cfg.test.views,
         "units": units,
         "crops": crops,
         "num_videos": report["num_videos"],
