@@ -19,7 +19,9 @@ def register(subparsers: Any) -> None:
         description="Test a checkpoint on the validation/test split of the config's dataset. "
         "`checkpoint=PATH` is short for test.checkpoint=PATH (default: the run's best). "
         "test.views=multi averages data.test_units x data.test_crops views per video; "
-        "test.views=single uses data.units units and one centre crop.",
+        "test.views=single uses data.units units and one centre crop. Results (predictions, "
+        "confusion matrix, results json) go into the tested run's test/ folder, e.g. "
+        "runs/mine/test/multi_results.json (test.output=STEM: elsewhere).",
     )
     parser.add_argument("config", type=config_file, help="YAML config file")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
