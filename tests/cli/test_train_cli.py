@@ -89,6 +89,10 @@ def test_overrides_after_resume_are_taken(synth: Path, tmp_path: Path, capsys) -
                  "optim.epochs=2"]) == 0  # fmt: skip
     lines = (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(x)["epoch"] for x in lines] == [1, 2]
+    # the saved config describes the run, so repeating it elsewhere starts a new run
+    saved = tmp_path / "out" / "config.yaml"
+    assert "resume: null" in saved.read_text()
+    assert main(["train", str(saved), f"run.out_dir={tmp_path / 'again'}"]) == 0
     assert run(["train", str(config), "--resume", "--bogus"]) == EXIT_USAGE
     assert "unrecognized arguments: --bogus" in capsys.readouterr().err
 

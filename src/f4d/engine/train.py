@@ -297,7 +297,11 @@ class Trainer:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         if self._resume_from is None:  # a new run: no steps of a start that saved nothing
             (self.out_dir / STEPS_FILE).unlink(missing_ok=True)
-        save_config(self.cfg, self.out_dir / "config.yaml")
+        # the run as it is, not how it was launched: `f4d train <out_dir>/config.yaml
+        # run.out_dir=...` must start a new run, not resume one
+        described = self.cfg.copy()
+        described.run.resume = None
+        save_config(described, self.out_dir / "config.yaml")
         (self.out_dir / "classes.json").write_text(json.dumps(self.classes))
         from torch.utils.tensorboard import SummaryWriter
 
