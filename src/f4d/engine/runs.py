@@ -39,6 +39,7 @@ __all__ = [
     "free_folder",
     "missing_checkpoint_error",
     "remove_run",
+    "run_exists_error",
 ]
 
 RESUME_AUTO = "auto"
