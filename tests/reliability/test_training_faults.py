@@ -495,3 +495,21 @@ def test_too_many_bad_videos_stop_with_a_summary(tmp_path, data_root, reliabilit
         "ok:stopped with summary",
         detail=str(err.value)[:200],
     )
+
+
+def test_hang_guard_starts_at_the_rendezvous_not_at_process_start(monkeypatch):
+    """Issue 27: under load a slow start-up (imports, dataset, model) counted as a hang and
+    used up torchrun's restarts; the guard is armed only when the process group is created."""
+    import faulthandler
+
+    import torch.distributed as dist
+
+    from tests.reliability import train_worker
+
+    calls: list = []
+    monkeypatch.setattr(faulthandler, "dump_traceback_later", lambda s, exit: calls.append(s))
+    monkeypatch.setattr(dist, "init_process_group", lambda *a, **k: calls.append("init"))
+    train_worker._guard_rendezvous(HANG_GUARD_S)
+    assert calls == []  # start-up time is never on the clock
+    dist.init_process_group(backend="gloo")
+    assert calls == [HANG_GUARD_S, "init"]  # armed right before the rendezvous
