@@ -85,6 +85,19 @@ def median(values: list[float]) -> float:
     return float(statistics.median(values))
 
 
+# (slowest - fastest) / median of the timed calls above this: the figure is not to be trusted.
+WIDE_SPREAD = 0.5
+
+
+def spread(times: list[float]) -> dict[str, float | bool]:
+    """``min_s``, ``median_s``, ``max_s`` of timings, their relative ``spread`` ((max - min) /
+    median) and ``wide_spread`` (above :data:`WIDE_SPREAD`: a busy machine, a cold cache)."""
+    low, mid, high = min(times), median(times), max(times)
+    relative = (high - low) / mid if mid > 0 else 0.0
+    return {"min_s": low, "median_s": mid, "max_s": high, "spread": relative,
+            "wide_spread": relative > WIDE_SPREAD}  # fmt: skip
+
+
 def count_flops(fn: Callable[[], object]) -> int:
     """FLOPs that ``fn`` runs, counted by :class:`torch.utils.flop_counter.FlopCounterMode`.
 

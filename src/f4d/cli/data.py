@@ -3,9 +3,9 @@
 PATH_OR_CONFIG is a YAML config (a training config, with KEY=VALUE overrides, or a minimal
 file with a ``data`` section; see f4d.data.check), a csv file (``path,label``), or a dataset
 folder. Without --format a folder holding ``<split>.csv`` is read as csv, any other folder as
-folder (one sub-folder per class). Exit code 0 when every video is fine, 1 when any problem
-was found, 3 for a bad config, 4 when the annotations themselves are wrong (all codes:
-f4d.errors). Layouts: docs/datasets.md.
+folder (one sub-folder per class). Exit code 0 when every video is fine or only short (a
+warning: training repeats frames), 1 when any other problem was found, 3 for a bad config, 4
+when the annotations themselves are wrong (all codes: f4d.errors). Layouts: docs/datasets.md.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from f4d.cli.helptext import DefaultsFormatter, plain
 from f4d.cli.options import (
     MAX_FRAMES,
     MAX_SIZE,
@@ -26,7 +27,7 @@ from f4d.cli.options import (
     new_or_writable_dir,
 )
 from f4d.data.annotations import FORMATS, DatasetIndex, load_index
-from f4d.errors import OptionError
+from f4d.errors import InputError, OptionError
 
 MAX_ROWS = 200
 
@@ -38,8 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check = sub.add_parser(
         "check",
         help="probe and decode every video of a split; report bad videos and labels",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=plain(__doc__),
+        formatter_class=DefaultsFormatter,
     )
     frames = int_in(1, MAX_FRAMES)
     check.add_argument("path", type=existing_path, metavar="PATH_OR_CONFIG")
@@ -68,8 +69,8 @@ PREPARE_HELP = """Write a copy of the dataset under SRC to OUT that decodes fast
 relative path and name (a frame folder takes the video's file name), other files (annotation
 lists) are copied, so training reads the copy with only data.root changed. Parallel,
 resumable (finished files are skipped; each file is written to a hidden temporary and renamed),
-and bad inputs (truncated, unreadable) are listed at the end; exit code 1 if there were any.
-Details: docs/datasets.md."""
+and bad inputs (truncated, unreadable) are listed at the end; exit code 1 if there were any,
+4 if SRC holds no video at all. Details: docs/datasets.md."""
 
 
 def _register_prepare(sub: argparse._SubParsersAction) -> None:
@@ -113,14 +114,21 @@ def run_prepare(args: argparse.Namespace) -> int:
         TimeRemainingColumn,
     )
 
-    from f4d.data.prepare import PrepareOptions, find_files, prepare
+    from f4d.data.prepare import VIDEO_EXTENSIONS, PrepareOptions, find_files, prepare
 
     console = Console() if sys.stdout.isatty() else Console(width=200)
     options = PrepareOptions(
         short_side=args.short_side, gop=args.gop, frames_dir=args.frames_dir, crf=args.crf,
         jpeg_quality=args.jpeg_quality,
     )  # fmt: skip
-    total = sum(map(len, find_files(args.src)))
+    videos, others = find_files(args.src)
+    if not videos:
+        raise InputError(
+            f"{args.src} holds no video files ({len(others)} other files); nothing to prepare",
+            hint=f"give the dataset's video folder (files ending in "
+            f"{', '.join(sorted(VIDEO_EXTENSIONS))})",
+        )
+    total = len(videos) + len(others)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                _files_per_second_column(), TimeElapsedColumn(), TimeRemainingColumn())  # fmt: skip
     start = time.perf_counter()
@@ -178,7 +186,8 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    """Parse the split, scan it, print a table; 0 = clean, 1 = problems (bad annotations raise)."""
+    """Parse the split, scan it, print a table; 0 = clean or only warnings (short clips),
+    1 = problems (bad annotations raise)."""
     from rich.console import Console
 
     # Piped or captured output keeps whole paths on one line instead of folding them at 80 columns.
@@ -186,7 +195,7 @@ def run_check(args: argparse.Namespace) -> int:
     index, sampling = _load(args)
     report = _scan(index, sampling, args.workers, console)
     _print_report(report, index, console)
-    return 0 if report.ok else 1
+    return 1 if report.failed else 0
 
 
 def _load(args: argparse.Namespace) -> tuple[DatasetIndex, dict[str, int]]:
@@ -273,7 +282,10 @@ def _print_report(report: Any, index: DatasetIndex, console: Any) -> None:
     if report.ok:
         console.print("[green]all videos readable[/green]")
         return
-    table = Table(title="bad videos")
+    if not report.failed:
+        console.print("[yellow]all videos readable; the short ones are a warning (training "
+                      "repeats their frames), not a failure[/yellow]")  # fmt: skip
+    table = Table(title="bad videos" if report.failed else "warnings")
     for column in ("#", "path", "problem", "detail"):
         table.add_column(column, overflow="fold")
     for i, problem in enumerate(report.problems[:MAX_ROWS], start=1):

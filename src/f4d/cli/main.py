@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Iterator, Sequence
 
@@ -60,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         # `f4d COMMAND ... --debug` works too; SUPPRESS keeps `f4d --debug COMMAND` intact.
         sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                          help=_DEBUG_HELP)  # fmt: skip
-        sub.set_defaults(prog=sub.prog)
+        sub.set_defaults(prog=sub.prog, parser=sub)
     return parser
 
 
@@ -96,14 +97,34 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parse(argv: list[str], out: list[argparse.Namespace]) -> int:
-    """Parse ``argv`` into ``out``; print the help (exit 2) when no command is given."""
+    """Parse ``argv`` into ``out``; print the help (exit 2) when no command is given.
+
+    ``key=value`` overrides may also follow a command's options (``f4d train cfg --resume
+    optim.epochs=4``): argparse leaves those as extras; they join the command's ``overrides``
+    in command-line order. Any other extra is refused as usual (exit 2).
+    """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
     if not getattr(args, "func", None):
+        if extras:
+            parser.error(f"unrecognized arguments: {' '.join(extras)}")
         parser.print_help()
         return 2
+    if extras:
+        _append_overrides(args, extras)
     out.append(args)
     return 0
+
+
+def _append_overrides(args: argparse.Namespace, extras: list[str]) -> None:
+    """Add trailing ``key=value`` extras to ``args.overrides``; refuse anything else."""
+    stray = [item for item in extras if not _OVERRIDE.match(item)]
+    if stray or not isinstance(getattr(args, "overrides", None), list):
+        args.parser.error(f"unrecognized arguments: {' '.join(stray or extras)}")
+    args.overrides.extend(extras)
+
+
+_OVERRIDE = re.compile(r"^[A-Za-z_][\w.]*=")
 
 
 if __name__ == "__main__":

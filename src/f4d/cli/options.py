@@ -24,6 +24,7 @@ __all__ = [
     "MAX_FRAMES",
     "MAX_SIZE",
     "MAX_WORKERS",
+    "config_file",
     "device_name",
     "existing_dir",
     "existing_file",
@@ -88,6 +89,14 @@ def existing_file(text: str) -> Path:
         raise argparse.ArgumentTypeError(f"{text} is a folder, expected a file")
     if path.stat().st_size == 0:
         raise argparse.ArgumentTypeError(f"{text} is empty (0 bytes)")
+    return path
+
+
+def config_file(text: str) -> Path:
+    """A YAML config: a file that exists (an empty one means all defaults)."""
+    path = existing_path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text} is a folder, expected a YAML config file")
     return path
 
 

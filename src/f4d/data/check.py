@@ -31,6 +31,8 @@ from typing import Any
 from f4d.data.annotations import DatasetIndex, VideoRecord, load_csv, load_index
 
 PROBLEM_KINDS = ("missing", "unreadable", "truncated", "short", "label")
+# Kinds that training copes with (it repeats frames): reported, but not a failed check.
+WARNING_KINDS = ("short",)
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,13 @@ class CheckReport:
 
     @property
     def ok(self) -> bool:
+        """No problem of any kind, warnings included."""
         return not self.problems
+
+    @property
+    def failed(self) -> bool:
+        """A problem that is not only a warning (:data:`WARNING_KINDS`): exit code 1."""
+        return any(p.kind not in WARNING_KINDS for p in self.problems)
 
     def counts(self) -> dict[str, int]:
         """Problems per kind, every kind listed."""
