@@ -25,7 +25,8 @@ from f4d.cli.options import (
     int_in,
     new_or_writable_dir,
 )
-from f4d.data.annotations import FORMATS, DatasetIndex, load_index
+from f4d.data.formats import FORMATS, DatasetIndex, load_index
+from f4d.data.formats.csvlist import csv_splits
 from f4d.errors import OptionError
 
 MAX_ROWS = 200
@@ -184,13 +185,15 @@ def run_check(args: argparse.Namespace) -> int:
     # Piped or captured output keeps whole paths on one line instead of folding them at 80 columns.
     console = Console() if sys.stdout.isatty() else Console(width=200)
     index, sampling = _load(args)
+    if index.split is not None and index.split.note:
+        console.print(f"note: {index.split.note}", highlight=False, soft_wrap=True)
     report = _scan(index, sampling, args.workers, console)
     _print_report(report, index, console)
     return 0 if report.ok else 1
 
 
 def _load(args: argparse.Namespace) -> tuple[DatasetIndex, dict[str, int]]:
-    from f4d.data.check import index_from_config
+    from f4d.data.formats import index_from_config
 
     sampling = {"units": 4, "frames": 8, "stride": 4}
     path = args.path
@@ -237,6 +240,9 @@ def _guess_format(path: Path, split: str) -> str:
         return "csv"
     if path.is_dir() and (path / f"{split}.csv").is_file():
         return "csv"
+    if path.is_dir() and csv_splits(path) and not (path / split).is_dir():
+        return "csv"  # the split resolver finds the list (val: val.csv, else test.csv) or says
+
     lists = sorted(p.name for p in path.glob("*.csv")) if path.is_dir() else []
     if lists and not (path / split).is_dir():  # a csv dataset without this split
         raise OptionError(f"--split {split}: no {split}.csv in {path} (lists: {', '.join(lists)})")

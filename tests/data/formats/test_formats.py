@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from f4d.data.annotations import (
+from f4d.data.formats import (
     AnnotationError,
     load_csv,
     load_folder,
