@@ -25,7 +25,7 @@ from f4d.cli.options import (
     int_in,
     new_or_writable_dir,
 )
-from f4d.data.formats import FORMATS, DatasetIndex, load_index
+from f4d.data.formats import FORMATS, DatasetIndex, SplitNotFoundError, load_index
 from f4d.data.formats.csvlist import csv_splits
 from f4d.errors import OptionError
 
@@ -184,7 +184,10 @@ def run_check(args: argparse.Namespace) -> int:
 
     # Piped or captured output keeps whole paths on one line instead of folding them at 80 columns.
     console = Console() if sys.stdout.isatty() else Console(width=200)
-    index, sampling = _load(args)
+    try:
+        index, sampling = _load(args)
+    except SplitNotFoundError as err:  # say which option asked for it
+        raise SplitNotFoundError(f"--split {args.split}: {err}") from None
     if index.split is not None and index.split.note:
         console.print(f"note: {index.split.note}", highlight=False, soft_wrap=True)
     report = _scan(index, sampling, args.workers, console)

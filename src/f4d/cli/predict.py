@@ -6,7 +6,14 @@ import argparse
 import json
 import sys
 
-from f4d.cli.options import MAX_COUNT, MAX_FRAMES, device_name, int_in, new_or_writable_dir
+from f4d.cli.options import (
+    MAX_COUNT,
+    MAX_FRAMES,
+    device_name,
+    int_in,
+    new_or_writable_dir,
+    video_input,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,7 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "(U=4 single; U=10 x 3 crops multi)."
         ),
     )
-    parser.add_argument("videos", nargs="+", metavar="VIDEO", help="video file or frame folder")
+    parser.add_argument("videos", nargs="+", type=video_input, metavar="VIDEO",
+                        help="video file or frame folder")  # fmt: skip
     parser.add_argument(
         "--checkpoint", required=True, help="checkpoint .safetensors, its stem, or a run folder"
     )

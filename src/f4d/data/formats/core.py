@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from f4d.data.formats.splits import SplitChoice
 
 CLASS_FILE = "classes.txt"  # the class list any format may find next to its annotations
+DEFAULT_FORMAT = "csv"  # a data config without ``format`` (as engine.config.DataConfig)
 
 
 class AnnotationError(InputError, ValueError):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from f4d.data.formats.core import DatasetIndex
+from f4d.data.formats.core import DEFAULT_FORMAT, DatasetIndex
 from f4d.data.formats.registry import DatasetFormat, get_format, load_index
 from f4d.data.media import VALIDATION_NAMES
 from f4d.errors import OptionError
@@ -92,7 +92,7 @@ def index_from_config(data: Mapping[str, Any], split: str = "train") -> DatasetI
     ``split`` (the fold, 1-3). Paths are relative to ``root`` unless absolute. The index's
     ``split`` says which split was read (e.g. a folder dataset's ``test/`` for ``val``).
     """
-    entry = get_format(data.get("format") or "csv")
+    entry = get_format(data.get("format") or DEFAULT_FORMAT)
     root = Path(data["root"])
     train = split == "train"
     list_file = _under(root, data.get("train_list" if train else "val_list"))
