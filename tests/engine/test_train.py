@@ -187,3 +187,10 @@ def test_frozen_stages_and_bn_do_not_move(make_cfg) -> None:
     for key in ("conv1.weight", "layer1.0.conv1.weight", "bn1.running_mean", "layer2.0.bn1.weight"):
         assert torch.equal(after[key], before[key]), key
     assert not torch.equal(after["layer2.0.conv1.weight"], before["layer2.0.conv1.weight"])
+
+
+def test_training_says_which_split_validates(make_cfg, synth_root, capsys) -> None:
+    """The synthetic set has train.csv and test.csv, no val.csv: the split resolver picks
+    test.csv for validation and training says so (issue 27.6)."""
+    train(make_cfg("optim.epochs=1", "run.max_steps=1"))
+    assert f"validation uses test.csv ({synth_root} has no val.csv)" in capsys.readouterr().out
