@@ -47,7 +47,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                        help="config overrides, e.g. data.root=/data/sthv1 (YAML only)")  # fmt: skip
     check.add_argument("--format", choices=sorted(FORMATS), default=None)
-    check.add_argument("--split", default="train", help="train | val | test (default: train)")
+    check.add_argument("--split", default="train",
+                       help="train | val | test (default: train); val reads the split validation "
+                       "uses: ucf101/hmdb51 test lists, a folder's val/ or else test/, val.csv "
+                       "or else test.csv")  # fmt: skip
     check.add_argument("--fold", type=int_in(1, 3), default=None, help="ucf101/hmdb51 fold 1-3")
     check.add_argument("--annotations", type=existing_path, default=None,
                        help="folder (or list file) with the annotation files")  # fmt: skip
