@@ -247,8 +247,7 @@ def _guess_format(path: Path, split: str) -> str:
     if path.is_dir() and (path / f"{split}.csv").is_file():
         return "csv"
     if path.is_dir() and csv_splits(path) and not (path / split).is_dir():
-        return "csv"  # the split resolver finds the list (val: val.csv, else test.csv) or says
-
+        return "csv"  # the split resolver picks the list (val.csv, else test.csv) or names them
     lists = sorted(p.name for p in path.glob("*.csv")) if path.is_dir() else []
     if lists and not (path / split).is_dir():  # a csv dataset without this split
         raise OptionError(f"--split {split}: no {split}.csv in {path} (lists: {', '.join(lists)})")
