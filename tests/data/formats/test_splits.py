@@ -114,6 +114,13 @@ def test_class_folder_given_as_root_says_give_its_parent(mine):
     )
 
 
+def test_frame_folder_given_as_root_says_so(tmp_path):
+    _videos(tmp_path / "clip", "00001.jpg", "00002.jpg")
+    with pytest.raises(AnnotationError, match=r"clip looks like one video's frame folder: it "
+                       r"holds 2 images directly \(00001.jpg, 00002.jpg\)"):  # fmt: skip
+        load_index("folder", tmp_path / "clip")
+
+
 def test_split_dataset_given_to_load_folder_is_not_read_as_classes(mine):
     with pytest.raises(AnnotationError, match=r"holds split folders \(train/, test/\), not class"):
         load_folder(mine)

@@ -35,7 +35,8 @@ def load_folder(
     Classes are the order of ``class_file`` (default ``root/classes.txt`` if present; then
     every sub-folder must be listed, and listed classes may lack a folder), else the sorted
     sub-folder names. Hidden entries are ignored. A ``root`` that holds videos itself (one
-    class folder) or split folders (``train/``, ``test/``) is an error saying so.
+    class folder), frame images (one video) or split folders (``train/``, ``test/``) is an
+    error saying so.
     """
     root = Path(root)
     if not root.is_dir():
@@ -64,6 +65,12 @@ def _check_layout(root: Path) -> None:
             f"{root} looks like one class folder: it holds {len(found.names)} videos directly "
             f"({found.shown()}); give its parent ({root.parent}) as the dataset root, which "
             "holds one sub-folder per class"
+        )
+    if found.kind == "frames":
+        raise AnnotationError(
+            f"{root} looks like one video's frame folder: it holds {len(found.names)} images "
+            f"directly ({found.shown()}); give the dataset root, which holds one sub-folder per "
+            "class (each holding videos or frame folders)"
         )
     if found.kind == "splits":
         shown = ", ".join(f"{name}/" for name in found.names)
