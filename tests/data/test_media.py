@@ -64,3 +64,8 @@ def test_not_a_frame_folder(tmp_path):
     assert message.startswith(f"{tmp_path / 'vids'} is a folder of 5 videos (v0.mp4, v1.mp4, "
                               "v2.mp4, ... (5 in all)), not a frame folder")  # fmt: skip
     assert "dataset folder (class folders: vids)" in media.not_a_frame_folder(tmp_path)
+
+
+def test_counts_say_one_video_not_one_videos(tmp_path):
+    _touch(tmp_path / "one" / "a.mp4")
+    assert "is a folder of 1 video (a.mp4)," in media.not_a_frame_folder(tmp_path / "one")

@@ -35,6 +35,10 @@ class FolderKind:
     kind: str
     names: tuple[str, ...]
 
+    def count(self, noun: str) -> str:
+        """``"1 video"``, ``"2 videos"``: how many ``names`` there are."""
+        return f"{len(self.names)} {noun}{'' if len(self.names) == 1 else 's'}"
+
     def shown(self) -> str:
         """The first few ``names``, e.g. ``"a.mp4, b.mp4, ... (5 in all)"``."""
         more = f", ... ({len(self.names)} in all)" if len(self.names) > _SHOWN else ""
@@ -115,7 +119,7 @@ def not_a_frame_folder(path: str | Path) -> str | None:
     if found.kind == "videos":
         example = Path(path) / found.names[0]
         return (
-            f"{path} is a folder of {len(found.names)} videos ({found.shown()}), not a frame "
+            f"{path} is a folder of {found.count('video')} ({found.shown()}), not a frame "
             f"folder of images; give the video files themselves (e.g. {example})"
         )
     if found.kind in ("classes", "splits"):

@@ -62,13 +62,13 @@ def _check_layout(root: Path) -> None:
     found = describe_folder(root)
     if found.kind == "videos":
         raise AnnotationError(
-            f"{root} looks like one class folder: it holds {len(found.names)} videos directly "
+            f"{root} looks like one class folder: it holds {found.count('video')} directly "
             f"({found.shown()}); give its parent ({root.parent}) as the dataset root, which "
             "holds one sub-folder per class"
         )
     if found.kind == "frames":
         raise AnnotationError(
-            f"{root} looks like one video's frame folder: it holds {len(found.names)} images "
+            f"{root} looks like one video's frame folder: it holds {found.count('image')} "
             f"directly ({found.shown()}); give the dataset root, which holds one sub-folder per "
             "class (each holding videos or frame folders)"
         )
