@@ -147,6 +147,16 @@ def test_config_classes_and_units_reach_the_csv_without_list_files(tmp_path):
     assert index.classes == ("y", "x") and index.records[0].label == 0
 
 
+def test_a_list_file_for_a_folder_dataset_is_a_config_error(mine):
+    from f4d.errors import ConfigError
+
+    data = {"format": "folder", "root": str(mine), "val_list": "val.txt"}
+    with pytest.raises(ConfigError, match=r"data.val_list='val.txt': format 'folder' reads no "
+                       r"list files \(its splits are <split>/ under data.root\)"):  # fmt: skip
+        index_from_config(data, "val")
+    assert len(index_from_config(data, "train")) == 4  # train_list is not set: fine
+
+
 # --------------------------------------------------------------------------- the CLI
 def test_data_check_val_on_split_folders_checks_test(mine, capsys):
     code = main(["data", "check", str(mine), "--split", "val"])

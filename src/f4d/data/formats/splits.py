@@ -19,7 +19,7 @@ from typing import Any
 from f4d.data.formats.core import DEFAULT_FORMAT, DatasetIndex
 from f4d.data.formats.registry import DatasetFormat, get_format, load_index
 from f4d.data.media import VALIDATION_NAMES
-from f4d.errors import OptionError
+from f4d.errors import ConfigError, OptionError
 
 
 class SplitNotFoundError(OptionError, FileNotFoundError):
@@ -95,7 +95,14 @@ def index_from_config(data: Mapping[str, Any], split: str = "train") -> DatasetI
     entry = get_format(data.get("format") or DEFAULT_FORMAT)
     root = Path(data["root"])
     train = split == "train"
-    list_file = _under(root, data.get("train_list" if train else "val_list"))
+    list_key = "train_list" if train else "val_list"
+    list_file = _under(root, data.get(list_key))
+    for key in (list_key, "annotations"):
+        if data.get(key) and not {"list_file", "annotations"} & entry.options:
+            raise ConfigError(
+                f"data.{key}={data.get(key)!r}: format {entry.name!r} reads no list files "
+                f"(its splits are {entry.show('<split>')} under data.root); remove the key"
+            )
     options = {
         "class_file": _under(root, data.get("classes")),
         "units_file": _under(root, data.get("train_unit_labels" if train else "val_unit_labels")),
