@@ -98,3 +98,26 @@ def test_load_index_names_no_format():
     code = inspect.getsource(registry) + inspect.getsource(splits)
     named = [name for name in FORMATS if f'"{name}"' in code or f"'{name}'" in code]
     assert named == []
+
+
+def test_a_module_added_to_the_package_registers_itself(tmp_path, monkeypatch):
+    """Adding a dataset is adding one file: a module beside the built-in ones is imported with
+    the package (here from an extra folder on the package's path) and its format is known."""
+    import sys
+
+    from f4d.data import formats
+
+    (tmp_path / "zz_toy_format.py").write_text(
+        "from f4d.data.formats.registry import register_format\n\n\n"
+        "@register_format('zz_toy', splits=('train',), validation=())\n"
+        "def load(root, *, split, **kwargs):\n"
+        "    raise NotImplementedError\n"
+    )
+    monkeypatch.setattr(formats, "__path__", [*formats.__path__, str(tmp_path)])
+    try:
+        formats._import_format_modules()
+        assert list(FORMATS)[-1] == "zz_toy"
+        assert list(FORMATS)[:3] == ["csv", "folder", "ucf101"]  # built-ins keep their order
+    finally:
+        FORMATS.pop("zz_toy", None)
+        sys.modules.pop("f4d.data.formats.zz_toy_format", None)

@@ -4,11 +4,19 @@
 :class:`DatasetIndex`; ``index_from_config(data, split)`` does it for a data config (the one
 split resolver of training, testing and ``f4d data check``). Formats: ``csv``
 (:mod:`.csvlist`), ``folder`` (:mod:`.folder`), ``ucf101``, ``hmdb51``, ``sthv1`` / ``sthv2``
-(:mod:`.something`), ``k400`` (:mod:`.kinetics`). Adding a dataset is adding one module that
-decorates its loader with :func:`register_format` (see ``docs/datasets.md``).
+(:mod:`.something`), ``k400`` (:mod:`.kinetics`). Adding a dataset is adding one module to this
+package that decorates its loader with :func:`register_format` (see ``docs/datasets.md``):
+every module here other than the shared ones (:data:`SHARED_MODULES`) is imported, so its
+formats register, the built-in ones first in the order above (the order formats are listed in).
 """
 
-from f4d.data.formats import csvlist, folder, ucf101, hmdb51, something, kinetics  # noqa: F401, I001  (registration order = listing order)
+import importlib
+import pkgutil
+
+# isort: off
+from f4d.data.formats import csvlist, folder, ucf101, hmdb51, something, kinetics  # noqa: F401  (built-in formats, in listing order)
+
+# isort: on
 from f4d.data.formats.core import (
     CLASS_FILE,
     AnnotationError,
@@ -84,3 +92,22 @@ __all__ = [
     "require_files",
     "resolve_split",
 ]
+
+SHARED_MODULES = ("core", "registry", "splits")  # the skeleton; every other module is a format
+BUILTIN_FORMAT_MODULES = ("csvlist", "folder", "ucf101", "hmdb51", "something", "kinetics")  # above
+
+
+def _format_modules() -> list[str]:
+    """The format modules of this package: the built-in ones in order, then any others."""
+    found = {m.name for m in pkgutil.iter_modules(__path__)} - set(SHARED_MODULES)
+    return [*BUILTIN_FORMAT_MODULES, *sorted(found - set(BUILTIN_FORMAT_MODULES))]
+
+
+def _import_format_modules() -> None:
+    """Import every format module (the built-in ones are already imported above), so that a
+    module added to this package registers its formats."""
+    for name in _format_modules():
+        importlib.import_module(f"{__name__}.{name}")
+
+
+_import_format_modules()
