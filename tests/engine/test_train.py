@@ -230,3 +230,10 @@ def test_training_starts_with_a_banner(make_cfg, capsys) -> None:
         "  batch: 4 videos per step = 4 x 1 process(es) x 1 accumulation; "
         "lr 0.005 (optim.lr=0.01 x global batch 4 / optim.base_batch_size=8)"
     )
+
+
+def test_training_says_which_split_validates(make_cfg, synth_root, capsys) -> None:
+    """The synthetic set has train.csv and test.csv, no val.csv: the split resolver picks
+    test.csv for validation and training says so (issue 27.6)."""
+    train(make_cfg("optim.epochs=1", "run.max_steps=1"))
+    assert f"validation uses test.csv ({synth_root} has no val.csv)" in capsys.readouterr().out

@@ -39,7 +39,7 @@ from f4d.cli.options import (
     positive_float,
     writable_file,
 )
-from f4d.data.annotations import FORMATS
+from f4d.data.formats import FORMATS
 from f4d.errors import OptionError
 
 MAX_WIDTH = 16384  # channels in `bench ops`

@@ -26,7 +26,8 @@ from f4d.cli.options import (
     int_in,
     new_or_writable_dir,
 )
-from f4d.data.annotations import FORMATS, DatasetIndex, load_index
+from f4d.data.formats import FORMATS, DatasetIndex, SplitNotFoundError, load_index
+from f4d.data.formats.csvlist import csv_splits
 from f4d.errors import InputError, OptionError
 
 MAX_ROWS = 200
@@ -47,7 +48,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                        help="config overrides, e.g. data.root=/data/sthv1 (YAML only)")  # fmt: skip
     check.add_argument("--format", choices=sorted(FORMATS), default=None)
-    check.add_argument("--split", default="train", help="train | val | test (default: train)")
+    check.add_argument("--split", default="train",
+                       help="train | val | test (default: train); val reads the split validation "
+                       "uses: ucf101/hmdb51 test lists, a folder's val/ or else test/, val.csv "
+                       "or else test.csv")  # fmt: skip
     check.add_argument("--fold", type=int_in(1, 3), default=None, help="ucf101/hmdb51 fold 1-3")
     check.add_argument("--annotations", type=existing_path, default=None,
                        help="folder (or list file) with the annotation files")  # fmt: skip
@@ -192,14 +196,19 @@ def run_check(args: argparse.Namespace) -> int:
 
     # Piped or captured output keeps whole paths on one line instead of folding them at 80 columns.
     console = Console() if sys.stdout.isatty() else Console(width=200)
-    index, sampling = _load(args)
+    try:
+        index, sampling = _load(args)
+    except SplitNotFoundError as err:  # say which option asked for it
+        raise SplitNotFoundError(f"--split {args.split}: {err}") from None
+    if index.split is not None and index.split.note:
+        console.print(f"note: {index.split.note}", highlight=False, soft_wrap=True)
     report = _scan(index, sampling, args.workers, console)
     _print_report(report, index, console)
     return 1 if report.failed else 0
 
 
 def _load(args: argparse.Namespace) -> tuple[DatasetIndex, dict[str, int]]:
-    from f4d.data.check import index_from_config
+    from f4d.data.formats import index_from_config
 
     sampling = {"units": 4, "frames": 8, "stride": 4}
     path = args.path
@@ -246,6 +255,8 @@ def _guess_format(path: Path, split: str) -> str:
         return "csv"
     if path.is_dir() and (path / f"{split}.csv").is_file():
         return "csv"
+    if path.is_dir() and csv_splits(path) and not (path / split).is_dir():
+        return "csv"  # the split resolver picks the list (val.csv, else test.csv) or names them
     lists = sorted(p.name for p in path.glob("*.csv")) if path.is_dir() else []
     if lists and not (path / split).is_dir():  # a csv dataset without this split
         raise OptionError(f"--split {split}: no {split}.csv in {path} (lists: {', '.join(lists)})")

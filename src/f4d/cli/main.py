@@ -1,6 +1,7 @@
 """The ``f4d`` command line: one sub-command per module in :mod:`f4d.cli`.
 
-Each sub-command module exposes ``register(subparsers)``, which adds its parser and sets
+:func:`main` first tunes the process (:mod:`f4d.runtime`), before torch is imported. Each
+sub-command module exposes ``register(subparsers)``, which adds its parser and sets
 ``func`` (called with the parsed namespace, returns an exit code). Commands let errors
 propagate: :func:`main` turns them into one line and an exit code (:mod:`f4d.cli.guard`).
 """
@@ -14,6 +15,7 @@ import sys
 from collections.abc import Iterator, Sequence
 
 from f4d.cli.guard import call_command
+from f4d.runtime import tune_process
 
 # Sub-command modules, in the order `f4d --help` lists them.
 COMMAND_MODULES = (
@@ -86,7 +88,12 @@ def _version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``f4d`` console script; returns the exit code (see f4d.errors)."""
+    """Entry point of the ``f4d`` console script; returns the exit code (see f4d.errors).
+
+    Tunes the process first (:func:`f4d.runtime.tune_process`), before any command module
+    imports torch, which reads ``THP_MEM_ALLOC_ENABLE`` at import.
+    """
+    tune_process()
     argv = sys.argv[1:] if argv is None else list(argv)
     parsed: list[argparse.Namespace] = []
     code = call_command(lambda: _parse(argv, parsed), prog="f4d", debug="--debug" in argv)

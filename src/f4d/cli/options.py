@@ -33,6 +33,7 @@ __all__ = [
     "model_name",
     "new_or_writable_dir",
     "positive_float",
+    "video_input",
     "writable_file",
 ]
 
@@ -177,4 +178,18 @@ def device_name(text: str) -> str:
             raise argparse.ArgumentTypeError(
                 f"{text}: this machine has {count} CUDA device(s); use cpu or auto"
             )
+    return text
+
+
+def video_input(text: str) -> str:
+    """A video to predict that exists: a file, or a frame folder; a folder of videos (or a
+    dataset folder) is refused with what it holds and what to give instead (an unreadable file
+    is reported when it is read)."""
+    from f4d.data.media import not_a_frame_folder
+
+    existing_path(text)
+    if Path(text).is_dir():
+        problem = not_a_frame_folder(text)
+        if problem is not None:
+            raise argparse.ArgumentTypeError(problem)
     return text

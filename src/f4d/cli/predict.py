@@ -10,9 +10,9 @@ from f4d.cli.options import (
     MAX_COUNT,
     MAX_FRAMES,
     device_name,
-    existing_path,
     int_in,
     new_or_writable_dir,
+    video_input,
 )
 
 
@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "(U=4 single; U=10 x 3 crops multi)."
         ),
     )
-    parser.add_argument("videos", nargs="+", metavar="VIDEO", type=existing_path,
+    parser.add_argument("videos", nargs="+", type=video_input, metavar="VIDEO",
                         help="video file or frame folder")  # fmt: skip
     parser.add_argument(
         "--checkpoint", required=True, help="checkpoint .safetensors, its stem, or a run folder"

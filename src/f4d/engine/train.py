@@ -210,10 +210,13 @@ class Trainer:
 
     def _try_val_split(self) -> Any:
         try:
-            return load_split(self.cfg.data, "val")
+            index = load_split(self.cfg.data, "val")
         except FileNotFoundError as err:
             self._log(f"no validation split ({err}); training without validation")
             return None
+        if index.split is not None and index.split.note:  # e.g. "validation uses test/ (...)"
+            self._log(index.split.note)
+        return index
 
     def _class_names(self) -> list[str]:
         if self.task == "video":
