@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from f4d.engine import checkpoint as ckpt
-from f4d.engine.amp import amp_dtype
+from f4d.engine.amp import amp_dtype, precision_line
 from f4d.engine.config import ConfigError, save_config
 from f4d.engine.distributed import (
     DistInfo,
@@ -266,10 +266,13 @@ class Trainer:
         )  # fmt: skip
 
     def _amp_dtype(self) -> torch.dtype | None:
-        amp = self.cfg.run.amp
-        if self.device.type != "cuda" and amp in ("bf16", "fp16"):
-            self._log(f"run.amp={amp} is only used on CUDA; training in float32 on CPU")
-        return amp_dtype(amp, self.device)
+        amp = self.cfg.run.amp  # autocast on CPU too; auto = fp32 there (docs/training.md)
+        try:
+            dtype = amp_dtype(amp, self.device, training=True)
+        except ValueError as err:  # fp16 on a CPU
+            raise ConfigError(f"run.amp={amp}: {err}") from err
+        self._log(precision_line(amp, self.device, training=True))
+        return dtype
 
     def _wrap_model(self) -> nn.Module:
         net: nn.Module = self.model
@@ -582,7 +585,7 @@ class Trainer:
     def _autocast(self) -> Any:
         if self.amp_dtype is None:
             return nullcontext()
-        return torch.autocast(device_type="cuda", dtype=self.amp_dtype)
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
 
     def _progress(self, total: int) -> Any:
         if not (self.info.is_main and self.cfg.run.progress):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import itertools
 
 import torch
 from torch import Tensor, nn
@@ -66,7 +67,9 @@ class InferenceModel(nn.Module):
             return self.model(x).float()
 
     def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.precision == "fp32":
+        # CPU: none. Its autocast runs max-pooling and sums in float32 (two casts of a full
+        # activation each), and every weight is already in the compute dtype.
+        if self.precision == "fp32" or self.device.type != "cuda":
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.dtype)
 
@@ -87,6 +90,8 @@ def for_inference(
     model: nn.Module,
     device: str | torch.device = "cpu",
     precision: str = "auto",
+    *,
+    inplace: bool = False,
 ) -> InferenceModel:
     """A copy of ``model`` prepared for inference on ``device`` in ``precision``.
 
@@ -94,13 +99,15 @@ def for_inference(
     ``bf16`` (on any CPU; without bf16 hardware it is correct but slower) or ``fp16`` (CUDA
     only), see :mod:`f4d.models.precision`. Returns an :class:`InferenceModel` taking the usual
     float32 ``(B, U, C, T, H, W)`` batch and returning float32 logits ``(B, K)``; its
-    ``precision`` attribute says what runs. ``model`` itself is not changed.
+    ``precision`` attribute says what runs. ``model`` itself is not changed, unless
+    ``inplace=True`` (a loader's own copy: saves the copy's memory and time).
     """
     if isinstance(model, InferenceModel):
         model = model.model
     device = torch.device(device)
     resolved = resolve_precision(precision, device)
-    prepared = copy.deepcopy(model).to(device).eval().requires_grad_(False)
+    prepared = model if inplace else copy.deepcopy(model)
+    prepared = prepared.to(device).eval().requires_grad_(False)
     fold_batch_norms(prepared)
     if resolved != "fp32":
         _store_in(prepared, PRECISION_DTYPES[resolved])
@@ -124,7 +131,7 @@ def _pairs(module: nn.Module) -> tuple[tuple[str, str], ...]:
     if isinstance(module, nn.Sequential):
         names = list(module._modules)
         return tuple(
-            (a, b) for a, b in zip(names, names[1:], strict=False)
+            (a, b) for a, b in itertools.pairwise(names)
             if isinstance(module._modules[a], nn.Conv3d)
         )  # fmt: skip
     return FOLD_PAIRS.get(type(module), ())

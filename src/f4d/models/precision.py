@@ -60,9 +60,7 @@ def normalize_precision(precision: str) -> str:
     return name
 
 
-def resolve_precision(
-    precision: str, device: torch.device | str, *, training: bool = False
-) -> str:
+def resolve_precision(precision: str, device: torch.device | str, *, training: bool = False) -> str:
     """The precision that runs for ``precision`` on ``device``: ``fp32``, ``bf16`` or ``fp16``.
 
     ``auto`` is bf16 on CUDA; on a CPU it is bf16 for inference where :func:`cpu_supports_bf16`
