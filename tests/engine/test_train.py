@@ -187,3 +187,33 @@ def test_frozen_stages_and_bn_do_not_move(make_cfg) -> None:
     for key in ("conv1.weight", "layer1.0.conv1.weight", "bn1.running_mean", "layer2.0.bn1.weight"):
         assert torch.equal(after[key], before[key]), key
     assert not torch.equal(after["layer2.0.conv1.weight"], before["layer2.0.conv1.weight"])
+
+
+def test_cpu_bf16_training_autocasts_with_float32_master_weights(
+    make_cfg, monkeypatch, capsys
+) -> None:
+    calls: list[tuple[str, torch.dtype]] = []
+    real = torch.autocast
+
+    def spy(device_type: str, dtype: torch.dtype | None = None, **kwargs):
+        calls.append((device_type, dtype))
+        return real(device_type, dtype=dtype, **kwargs)
+
+    monkeypatch.setattr(torch, "autocast", spy)
+    cfg = make_cfg("optim.epochs=1", "run.max_steps=2", "run.amp=bf16", "model.name=f4d_tiny")
+    result = train(cfg)
+    assert ("cpu", torch.bfloat16) in calls
+    assert "precision: bf16" in capsys.readouterr().out
+    assert result["step"] == 2
+    saved = weights(cfg.run.out_dir)
+    assert all(v.dtype in (torch.float32, torch.int64) for v in saved.values())
+
+
+def test_cpu_auto_trains_in_float32_and_fp16_is_refused(make_cfg, monkeypatch, capsys) -> None:
+    import f4d.models.precision as precision_module
+
+    monkeypatch.setattr(precision_module, "cpu_supports_bf16", lambda: True)
+    train(make_cfg("optim.epochs=1", "run.max_steps=1", out="auto"))
+    assert "precision: fp32 (auto on cpu)" in capsys.readouterr().out
+    with pytest.raises(ConfigError, match="run.amp=fp16.*bf16, fp32 or auto"):
+        train(make_cfg("optim.epochs=1", "run.max_steps=1", "run.amp=fp16", out="fp16"))

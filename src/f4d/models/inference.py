@@ -59,6 +59,7 @@ class InferenceModel(nn.Module):
         for name in ("model_name", "model_args", "num_classes"):
             if hasattr(model, name):
                 setattr(self, name, getattr(model, name))
+        super().train(False)
 
     def forward(self, x: Tensor) -> Tensor:
         """``(B, U, C, T, H, W)`` (any float dtype, any device) -> float32 logits ``(B, K)``."""

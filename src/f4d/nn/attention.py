@@ -199,7 +199,7 @@ class TemporalAttention(nn.Module):
         seq = pooled.reshape(b, 1, u * t)  # (B, 1, U·T): one sequence across the action units
         attn = torch.sigmoid(self.conv(seq)).view(b, 1, u, t, 1, 1)
         if self.record:
-            self.last_map = attn.detach()
+            self.last_map = attn.detach().float()  # float32 also from a bf16 model
         return attn
 
 
@@ -256,7 +256,7 @@ class SpatioTemporalAttention(nn.Module):
         (eqn 10); kept, detached, in `last_map` if `record`."""
         attn = torch.sigmoid(self.temporal(self.act(self.spatial(m_st))))  # (N, 1, T, H, W)
         if self.record:
-            self.last_map = attn.detach()
+            self.last_map = attn.detach().float()  # float32 also from a bf16 model
         return attn
 
 
