@@ -215,5 +215,5 @@ def test_cpu_auto_trains_in_float32_and_fp16_is_refused(make_cfg, monkeypatch, c
     monkeypatch.setattr(precision_module, "cpu_supports_bf16", lambda: True)
     train(make_cfg("optim.epochs=1", "run.max_steps=1", out="auto"))
     assert "precision: fp32 (auto on cpu)" in capsys.readouterr().out
-    with pytest.raises(ConfigError, match="run.amp=fp16.*bf16, fp32 or auto"):
+    with pytest.raises(ConfigError, match=r"run\.amp=fp16.*bf16, fp32 or auto"):
         train(make_cfg("optim.epochs=1", "run.max_steps=1", "run.amp=fp16", out="fp16"))
