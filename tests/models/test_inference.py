@@ -174,7 +174,8 @@ def test_inference_model_contract() -> None:
     x = torch.randn(1, 2, 3, 4, 32, 32, requires_grad=True)
     out = prepared(x)
     assert not out.requires_grad and x.dtype == torch.float32
-    assert for_inference(prepared, "cpu", "fp32").precision == "fp32"  # re-prepared from inside
+    with pytest.raises(ValueError, match="already prepared"):
+        for_inference(prepared, "cpu", "fp32")
     with pytest.raises(RuntimeError, match="cannot be trained"):
         prepared.train()
     prepared.eval()  # allowed

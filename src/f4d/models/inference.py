@@ -24,6 +24,7 @@ import itertools
 import torch
 from torch import Tensor, nn
 
+from f4d.models.fused import can_fuse, fuse_blocks
 from f4d.models.precision import PRECISION_DTYPES, resolve_precision
 from f4d.models.resnet3d import BasicBlock3d, Bottleneck3d, VideoResNet
 from f4d.ops.factorized import Factorized4d
@@ -104,7 +105,7 @@ def for_inference(
     ``inplace=True`` (a loader's own copy: saves the copy's memory and time).
     """
     if isinstance(model, InferenceModel):
-        model = model.model
+        raise ValueError("the model is already prepared for inference; pass the original model")
     device = torch.device(device)
     resolved = resolve_precision(precision, device)
     prepared = model if inplace else copy.deepcopy(model)
@@ -112,6 +113,8 @@ def for_inference(
     fold_batch_norms(prepared)
     if resolved != "fp32":
         _store_in(prepared, PRECISION_DTYPES[resolved])
+    if can_fuse(device):
+        fuse_blocks(prepared)
     return InferenceModel(prepared, device=device, precision=resolved)
 
 
