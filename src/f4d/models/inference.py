@@ -8,11 +8,14 @@ trained, saved or exported in float32):
    and a bias; :data:`FOLD_PAIRS` names the pairs), in float32, instead of on every call;
 3. in bf16/fp16, the weights are stored once in that dtype (channels_last_3d), while the
    BatchNorms that cannot be folded (the 4D block's, after the attention) keep float32
-   statistics; the forward runs under autocast, so ops that autocast keeps in float32
-   (softmax, norms) stay there and no weight is cast per call;
-4. the float32 input is cast once; the logits come back as float32.
+   statistics; no weight is cast per call. On a CPU there is no autocast (its fp32 list would
+   run max-pooling and sums in float32, casting full activations there and back); on CUDA the
+   forward runs under autocast, which keeps softmax and norms in float32;
+4. on a CPU, every folded ResNet block runs as oneDNN convolutions with the ReLU and the
+   residual add fused in (:mod:`f4d.models.fused`);
+5. the float32 input is cast once; the logits come back as float32.
 
-Measured on a 2-core Intel Xeon with AMX: see ``docs/benchmarks.md`` ("bf16 on CPU").
+Measured on a 2-core Intel Xeon with AMX: see ``docs/benchmarks.md`` ("Issue 23: bf16 on CPU").
 """
 
 from __future__ import annotations
