@@ -110,7 +110,7 @@ def test_bf16_agrees_with_fp32(name: str) -> None:
     """Accuracy guard: bf16 logits within 2% (relative, whole batch) of the float64
     reference, and the same top-1 class for at least 14 of 16 videos. Untrained models have
     near-ties (top-2 margins down to 0.1% of the logit spread), so agreement is not 100% here;
-    the trained demo models' agreement is in docs/benchmarks.md ("bf16 on CPU")."""
+    the trained demo models' agreement is in docs/benchmarks.md ("Issue 23: bf16 on CPU")."""
     model = _perturbed(name, num_classes=10, **({"base_width": 4} if "r50" in name else {}))
     x = torch.randn(16, 2, 3, 4, 32, 32)
     ref = _reference(model, x)

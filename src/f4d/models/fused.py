@@ -7,7 +7,7 @@ are separate passes over a full activation, and in bf16 they are slower than in 
 as much as the convolutions they follow. oneDNN applies them as post-ops of the convolution
 (``torch.ops.mkldnn._convolution_pointwise``, what inductor's CPU fusion emits), with the
 weights reordered once into oneDNN's blocked layout. Measured in docs/benchmarks.md
-("bf16 on CPU").
+("Issue 23: bf16 on CPU").
 
 :func:`fuse_blocks` swaps, in place, every :class:`~f4d.models.resnet3d.Bottleneck3d` and
 :class:`~f4d.models.resnet3d.BasicBlock3d` whose norms are folded and whose activations are
