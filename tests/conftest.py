@@ -30,3 +30,19 @@ def realdata() -> Path:
     if not REALDATA.is_dir():
         pytest.skip(f"shared real data not found at {REALDATA}")
     return REALDATA
+
+
+@pytest.fixture
+def av_opens(monkeypatch) -> list[str]:
+    """The path of every ``av.open`` from now on, in order (the one-open-per-video tests)."""
+    import av
+
+    opened: list[str] = []
+    original = av.open
+
+    def counting(file, *args, **kwargs):
+        opened.append(str(file))
+        return original(file, *args, **kwargs)
+
+    monkeypatch.setattr(av, "open", counting)
+    return opened

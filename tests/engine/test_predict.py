@@ -325,31 +325,17 @@ def test_explain_with_three_crops_draws_the_centre_crop(assets, predictor, tmp_p
     np.testing.assert_allclose(saved, module.last_map[0, 0, :, :, 0, 0].numpy(), rtol=1e-6)
 
 
-def _count_opens(monkeypatch) -> list[str]:
-    """Record the path of every ``av.open`` from now on."""
-    opened: list[str] = []
-    original = av.open
-
-    def counting(file, *args, **kwargs):
-        opened.append(str(file))
-        return original(file, *args, **kwargs)
-
-    monkeypatch.setattr(av, "open", counting)
-    return opened
-
-
 @pytest.mark.parametrize("allow_truncated", [False, True])
-def test_predict_opens_each_video_once(assets, predictor, monkeypatch, allow_truncated):
-    opened = _count_opens(monkeypatch)
+def test_predict_opens_each_video_once(assets, predictor, av_opens, allow_truncated):
     result = predict.predict_video(predictor, assets["video"], allow_truncated=allow_truncated)
-    assert opened == [str(assets["video"])] and len(result.topk) == 5
+    assert av_opens == [str(assets["video"])] and len(result.topk) == 5
 
 
-def test_predict_opens_a_truncated_video_once(predictor, monkeypatch, tmp_path):
+def test_predict_opens_a_truncated_video_once(predictor, av_opens, tmp_path):
     from tests.data.clips import cut_copy, write_clip
 
     cut = cut_copy(write_clip(tmp_path / "whole.mp4", "libx264", frames=24,
                               movflags="faststart"), 0.6)  # fmt: skip
-    opened = _count_opens(monkeypatch)
+    av_opens.clear()  # writing the clip opened it for output
     result = predict.predict_video(predictor, cut, allow_truncated=True)
-    assert opened == [str(cut)] and result.truncated.startswith("truncated")
+    assert av_opens == [str(cut)] and result.truncated.startswith("truncated")

@@ -158,18 +158,8 @@ def test_a_server_bug_is_a_plain_500_and_the_server_keeps_serving(predictor, ser
         assert client.get("/healthz").json()["status"] == "ok"
 
 
-def test_a_request_opens_its_video_once(predictor, serve_assets, monkeypatch):
-    import av
-
+def test_a_request_opens_its_video_once(predictor, serve_assets, av_opens):
     clip = serve_assets["clip"]
-    opened: list[str] = []
-    original = av.open
-
-    def counting(file, *args, **kwargs):
-        opened.append(str(file))
-        return original(file, *args, **kwargs)
-
-    monkeypatch.setattr(av, "open", counting)
 
     async def scenario():
         service = InferenceService(predictor)
@@ -179,4 +169,4 @@ def test_a_request_opens_its_video_once(predictor, serve_assets, monkeypatch):
             service.close()
 
     outcome = asyncio.run(scenario())
-    assert opened == [str(clip)] and len(outcome.prediction.topk) == 2
+    assert av_opens == [str(clip)] and len(outcome.prediction.topk) == 2
