@@ -7,6 +7,7 @@ import json
 import sys
 
 from f4d.cli.options import MAX_COUNT, MAX_FRAMES, device_name, int_in, new_or_writable_dir
+from f4d.cli.timeline import add_timeline_options, check_timeline_args, run_timeline
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -75,6 +76,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="auto",
         help="auto (cuda if available), cpu, cuda or cuda:N",
     )
+    add_timeline_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -89,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         predictions_table,
     )
 
+    check_timeline_args(args)
     predictor = load_predictor(
         args.checkpoint, units=args.units, frames=args.frames, stride=args.stride,
         views=args.views, crops=args.crops, device=args.device,
@@ -97,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
         f"clip: {predictor.settings.describe()} (settings from {predictor.settings_source})",
         file=sys.stderr,
     )
+    if args.timeline:
+        return run_timeline(args, predictor)
     out_dirs: list = [None] * len(args.videos)
     if args.explain:
         ta, sta = attention_modules(predictor.model)
