@@ -109,6 +109,7 @@ class Timeline:
     crops: int = 1
     notes: list[str] = field(default_factory=list)
     truncated: str | None = None
+    frames_held_peak: int = 0  # most transformed frames held at once (bounded memory)
 
     @property
     def duration_s(self) -> float:
@@ -128,7 +129,7 @@ class Timeline:
             "hop_frames": self.hop_frames, "window_source": self.window_source,
             "views": self.views, "units": self.units, "crops": self.crops,
             "windows": windows, "segments": [s.to_dict() for s in self.segments],
-            "notes": list(self.notes),
+            "notes": list(self.notes), "frames_held_peak": self.frames_held_peak,
         }  # fmt: skip
         return out if self.truncated is None else {**out, "truncated": self.truncated}
 
@@ -269,8 +270,8 @@ class _WindowFeed:
 
     def _drop_unneeded(self) -> None:
         """Forget frames before the first frame any open or later window can sample."""
-        starts = [w.start for w in self.open] + [b[0] for b in list(self.pending)[:1]]
-        keep_from = min(starts) if starts else math.inf
+        starts = [w.start for w in self.open] + ([self.pending[0][0]] if self.pending else [])
+        keep_from = min(starts, default=math.inf)
         while self.held and self.held[0][0] < keep_from:
             self.held.popleft()
 
@@ -323,7 +324,9 @@ def predict_timeline(
         check_info(info)
     timeline = _empty_timeline(predictor, path, info, window_s, hop_s)
     bounds = plan_windows(info.num_frames, timeline.window_frames, timeline.hop_frames)
-    results = _run_windows(predictor, path, frames, bounds, info, batch, progress)
+    feed = _WindowFeed(predictor, bounds)
+    results = _run_windows(predictor, path, frames, feed, info, batch, progress)
+    timeline.frames_held_peak = feed.peak_held
     timeline.windows = [
         WindowPrediction(start, stop, p, top_k(torch.from_numpy(p), predictor.classes, topk))
         for (start, stop), p in zip(bounds, results)
@@ -366,13 +369,13 @@ def _run_windows(
     predictor: Predictor,
     path: str | Path,
     frames: Iterator[tuple[int, np.ndarray]],
-    bounds: list[tuple[int, int]],
+    feed: _WindowFeed,
     info: VideoInfo,
     batch: int,
     progress: bool,
 ) -> list[np.ndarray]:
     """Class probabilities ``(K,)`` of every window, in order, from one pass over ``frames``."""
-    feed = _WindowFeed(predictor, bounds)
+    bounds = list(feed.pending)
     waiting: list[torch.Tensor] = []
     results: list[np.ndarray] = []
     bar = _progress_bar(len(bounds), info) if progress else None
