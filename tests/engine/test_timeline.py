@@ -303,3 +303,21 @@ def test_rendered_video_has_every_frame(assets, predictor, tmp_path):
     assert len(frames) == 70 and (frames[0].width, frames[0].height) == (48, 40)
     top = frames[0].to_ndarray(format="rgb24")[:6, :6]
     assert top.max() < 60  # the dark label band (the video's corner is noise up to 80)
+
+
+def test_training_records_the_video_length_used_as_default_window(make_cfg, synth_root):
+    from f4d.engine import checkpoint as ckpt
+    from f4d.engine.train import train
+
+    cfg = make_cfg("optim.epochs=1", "run.max_steps=1")
+    train(cfg)
+    run = Path(cfg.run.out_dir)
+    meta = ckpt.load_meta(run / "checkpoints" / "last")
+    # 16 training videos of 16 frames at 12 fps (the synthetic dataset's rate)
+    assert meta["video_length"] == {
+        "median_s": round(16 / 12, 4), "median_frames": 16, "fps": 12.0, "videos": 16,
+    }  # fmt: skip
+    video = sorted((synth_root / "videos" / "test").iterdir())[0]
+    result = predict_timeline(predict.load_predictor(run / "checkpoints" / "last"), video)
+    assert (result.window_frames, result.hop_frames, len(result.windows)) == (16, 8, 1)
+    assert result.window_source == "checkpoint: median length of 16 training videos"
