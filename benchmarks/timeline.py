@@ -200,8 +200,8 @@ def main() -> None:
     parser.add_argument("--order", default="10min,2h,10min", help="tiny: runs, in order")
     parser.add_argument("--rounds", type=int, default=2, help="r50: runs")
     args = parser.parse_args()
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                if line.startswith("model name")), "?")  # fmt: skip
+    lines = Path("/proc/cpuinfo").read_text().splitlines()
+    cpu = next((x.split(":", 1)[1].strip() for x in lines if x.startswith("model name")), "?")
     report = {"cpu": cpu, "cores": os.cpu_count(), "load_before": os.getloadavg()}
     report.update(bench_tiny(args) if args.case == "tiny" else bench_r50(args))
     report["load_after"] = os.getloadavg()
