@@ -321,3 +321,21 @@ def test_training_records_the_video_length_used_as_default_window(make_cfg, synt
     result = predict_timeline(predict.load_predictor(run / "checkpoints" / "last"), video)
     assert (result.window_frames, result.hop_frames, len(result.windows)) == (16, 8, 1)
     assert result.window_source == "checkpoint: median length of 16 training videos"
+
+
+def test_progress_bar_shows_the_real_time_factor(assets, predictor, capsys):
+    predict_timeline(predictor, assets["video"], window_s=1, hop_s=0.5, batch=2, progress=True)
+    err = capsys.readouterr().err
+    assert "window/s" in err and "x real time" in err
+
+
+def test_a_stream_shorter_than_its_header_is_truncated(assets, predictor, monkeypatch):
+    real = timeline._open_stream
+
+    def short(path, **kwargs):
+        info, frames = real(path, **kwargs)
+        return info, ((i, f) for i, f in frames if i < 50)  # the decoder stops at frame 50
+
+    monkeypatch.setattr(timeline, "_open_stream", short)
+    with pytest.raises(TruncatedVideoError, match="ended after 50 of the 70 frames"):
+        predict_timeline(predictor, assets["video"], window_s=1, hop_s=0.5)

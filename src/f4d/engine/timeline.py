@@ -39,7 +39,6 @@ import itertools
 import json
 import math
 import statistics
-import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -388,15 +387,17 @@ def _run_windows(
             bar.update(len(probs))
             bar.set_postfix_str(_speed(bar, results, bounds, info))
 
+    count = 0
     try:
         for index, frame in frames:
+            count = index + 1
             waiting.extend(clip for _, _, clip in feed.push(index, frame))
             if len(waiting) >= batch:
                 flush()
         if feed.unfinished():
             raise TruncatedVideoError(
-                path, f"truncated: the stream ended before frame {feed.unfinished()[0][1] - 1} "
-                f"(the file declares {info.num_frames} frames)",
+                path, f"truncated: the stream ended after {count} of the {info.num_frames} "
+                "frames the file declares",
             )  # fmt: skip
         if waiting:
             flush()
@@ -414,7 +415,7 @@ def _progress_bar(total: int, info: VideoInfo) -> Any:
 
 def _speed(bar: Any, results: list, bounds: list[tuple[int, int]], info: VideoInfo) -> str:
     """``"12.3x real time"``: video seconds covered so far over wall seconds."""
-    elapsed = time.monotonic() - bar.start_t if hasattr(bar, "start_t") else 0.0
+    elapsed = float(bar.format_dict.get("elapsed", 0.0))
     covered = bounds[len(results) - 1][1] / info.fps
     return f"{covered / elapsed:.1f}x real time" if elapsed > 0 else ""
 
