@@ -339,3 +339,23 @@ def test_a_stream_shorter_than_its_header_is_truncated(assets, predictor, monkey
     monkeypatch.setattr(timeline, "_open_stream", short)
     with pytest.raises(TruncatedVideoError, match="ended after 50 of the 70 frames"):
         predict_timeline(predictor, assets["video"], window_s=1, hop_s=0.5)
+    cut = predict_timeline(predictor, assets["video"], window_s=1, hop_s=0.5, allow_truncated=True)
+    assert cut.num_frames == 50 and cut.windows[-1].stop == 50
+    assert "ended after 50 of the 70 frames" in cut.truncated and len(cut.notes) == 1
+    monkeypatch.undo()
+    whole = predict_timeline(predictor, assets["video"], window_s=1, hop_s=0.5)
+    for a, b in zip(cut.windows[:-1], whole.windows):  # windows before the cut: the same
+        assert (a.start, a.stop) == (b.start, b.stop)
+        np.testing.assert_allclose(a.probs, b.probs, rtol=0, atol=1e-6)
+
+
+def test_real_file_whose_decoder_fails_midway(predictor, realdata):
+    """decord's corrupted.mp4: the header says 50 frames, 28 decode, then an error."""
+    video = realdata / "videos" / "decord_corrupted.mp4"
+    with pytest.raises(TruncatedVideoError, match="after 28 frames"):
+        predict_timeline(predictor, video, window_s=1)
+    result = predict_timeline(predictor, video, window_s=1, allow_truncated=True)
+    assert result.num_frames == 28 and [(w.start, w.stop) for w in result.windows] == [
+        (0, 10), (5, 15), (10, 20), (15, 25), (18, 28),
+    ]  # fmt: skip
+    assert "28 of the 50 frames" in result.truncated

@@ -53,7 +53,6 @@ def _file_frames(
 ) -> Iterator[tuple[int, np.ndarray]]:
     with av.open(str(path), metadata_errors="replace") as container:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
         index = 0
         try:
             for frame in container.decode(stream):

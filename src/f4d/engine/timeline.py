@@ -41,7 +41,7 @@ import math
 import statistics
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -321,17 +321,59 @@ def predict_timeline(
         raise TimelineError(f"{path} has no frame rate (a frame folder?); a timeline needs one")
     if check_info is not None:
         check_info(info)
-    timeline = _empty_timeline(predictor, path, info, window_s, hop_s)
-    bounds = plan_windows(info.num_frames, timeline.window_frames, timeline.hop_frames)
-    feed = _WindowFeed(predictor, bounds)
-    results = _run_windows(predictor, path, frames, feed, info, batch, progress)
-    timeline.frames_held_peak = feed.peak_held
-    timeline.windows = [
-        WindowPrediction(start, stop, p, top_k(torch.from_numpy(p), predictor.classes, topk))
-        for (start, stop), p in zip(bounds, results)
-    ]  # fmt: skip
-    timeline.segments = merge_segments(timeline, min_score)
+    run = _Run(predictor, path, window_s, hop_s, topk, min_score, batch, progress)
+    try:
+        return run.timeline(info, frames)
+    except _EndedEarly as early:
+        if not allow_truncated or early.count == 0:
+            raise TruncatedVideoError(path, early.reason) from None
+        cut, reason = replace(info, num_frames=early.count), early.reason
+    # the decoder stopped before the frames the header promises: again, up to where it stopped
+    _, frames = _open_stream(path, allow_truncated=True, timeout_s=timeout_s)
+    timeline = run.timeline(cut, frames)
+    timeline.truncated = reason
+    timeline.notes.append(f"truncated file: the timeline covers the part that decodes ({reason})")
     return timeline
+
+
+class _EndedEarly(Exception):
+    """The frames ran out before every window was complete."""
+
+    def __init__(self, count: int, declared: int) -> None:
+        self.count = count
+        self.reason = (
+            f"truncated: the stream ended after {count} of the {declared} frames the file declares"
+        )
+        super().__init__(self.reason)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One :func:`predict_timeline` call's settings; ``timeline`` runs them over a stream."""
+
+    predictor: Predictor
+    path: str | Path
+    window_s: float | None
+    hop_s: float | None
+    topk: int
+    min_score: float
+    batch: int
+    progress: bool
+
+    def timeline(self, info: VideoInfo, frames: Iterator[tuple[int, np.ndarray]]) -> Timeline:
+        """Windows and segments of the stream ``frames`` of a file described by ``info``."""
+        predictor = self.predictor
+        timeline = _empty_timeline(predictor, self.path, info, self.window_s, self.hop_s)
+        bounds = plan_windows(info.num_frames, timeline.window_frames, timeline.hop_frames)
+        feed = _WindowFeed(predictor, bounds)
+        results = _run_windows(predictor, frames, feed, info, self.batch, self.progress)
+        timeline.frames_held_peak = feed.peak_held
+        timeline.windows = [
+            WindowPrediction(a, b, p, top_k(torch.from_numpy(p), predictor.classes, self.topk))
+            for (a, b), p in zip(bounds, results)
+        ]  # fmt: skip
+        timeline.segments = merge_segments(timeline, self.min_score)
+        return timeline
 
 
 def _empty_timeline(
@@ -366,7 +408,6 @@ def _empty_timeline(
 
 def _run_windows(
     predictor: Predictor,
-    path: str | Path,
     frames: Iterator[tuple[int, np.ndarray]],
     feed: _WindowFeed,
     info: VideoInfo,
@@ -395,10 +436,7 @@ def _run_windows(
             if len(waiting) >= batch:
                 flush()
         if feed.unfinished():
-            raise TruncatedVideoError(
-                path, f"truncated: the stream ended after {count} of the {info.num_frames} "
-                "frames the file declares",
-            )  # fmt: skip
+            raise _EndedEarly(count, info.num_frames)
         if waiting:
             flush()
     finally:
