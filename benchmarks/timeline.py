@@ -27,15 +27,20 @@ from fractions import Fraction
 from pathlib import Path
 
 
-def _child(checkpoint: str, video: str, window: float | None, hop: float | None) -> None:
+def _child(checkpoint: str, video: str, window: float | None, hop: float | None,
+           batch: int, threads: int) -> None:  # fmt: skip
     """One timed run in this fresh process; prints one JSON line."""
     start = time.perf_counter()
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
     from f4d.engine.predict import load_predictor
     from f4d.engine.timeline import predict_timeline
 
     predictor = load_predictor(checkpoint, device="cpu")
     loaded = time.perf_counter()
-    result = predict_timeline(predictor, video, window_s=window, hop_s=hop)
+    result = predict_timeline(predictor, video, window_s=window, hop_s=hop, batch=batch)
     end = time.perf_counter()
     print(json.dumps({
         "video_s": result.duration_s, "windows": len(result.windows),
@@ -45,14 +50,14 @@ def _child(checkpoint: str, video: str, window: float | None, hop: float | None)
         "windows_per_s": len(result.windows) / (end - loaded),
         "frames_held_peak": result.frames_held_peak,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "torch_threads": __import__("torch").get_num_threads(),
+        "torch_threads": __import__("torch").get_num_threads(), "batch": batch,
     }))  # fmt: skip
 
 
 def run_child(checkpoint: Path, video: Path, window: float | None = None,
-              hop: float | None = None) -> dict:  # fmt: skip
+              hop: float | None = None, batch: int = 8, threads: int = 0) -> dict:  # fmt: skip
     argv = [sys.executable, __file__, "child", str(checkpoint), str(video),
-            str(window or ""), str(hop or "")]  # fmt: skip
+            str(window or ""), str(hop or ""), str(batch), str(threads)]  # fmt: skip
     load = os.getloadavg()[0]
     out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
     return {**json.loads(out.strip().splitlines()[-1]), "video": video.name, "load_1min": load}
@@ -118,11 +123,12 @@ def bench_tiny(args: argparse.Namespace) -> dict:
             print(f"wrote {path} in {time.perf_counter() - tic:.0f} s", flush=True)
         videos[label] = path
     runs = []
-    for label in args.order.split(","):
-        run = run_child(Path(args.checkpoint), videos[label])
+    for case in args.order.split(","):  # e.g. 10min@1: the 10-minute video with 1 thread
+        label, _, threads = case.partition("@")
+        run = run_child(Path(args.checkpoint), videos[label], threads=int(threads or 0))
         print(json.dumps(run), flush=True)
-        runs.append({"case": label, **run})
-    example = docs_example(Path(args.checkpoint), clips, out)
+        runs.append({"case": case, **run})
+    example = None if args.no_example else docs_example(Path(args.checkpoint), clips, out)
     return {"runs": runs, "example": example}
 
 
@@ -181,7 +187,8 @@ def bench_r50(args: argparse.Namespace) -> dict:
             image = np.roll(base, 3 * i, axis=1)
             container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
         container.mux(stream.encode(None))
-    runs = [run_child(ckpt, video) for _ in range(args.rounds)]
+    runs = [run_child(ckpt, video, batch=args.batch, threads=threads)
+            for _ in range(args.rounds) for threads in (0, 1)]  # fmt: skip
     for run in runs:
         print(json.dumps(run), flush=True)
     return {"runs": runs, "precision": "fp32"}
@@ -189,16 +196,23 @@ def bench_r50(args: argparse.Namespace) -> dict:
 
 def main() -> None:
     if sys.argv[1:2] == ["child"]:
-        _, _, checkpoint, video, window, hop = sys.argv
-        _child(checkpoint, video, float(window) if window else None, float(hop) if hop else None)
+        _, _, checkpoint, video, window, hop, batch, threads = sys.argv
+        _child(checkpoint, video, float(window) if window else None,
+               float(hop) if hop else None, int(batch), int(threads))  # fmt: skip
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("case", choices=("tiny", "r50"))
     parser.add_argument("--checkpoint", help="trained f4d_tiny run (tiny)")
     parser.add_argument("--data", help="the synthetic dataset's root (tiny)")
     parser.add_argument("--out", required=True)
-    parser.add_argument("--order", default="10min,2h,10min", help="tiny: runs, in order")
+    parser.add_argument(
+        "--order",
+        default="10min@1,2h@1,10min@1,10min@0,10min@1,10min@0",
+        help="tiny: runs in order, LENGTH@THREADS (0: torch's default)",
+    )
+    parser.add_argument("--no-example", action="store_true", help="tiny: skip the docs PNG")
     parser.add_argument("--rounds", type=int, default=2, help="r50: runs")
+    parser.add_argument("--batch", type=int, default=2, help="r50: windows per forward")
     args = parser.parse_args()
     lines = Path("/proc/cpuinfo").read_text().splitlines()
     cpu = next((x.split(":", 1)[1].strip() for x in lines if x.startswith("model name")), "?")

@@ -106,3 +106,16 @@ def test_truncated_file_needs_allow_truncated(assets, tmp_path, capsys):
     assert main([*argv, "--allow-truncated"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["truncated"] and "truncated" in captured.err
+
+
+def test_threads_option(assets, capsys):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        assert main(timeline_argv(assets, "--window", "2", "--threads", "1", "--json")) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    assert exit_code(timeline_argv(assets, "--threads", "0")) == 2
+    assert "--threads: expected an integer" in capsys.readouterr().err

@@ -7,9 +7,16 @@ import json
 import sys
 import time
 
-from f4d.cli.options import MAX_BATCH, int_in, new_or_writable_dir, positive_float, probability
+from f4d.cli.options import (
+    MAX_BATCH,
+    MAX_WORKERS,
+    int_in,
+    new_or_writable_dir,
+    positive_float,
+    probability,
+)
 
-TIMELINE_ONLY = ("window", "hop", "min_score", "out", "render", "batch")
+TIMELINE_ONLY = ("window", "hop", "min_score", "out", "render", "batch", "threads")
 
 
 def add_timeline_options(parser: argparse.ArgumentParser) -> None:
@@ -46,6 +53,13 @@ def add_timeline_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--batch", type=int_in(1, MAX_BATCH), default=8, help="windows per forward pass (default 8)"
     )
+    group.add_argument(
+        "--threads",
+        type=int_in(1, MAX_WORKERS),
+        metavar="N",
+        help="torch intra-op threads (default: torch's, one per core); 1 is "
+        "faster for tiny models and on a busy machine (docs/long_videos.md)",
+    )
 
 
 def check_timeline_args(args: argparse.Namespace) -> None:
@@ -78,6 +92,10 @@ def run_timeline(args: argparse.Namespace, predictor) -> int:
     from f4d.engine.timeline import predict_timeline, timeline_table, write_outputs
 
     video = args.videos[0]
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     start = time.perf_counter()
     try:
         timeline = predict_timeline(
