@@ -62,3 +62,23 @@ def remux(src: Path, dst: Path, fmt: str = "matroska") -> Path:
                 packet.stream = out
                 target.mux(packet)
     return dst
+
+
+def retime(src: Path, dst: Path, pts: list[int], *, time_base: Fraction, fmt: str) -> Path:
+    """Copy the video packets of ``src`` into ``fmt`` at ``dst`` with new timestamps: packet
+    ``k`` (decode order; ``src`` must have no B-frames) gets ``pts[k]`` in ``time_base``.
+
+    For late-starting streams (every ``pts`` offset, as ``ffmpeg -c copy`` keeps them),
+    variable frame rates and duplicated timestamps.
+    """
+    with av.open(str(src)) as source, av.open(str(dst), "w", format=fmt) as target:
+        video = source.streams.video[0]
+        out = target.add_stream_from_template(video)
+        out.time_base = time_base
+        packets = [p for p in source.demux(video) if p.dts is not None]
+        for packet, stamp in zip(packets, pts, strict=True):
+            packet.stream, packet.time_base = out, time_base
+            packet.pts = packet.dts = stamp
+            packet.duration = 0
+            target.mux(packet)
+    return dst

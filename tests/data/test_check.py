@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from f4d.bench.data import bench_data
 from f4d.data.annotations import DatasetIndex, VideoRecord
-from f4d.data.bench import bench_data
 from f4d.data.check import check_index, index_from_config, read_data_config
 
 
@@ -105,3 +105,21 @@ def test_config_val_split_of_ucf101_is_its_test_list(realdata, tmp_path):
     data = {"format": "ucf101", "root": str(tmp_path), "annotations": str(ann), "split": 1}
     assert len(index_from_config(data, split="val")) == 3783
     assert len(index_from_config(data, split="train")) == 9537
+
+
+def test_check_opens_each_video_once(realdata, tmp_path, monkeypatch):
+    import av
+
+    names = ["mmaction2_test.avi", "human2bot_task5_0.webm", "decord_corrupted.mp4"]
+    records = [VideoRecord(realdata / "videos" / n, 0) for n in names]
+    opened: list[str] = []
+    original = av.open
+
+    def counting(file, *args, **kwargs):
+        opened.append(str(file))
+        return original(file, *args, **kwargs)
+
+    monkeypatch.setattr(av, "open", counting)
+    report = check_index(DatasetIndex(records, ("a",)), frames_per_unit=4, stride=2, workers=1)
+    assert sorted(opened) == sorted(str(r.path) for r in records)  # once each, truncated too
+    assert [p.kind for p in report.problems] == ["truncated"]

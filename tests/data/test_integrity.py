@@ -195,4 +195,8 @@ def test_container_duration_counts_every_stream_from_the_container_start():
     late.video.start, late.video.stamps = 3, [t + 3 for t in late.video.stamps]
     late.video.end += 3
     assert integrity.judge(facts, late, [], container_start_s=0.0) is None
+    # A container that starts with its video at 0.3 s and declares 2.3 s counted from 0 (a
+    # clip cut with its timestamps kept): whole. Ending at 1.9 s it is not.
+    assert integrity.judge(facts, late, [], container_start_s=0.3) is None
+    late.video.end -= 4
     assert integrity.judge(facts, late, [], container_start_s=0.3) is not None

@@ -16,8 +16,8 @@ import f4d.data.prepare as prep
 from f4d.cli.main import main
 from f4d.data.annotations import load_csv
 from f4d.data.dataset import VideoDataset
+from f4d.data.decode import FrameFolder, VideoFile, open_video
 from f4d.data.prepare import PrepareError, PrepareOptions, output_size, prepare
-from f4d.data.reader import FrameFolder, VideoFile, open_video
 from f4d.data.transforms import TrainTransform
 
 GOOD = ["human2bot_task5_0.webm", "mmaction2_test.mp4", "mmaction2_test.avi", "decord_video_0.mov"]
@@ -59,7 +59,7 @@ def test_same_names_counts_sizes_and_keyframes(prepared):
                 original.info.height, original.info.width, 128
             )
             assert min(copy.info.height, copy.info.width) == 128
-            keys = [copy.order[p] for p, pk in enumerate(copy.packets) if pk.is_keyframe]
+            keys = copy.keyframe_indices()
             assert keys == list(range(0, copy.info.num_frames, 8))
     # Every annotation format reads it with only the root changed.
     assert [r.path.name for r in load_csv(out / "train.csv", root=out).records] == [*GOOD, BAD]

@@ -14,9 +14,9 @@ from omegaconf import OmegaConf
 from PIL import Image
 
 from f4d.data.annotations import DatasetIndex, VideoRecord
+from f4d.data.decode import VideoDecodeError, read_frames
 from f4d.data.sampling import sample_segments
 from f4d.data.transforms import normalize, resize_frames
-from f4d.data.video import VideoDecodeError, read_frames
 from f4d.engine import predict
 from f4d.engine.checkpoint import save_checkpoint
 from f4d.engine.config import DataConfig
@@ -191,21 +191,6 @@ def test_explain_without_attention_says_so(assets, tmp_path):
         predict.predict_video(tsn, assets["video"], explain_dir=tmp_path)
 
 
-def test_upsample_map_scales_to_unit_range():
-    maps = np.array([[[[0.2, 0.6]]]], dtype=np.float32)  # (U=1, T'=1, H'=1, W'=2)
-    up = predict.upsample_map(maps, (2, 1, 4))
-    assert up.shape == (1, 2, 1, 4)
-    assert up.min() == 0.0 and up.max() == 1.0
-    assert (np.diff(up[0, 0, 0]) >= 0).all()  # left-to-right increase is kept
-    assert not predict.upsample_map(np.full((1, 1, 2, 2), 0.5, np.float32), (1, 2, 2)).any()
-
-
-def test_overlay_blends_half_and_half():
-    frames = np.zeros((1, 1, 1, 1, 3), np.uint8)
-    heat = np.ones((1, 1, 1, 1))  # jet(1.0) = dark red (0.5, 0, 0) -> 127.5 at half strength
-    assert predict.overlay_frames(frames, heat)[0, 0, 0, 0].tolist() == [64, 0, 0]
-
-
 def test_explain_dirs_are_unique_per_video():
     dirs = predict.explain_dirs(["a/x.mp4", "b/x.mp4", "c/y.avi"], "out")
     assert [d.as_posix() for d in dirs] == ["out/00_x", "out/01_x", "out/y"]
@@ -338,3 +323,33 @@ def test_explain_with_three_crops_draws_the_centre_crop(assets, predictor, tmp_p
     with predict.recording(predictor.model):
         _logits(predictor.model, centre)
     np.testing.assert_allclose(saved, module.last_map[0, 0, :, :, 0, 0].numpy(), rtol=1e-6)
+
+
+def _count_opens(monkeypatch) -> list[str]:
+    """Record the path of every ``av.open`` from now on."""
+    opened: list[str] = []
+    original = av.open
+
+    def counting(file, *args, **kwargs):
+        opened.append(str(file))
+        return original(file, *args, **kwargs)
+
+    monkeypatch.setattr(av, "open", counting)
+    return opened
+
+
+@pytest.mark.parametrize("allow_truncated", [False, True])
+def test_predict_opens_each_video_once(assets, predictor, monkeypatch, allow_truncated):
+    opened = _count_opens(monkeypatch)
+    result = predict.predict_video(predictor, assets["video"], allow_truncated=allow_truncated)
+    assert opened == [str(assets["video"])] and len(result.topk) == 5
+
+
+def test_predict_opens_a_truncated_video_once(predictor, monkeypatch, tmp_path):
+    from tests.data.clips import cut_copy, write_clip
+
+    cut = cut_copy(write_clip(tmp_path / "whole.mp4", "libx264", frames=24,
+                              movflags="faststart"), 0.6)  # fmt: skip
+    opened = _count_opens(monkeypatch)
+    result = predict.predict_video(predictor, cut, allow_truncated=True)
+    assert opened == [str(cut)] and result.truncated.startswith("truncated")

@@ -156,3 +156,27 @@ def test_a_server_bug_is_a_plain_500_and_the_server_keeps_serving(predictor, ser
         assert "boom" not in answer.text and "/opt" not in answer.text
         assert "Traceback" not in answer.text
         assert client.get("/healthz").json()["status"] == "ok"
+
+
+def test_a_request_opens_its_video_once(predictor, serve_assets, monkeypatch):
+    import av
+
+    clip = serve_assets["clip"]
+    opened: list[str] = []
+    original = av.open
+
+    def counting(file, *args, **kwargs):
+        opened.append(str(file))
+        return original(file, *args, **kwargs)
+
+    monkeypatch.setattr(av, "open", counting)
+
+    async def scenario():
+        service = InferenceService(predictor)
+        try:
+            return await service.predict(clip, predictor, video="v", topk=2, explain_dir=None)
+        finally:
+            service.close()
+
+    outcome = asyncio.run(scenario())
+    assert opened == [str(clip)] and len(outcome.prediction.topk) == 2

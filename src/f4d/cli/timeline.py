@@ -88,7 +88,7 @@ def _given(args: argparse.Namespace, name: str) -> bool:
 
 def run_timeline(args: argparse.Namespace, predictor) -> int:
     """Predict the windows of ``args.videos[0]``; print a table or JSON; exit 1 on a bad video."""
-    from f4d.data.video import TruncatedVideoError
+    from f4d.data.decode import TruncatedVideoError
     from f4d.engine.timeline import predict_timeline, timeline_table, write_outputs
 
     video = args.videos[0]

@@ -1,8 +1,8 @@
 """``f4d data check``: scan every video of a split and list what would break training.
 
 For each record: the file must exist and decode. A video file is decoded once, whole
-(``probe(path, exact=True, allow_truncated=True)``: every packet demuxed, every video frame
-decoded, nothing converted), which both counts its frames and judges it by the one definition
+(:func:`inspect_video`: one open, every packet demuxed, every video frame decoded, nothing
+converted), which both counts its frames and judges it by the one definition
 of *truncated* in :mod:`f4d.data.integrity`; a truncated file is reported as ``truncated``
 with what it declares and what decodes ("truncated: decodes 3.07 s of a declared 10.38 s
 (...)"). A frame folder is listed and its first and last frame read. A video shorter than one
@@ -25,7 +25,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +74,7 @@ def check_record(
     ``truncation``; ``reader(path, [0, last])``, when given, must then read the first and last
     frame (the extremes any segment sampling may ask for).
     """
-    from f4d.data.video import TruncatedVideoError, VideoDecodeError
+    from f4d.data.decode import TruncatedVideoError, VideoDecodeError
 
     path = str(record.path)
     problems = []
@@ -100,6 +99,17 @@ def check_record(
     return problems, num_frames
 
 
+def inspect_video(path: Path) -> Any:
+    """Open ``path`` once: count the frames that decode, truncation allowed
+    (``info.truncation`` says why), and read a frame folder's first and last image."""
+    from f4d.data.decode import FrameFolder, open_video
+
+    with open_video(path, exact=True, allow_truncated=True) as video:
+        if isinstance(video, FrameFolder):
+            video.read([0, video.info.num_frames - 1])
+        return video.info
+
+
 def check_index(
     index: DatasetIndex,
     *,
@@ -115,19 +125,14 @@ def check_index(
 
     ``units`` is accepted for symmetry with training; only ``frames_per_unit * stride``
     decides what counts as short. ``progress(n)`` is called after each video. ``prober`` and
-    ``reader`` replace the defaults (an exact, truncation-allowing probe; a reader of the
-    first and last frame of frame folders).
+    ``reader`` replace the default, :func:`inspect_video` (one open per video).
     """
-    from f4d.data import video
-
-    default_prober = partial(video.probe, exact=True, allow_truncated=True)
     report = CheckReport(checked=len(index))
 
     def one(record: VideoRecord) -> tuple[list[Problem], int | None]:
-        folder_reader = video.read_frames if record.path.is_dir() else None
         result = check_record(
             record, num_classes=index.num_classes, min_frames=frames_per_unit * stride,
-            prober=prober or default_prober, reader=reader or folder_reader,
+            prober=prober or inspect_video, reader=reader,
         )  # fmt: skip
         if progress is not None:
             progress(1)

@@ -1,7 +1,7 @@
 """The video dataset, its collate function, the bad-video policy and the loader builder.
 
 :class:`VideoDataset` only joins the layers: probe the frame count, sample ``(U, T)`` indices
-(:mod:`f4d.data.sampling`), decode those frames (:mod:`f4d.data.video`), transform them
+(:mod:`f4d.data.sampling`), decode those frames (:mod:`f4d.data.decode`), transform them
 (:mod:`f4d.data.transforms`). Randomness comes from one ``np.random.Generator`` seeded by
 ``(seed, epoch, index)``, so a sample is the same whatever the worker count or order.
 
@@ -57,7 +57,7 @@ class BadVideo:
 
 
 def _bad_errors() -> tuple[type[BaseException], ...]:
-    from f4d.data.video import VideoDecodeError
+    from f4d.data.decode import VideoDecodeError
 
     return (VideoDecodeError, OSError, ShortVideoError)
 
@@ -80,9 +80,9 @@ class VideoDataset(Dataset):
         prober: ``prober(path) -> info`` with ``info.num_frames`` (and ``info.truncation`` for
             a truncated file it accepts). Not called when the record states ``num_frames``.
             With neither given (the default) each sample opens its video once
-            (:func:`f4d.data.reader.open_video`) for the frame count and the frames; with one
-            given, the other defaults to :func:`f4d.data.video.read_frames` /
-            :func:`f4d.data.video.probe`.
+            (:func:`f4d.data.decode.open_video`) for the frame count and the frames; with one
+            given, the other defaults to :func:`f4d.data.decode.read_frames` /
+            :func:`f4d.data.decode.probe`.
         skip_bad: return a :class:`BadVideo` marker (and log a warning) instead of raising.
         allow_truncated: sample truncated files from their decodable part (passed to the
             default reader and prober) instead of treating them as bad videos.
@@ -117,7 +117,6 @@ class VideoDataset(Dataset):
         self.prober = prober
         self.skip_bad = skip_bad
         self.allow_truncated = allow_truncated
-        self._decodable_frames: dict[str, int] = {}
         # Shared memory, so persistent DataLoader workers see set_epoch() from the main process.
         self._epoch = torch.zeros(1, dtype=torch.int64).share_memory_()
 
@@ -179,33 +178,23 @@ class VideoDataset(Dataset):
 
         Returns ``(clip (U, T, H, W, 3), truncation or None)``.
         """
-        from f4d.data.reader import open_video
+        from f4d.data.decode import open_video
 
         # In a loader worker the workers fill the cores; one FFmpeg thread each.
         threads = 1 if get_worker_info() is not None else 0
         allow = self.allow_truncated
         with open_video(record.path, threads=threads, allow_truncated=allow) as video:
-            truncation = getattr(video.info, "truncation", None)
+            truncation = video.info.truncation
             num_frames = record.num_frames or video.info.num_frames
-            if truncation is not None:  # sample only frames that decode, not packets held
-                num_frames = self._decodable(record.path)
+            if truncation is not None:  # the reader counted the frames that decode
+                num_frames = video.info.num_frames
             indices = self._sample(num_frames, rng)
             return self._read(record.path, indices, video.read), truncation
-
-    def _decodable(self, path: Path) -> int:
-        """Frames of a truncated file that decode (one full decode per file and process)."""
-        from f4d.data.video import probe
-
-        key = str(path)
-        if key not in self._decodable_frames:
-            info = probe(path, exact=True, allow_truncated=True)
-            self._decodable_frames[key] = info.num_frames
-        return self._decodable_frames[key]
 
     def _probe(self, path: Path) -> tuple[int, Any]:
         """``(frame count, truncation or None)`` from the prober."""
         if self.prober is None:
-            from f4d.data.video import probe
+            from f4d.data.decode import probe
 
             self.prober = partial(probe, allow_truncated=self.allow_truncated)
         info = self.prober(path)
@@ -221,7 +210,7 @@ class VideoDataset(Dataset):
         """
         if read is None:
             if self.reader is None:
-                from f4d.data.video import read_frames
+                from f4d.data.decode import read_frames
 
                 self.reader = partial(read_frames, allow_truncated=self.allow_truncated)
             read = functools.partial(self.reader, path)

@@ -1,8 +1,8 @@
 """Truncated videos: what a file declares against what it delivers.
 
-One definition, used by :func:`f4d.data.video.probe`, :func:`f4d.data.video.read_frames`,
-``f4d data check``, the training/test loaders and ``f4d predict``. A video file is
-**truncated** when the file itself shows that part of it is missing:
+One definition, used by the one reader (:mod:`f4d.data.decode`: every ``open_video``,
+``probe`` and ``read_frames``), hence by ``f4d data check``, the loaders and ``f4d predict``.
+A video file is **truncated** when the file itself shows that part of it is missing:
 
 1. *bytes*: its container declares more bytes than the file holds (the RIFF chunk sizes of
    AVI, the top-level box sizes of MP4/MOV, the EBML Segment size of Matroska/WebM), or its
@@ -19,9 +19,10 @@ One definition, used by :func:`f4d.data.video.probe`, :func:`f4d.data.video.read
    tolerance is two frame durations (the longest frame of the stream, at least ``1 / fps``)
    plus, against the container's duration, the longest packet of any other stream (an audio
    frame), plus 1 ms of timestamp rounding; times are measured from each stream's
-   ``start_time`` (the container's from its own ``start_time``), so start offsets, a last
-   frame's duration, B-frame reordering and audio that outlasts the video by a frame do not
-   count as missing.
+   ``start_time`` (the container's from its own ``start_time``) or from time 0, whichever
+   reaches further (a clip cut with its timestamps kept, whose video starts at 2.5 s,
+   declares a duration counted from 0), so start offsets, a last frame's duration, B-frame
+   reordering and audio that outlasts the video by a frame do not count as missing.
 
 A decode that stops with a decoder error well before the packets the file holds end is
 counted too (rule 3 with the packets as the declaration): the decodable stream ends early.
@@ -412,14 +413,14 @@ def scan(
     stream: Any,
     *,
     decode: bool,
-    keep: list[av.Packet] | None = None,
+    keep: Any = None,
 ) -> Delivered:
     """Demux every packet of every stream once; with ``decode``, decode the video's packets.
 
     Errors are recorded (``failure``), never raised: the file is judged by what came out.
     Run it inside :func:`ffmpeg_log` to catch what FFmpeg says about the file's end.
-    ``keep`` (without ``decode``) receives the non-empty video packets, in decode order, so a
-    reader can decode them later without demuxing again (:mod:`f4d.data.reader`).
+    ``keep`` receives the non-empty video packets, in decode order, so a reader can decode
+    them later without demuxing again (:class:`f4d.data.decode.timeline.PacketTable`).
     """
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate
     timed = [s for s in container.streams if s.time_base] + [stream]  # data streams may lack one
@@ -433,10 +434,10 @@ def scan(
                 spans[packet.stream.index].add(packet.pts, packet.duration)
             if packet.stream.index != stream.index:
                 continue
+            if keep is not None and packet.size > 0:
+                keep.append(packet)
             if not decode or result.failure is not None:
                 result.frames += not decode and packet.size > 0
-                if keep is not None and packet.size > 0:
-                    keep.append(packet)
                 continue
             result.failure = _decode_into(packet, video, result)
     except (av.error.FFmpegError, ValueError) as err:
@@ -476,12 +477,17 @@ def judge(
     if said:
         evidence.append(f"FFmpeg: {said}")
     video_s = got.video.end_s() or 0.0
+    # A declared duration may count from time 0 rather than from the stream's start (a
+    # Matroska/MP4 cut with its timestamps kept, whose video starts at 2.5 s): reaching it
+    # either way is enough.
+    reached_s = max(video_s, got.video.end_s(0.0) or 0.0)
     frame_s = max(got.video.step_s() if got.video.stamps else 0.0, 1 / got.fps if got.fps else 0)
     tolerance = 2 * frame_s + ROUNDING_S
-    short = facts.video_s is not None and facts.video_s - video_s > tolerance
+    short = facts.video_s is not None and facts.video_s - reached_s > tolerance
     if facts.container_s is not None:
         others = [s for i, s in got.packets.items() if i != got.index and s.stamps]
-        ends = [s.end_s(container_start_s) for s in [got.video, *others]]
+        spans = [got.video, *others]
+        ends = [s.end_s(origin) for s in spans for origin in (container_start_s, 0.0)]
         reached = max([e for e in ends if e is not None], default=0.0)
         extra = max([s.step_s() for s in others], default=0.0)
         short = short or facts.container_s - reached > tolerance + extra

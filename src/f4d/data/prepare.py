@@ -160,8 +160,7 @@ def _remove_temporaries(out: Path) -> None:
 # --------------------------------------------------------------------------- one video
 def prepare_video(source: Path, target: Path, options: PrepareOptions) -> Outcome:
     """Write ``target`` from ``source`` atomically; a bad source gives a ``bad`` outcome."""
-    from f4d.data.reader import open_video
-    from f4d.data.video import VideoDecodeError
+    from f4d.data.decode import VideoDecodeError, open_video
 
     if target.exists():
         return Outcome(str(source), "skipped", "already prepared")
@@ -173,7 +172,7 @@ def prepare_video(source: Path, target: Path, options: PrepareOptions) -> Outcom
             frames = _until_broken(video.frames())
             size = output_size(video.info.height, video.info.width, options.short_side)
             if options.frames_dir:
-                written = _write_jpegs(frames, temp, size, options)
+                written = _write_jpegs(frames, temp, size, options, video.info.rotation)
             else:
                 written = _write_video(frames, temp, size, options, target.suffix.lower(), video)
         if written != expected:
@@ -199,7 +198,7 @@ def _discard(temp: Path) -> None:
 
 def _until_broken(frames: Iterator[av.VideoFrame]) -> Iterator[av.VideoFrame]:
     """``frames`` up to a decoder error; the frame count then shows the file is truncated."""
-    from f4d.data.video import VideoDecodeError
+    from f4d.data.decode import VideoDecodeError
 
     try:
         yield from frames
@@ -228,8 +227,7 @@ def _write_video(
             "x264-params": f"keyint={options.gop}:min-keyint={options.gop}:scenecut=0",
         }  # fmt: skip
         for frame in frames:
-            scaled = frame.reformat(width=width, height=height, format="yuv420p",
-                                    interpolation="BILINEAR")  # fmt: skip
+            scaled = _scaled_yuv(frame, (height, width), video.info.rotation)
             scaled.pts, scaled.time_base = count, 1 / rate
             scaled.pict_type = av.video.frame.PictureType.NONE
             container.mux(stream.encode(scaled))
@@ -238,17 +236,42 @@ def _write_video(
     return count
 
 
+def _scaled_yuv(frame: av.VideoFrame, size: tuple[int, int], rotation: int) -> av.VideoFrame:
+    """``frame`` scaled to the displayed ``size`` ``(height, width)`` in yuv420p, upright."""
+    height, width = size
+    if rotation % 360 == 0:
+        return frame.reformat(width=width, height=height, format="yuv420p",
+                              interpolation="BILINEAR")  # fmt: skip
+    rgb = _scaled_rgb(frame, size, rotation)  # (height, width, 3)
+    return av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+
+
+def _scaled_rgb(frame: av.VideoFrame, size: tuple[int, int], rotation: int) -> np.ndarray:
+    """``frame`` scaled to the displayed ``size`` ``(height, width)``: uint8 ``(h, w, 3)``
+    RGB, turned upright by ``rotation`` (degrees counter-clockwise, ``VideoInfo.rotation``)."""
+    from f4d.data.decode import upright
+
+    height, width = size
+    if rotation % 180:  # stored on its side: scale to the sideways size, then turn
+        height, width = width, height
+    rgb = frame.to_ndarray(width=width, height=height, format="rgb24",
+                           interpolation="BILINEAR")  # fmt: skip
+    return upright(rgb, rotation)
+
+
 def _write_jpegs(
-    frames: Iterator[av.VideoFrame], temp: Path, size: tuple[int, int], options: PrepareOptions
+    frames: Iterator[av.VideoFrame],
+    temp: Path,
+    size: tuple[int, int],
+    options: PrepareOptions,
+    rotation: int = 0,
 ) -> int:
     from PIL import Image
 
-    height, width = size
     temp.mkdir(parents=True, exist_ok=True)
     count = 0
     for count, frame in enumerate(frames, start=1):
-        rgb = frame.to_ndarray(width=width, height=height, format="rgb24",
-                               interpolation="BILINEAR")  # fmt: skip
+        rgb = _scaled_rgb(frame, size, rotation)  # (h, w, 3)
         Image.fromarray(np.ascontiguousarray(rgb)).save(
             temp / f"{count:05d}.jpg", quality=options.jpeg_quality
         )

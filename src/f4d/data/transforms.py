@@ -85,7 +85,7 @@ def _as_frames(clip: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, int, int]
     return clip.flatten(0, 1).permute(0, 3, 1, 2), units, frames  # (U·T, 3, H, W)
 
 
-def _to_units(frames: torch.Tensor, units: int, length: int) -> torch.Tensor:
+def to_units(frames: torch.Tensor, units: int, length: int) -> torch.Tensor:
     """``(U·T, C, h, w)`` -> ``(U, C, T, h, w)``, contiguous."""
     _, c, h, w = frames.shape
     return frames.reshape(units, length, c, h, w).permute(0, 2, 1, 3, 4).contiguous()
@@ -181,7 +181,7 @@ class TrainTransform:
         if self.flip and rng.random() < 0.5:
             frames = frames.flip(-1)
             label = self.flip_label_map.get(label, label)
-        return _to_units(frames, units, length).unsqueeze(0), label
+        return to_units(frames, units, length).unsqueeze(0), label
 
 
 # --------------------------------------------------------------------------- testing
@@ -258,7 +258,7 @@ class TestTransform:
         else:
             boxes = [centre_crop_box(h, w, self.crop_size)]
         views = [
-            _to_units(resize_frames(frames[..., t : t + bh, l : l + bw], (self.size,) * 2),
+            to_units(resize_frames(frames[..., t : t + bh, l : l + bw], (self.size,) * 2),
                       units, length)
             for t, l, bh, bw in boxes
         ]  # fmt: skip

@@ -117,13 +117,11 @@ class FrameCache:
     def _get(self, path: Path, allow_truncated: bool) -> tuple[np.ndarray, Any]:
         key = (str(path), allow_truncated)
         if key not in self.videos:
-            from f4d.data.video import probe, read_frames
+            from f4d.data.decode import open_video
 
-            info = probe(path, allow_truncated=allow_truncated)
-            frames = read_frames(
-                path, np.arange(info.num_frames), allow_truncated=allow_truncated
-            )  # (F, H, W, 3)
-            self.videos[key] = frames, getattr(info, "truncation", None)
+            with open_video(path, allow_truncated=allow_truncated) as video:  # one open
+                frames = np.stack([f for _, f in video.iter_frames()])  # (F, H, W, 3)
+                self.videos[key] = frames, video.info.truncation
         return self.videos[key]
 
     def read(self, path: Path, indices: np.ndarray, *, allow_truncated: bool = False) -> np.ndarray:

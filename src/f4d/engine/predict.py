@@ -1,6 +1,6 @@
 """Top-k prediction for single video files, and attention explanations (``f4d predict``).
 
-One video at a time: ``probe`` -> ``sample_segments(mode="test")`` -> ``read_frames`` ->
+One video at a time, opened once: ``open_video`` -> ``sample_segments(mode="test")`` -> ``read`` ->
 :class:`~f4d.data.transforms.TestTransform` (short side to ``scale_size``, 1 or 3 crops) ->
 ``normalize`` -> model -> logits averaged over the ``V`` crops (views) -> softmax -> top-k.
 
@@ -17,40 +17,23 @@ video, so there are no extra temporal clips. Precedence: explicit ``units``/``cr
 the view mode's keys in the checkpoint's training config > the :class:`f4d.engine.config.DataConfig`
 defaults. ``crops=3`` always uses ``f4d test``'s three crops (``scale_size`` squares).
 
-``explain`` switches on ``record`` in the model's :class:`~f4d.nn.TemporalAttention` (TA) and
-:class:`~f4d.nn.SpatioTemporalAttention` (STA) modules, runs the clip's centre crop (one view,
-also when the prediction averages three) and writes, per video:
-
-- ``ta.png``: for every TA module, the map ``M_T`` ``(U, T')`` as a heat-map over units and frames
-  and as a line over the ``U·T'`` frame sequence (unit boundaries dashed);
-- ``sta_<i>.png`` / ``sta_<i>.gif`` for STA module ``i``: the map ``M_ST`` ``(U, T', H', W')``
-  upsampled (trilinear) to the clip's ``(U, T, h, w)``, min-max scaled over the whole clip,
-  coloured and blended over the sampled frames: a ``U`` rows × ``T`` columns grid and an
-  animation of ``U·T`` frames (a bar along the bottom shows the position in the clip);
-- ``explain.json``: the TA weights, each STA map's raw range, and the files written.
+``explain`` draws the attention maps of the clip's centre crop (:mod:`f4d.engine.explain`).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-import numpy as np
 import torch
-import torch.nn.functional as F
-from matplotlib.figure import Figure
 from omegaconf import OmegaConf
-from PIL import Image
 from torch import nn
 
+from f4d.data.decode import FrameFolder, VideoFile, open_video
 from f4d.data.sampling import sample_segments
 from f4d.data.transforms import IMAGENET_MEAN, IMAGENET_STD, TestTransform, normalize
-from f4d.data.video import VideoInfo, probe, read_frames
 from f4d.engine.checkpoint import (
     CheckpointError,
     load_for_inference,
@@ -58,13 +41,51 @@ from f4d.engine.checkpoint import (
     resolve_checkpoint,
 )
 from f4d.engine.config import DataConfig
-from f4d.nn import SpatioTemporalAttention, TemporalAttention
+from f4d.engine.explain import (  # re-exported: their public home was this module
+    attention_modules,
+    overlay_frames,
+    recording,
+    save_gif,
+    save_grid,
+    save_ta_plot,
+    sta_map,
+    ta_map,
+    upsample_map,
+    write_explanation,
+)
+
+__all__ = [
+    "ClipSettings",
+    "Prediction",
+    "Predictor",
+    "attention_modules",
+    "batch_probabilities",
+    "class_probabilities",
+    "clip_settings",
+    "decode_clip",
+    "explain_dirs",
+    "load_clip",
+    "load_predictor",
+    "overlay_frames",
+    "predict_clip",
+    "predict_video",
+    "predictions_table",
+    "recording",
+    "save_gif",
+    "save_grid",
+    "save_ta_plot",
+    "sta_map",
+    "ta_map",
+    "top_k",
+    "training_data_config",
+    "upsample_map",
+    "view_settings",
+    "with_views",
+    "write_explanation",
+]
 
 VIEW_MODES = ("single", "multi")
 CROP_COUNTS = (1, 3)
-GIF_FRAME_MS = 125
-OVERLAY_ALPHA = 0.5
-COLORMAP = "jet"
 
 
 @dataclass(frozen=True)
@@ -264,25 +285,32 @@ def load_clip(
     settings: ClipSettings,
     *,
     timeout_s: float | None = None,
-    info: VideoInfo | None = None,
     allow_truncated: bool = False,
 ) -> torch.Tensor:
-    """Decode and transform one video: uint8 ``(V, U, C, T, size, size)``, ``V = crops``.
+    """Open ``path`` once and decode it (:func:`decode_clip`): uint8 ``(V, U, C, T, s, s)``.
 
-    Crops come from :class:`~f4d.data.transforms.TestTransform` in view order left/top,
-    centre, right/bottom. Raises ``VideoDecodeError`` (a ``ValueError``) naming the file if it
-    cannot be read or decoding takes longer than ``timeout_s``, and its subclass
-    ``TruncatedVideoError`` for a truncated file unless ``allow_truncated`` (then the units
-    are spread over the part that decodes). ``info``: the file's
-    :func:`~f4d.data.video.probe` result when the caller already has it.
+    Raises ``VideoDecodeError`` (a ``ValueError``) naming the file if it cannot be read or
+    decoding takes longer than ``timeout_s``, and its subclass ``TruncatedVideoError`` for a
+    truncated file unless ``allow_truncated`` (then the units are spread over the part that
+    decodes).
     """
-    info = probe(path, allow_truncated=allow_truncated) if info is None else info
+    with open_video(path, allow_truncated=allow_truncated) as video:
+        return decode_clip(video, settings, timeout_s=timeout_s)
+
+
+def decode_clip(
+    video: VideoFile | FrameFolder, settings: ClipSettings, *, timeout_s: float | None = None
+) -> torch.Tensor:
+    """Sample and transform an open video: uint8 ``(V, U, C, T, size, size)``, ``V = crops``.
+
+    ``sample_segments(mode="test")`` over ``video.info.num_frames``, one read, then
+    :class:`~f4d.data.transforms.TestTransform`; crops in view order left/top, centre,
+    right/bottom. ``timeout_s`` bounds the decoding (``VideoDecodeError`` past it).
+    """
     indices = sample_segments(
-        info.num_frames, settings.units, settings.frames, settings.stride, mode="test"
+        video.info.num_frames, settings.units, settings.frames, settings.stride, mode="test"
     )  # (U, T)
-    frames = read_frames(
-        path, indices, timeout_s=timeout_s, allow_truncated=allow_truncated
-    )  # (U·T, H, W, 3)
+    frames = video.read(indices, timeout_s=timeout_s)  # (U·T, H, W, 3)
     clip = frames.reshape(settings.units, settings.frames, *frames.shape[1:])  # (U, T, H, W, 3)
     transform = TestTransform(
         size=settings.size, scale_size=settings.scale_size, num_crops=settings.crops,
@@ -336,13 +364,12 @@ def predict_video(
     unless ``allow_truncated``; then the prediction says why in ``truncated``.
     """
     predictor = with_views(predictor, views=views, crops=crops, units=units)
-    info = probe(path, allow_truncated=allow_truncated)
-    clip = load_clip(
-        path, predictor.settings, timeout_s=timeout_s, info=info, allow_truncated=allow_truncated
-    )  # (V, U, C, T, size, size)
+    with open_video(path, allow_truncated=allow_truncated) as video:  # one open per video
+        clip = decode_clip(video, predictor.settings, timeout_s=timeout_s)
+        truncation = video.info.truncation
     prediction = predict_clip(predictor, clip, str(path), topk=topk, explain_dir=explain_dir)
-    if info.truncation is not None:
-        prediction = replace(prediction, truncated=str(info.truncation))
+    if truncation is not None:
+        prediction = replace(prediction, truncated=str(truncation))
     return prediction
 
 
@@ -407,171 +434,6 @@ def explain_dirs(paths: Sequence[str | Path], out_dir: str | Path) -> list[Path]
     stems = [Path(p).stem or "video" for p in paths]
     repeated = {s for s in stems if stems.count(s) > 1}
     return [Path(out_dir) / (f"{i:02d}_{s}" if s in repeated else s) for i, s in enumerate(stems)]
-
-
-# ------------------------------------------------------------------------------ explaining
-
-
-def attention_modules(model: nn.Module) -> tuple[list[nn.Module], list[nn.Module]]:
-    """The model's TA and STA modules, in forward (registration) order."""
-    ta = [m for m in model.modules() if isinstance(m, TemporalAttention)]
-    sta = [m for m in model.modules() if isinstance(m, SpatioTemporalAttention)]
-    return ta, sta
-
-
-@contextmanager
-def recording(model: nn.Module) -> Iterator[tuple[list[nn.Module], list[nn.Module]]]:
-    """Switch ``record`` on for every TA/STA module of ``model``; restore it on exit."""
-    ta, sta = attention_modules(model)
-    modules = ta + sta
-    before = [m.record for m in modules]
-    for m in modules:
-        m.record = True
-    try:
-        yield ta, sta
-    finally:
-        for m, flag in zip(modules, before):
-            m.record = flag
-
-
-def write_explanation(
-    clip: torch.Tensor,
-    ta_modules: Sequence[nn.Module],
-    sta_modules: Sequence[nn.Module],
-    out_dir: Path,
-) -> list[Path]:
-    """Write the TA plot, STA grids/GIFs and ``explain.json`` for one clip ``(U, C, T, h, w)``.
-
-    Must be called after a forward pass with recording on. Raises ``ValueError`` if the model
-    has neither TA nor STA modules.
-    """
-    if not ta_modules and not sta_modules:
-        raise ValueError(
-            "the model has no TemporalAttention (TA) or SpatioTemporalAttention (STA) modules, "
-            "so there is no attention to explain (F4D models with attention have them)"
-        )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    units = clip.shape[0]
-    frames = clip.permute(0, 2, 3, 4, 1).numpy()  # (U, T, h, w, 3) uint8
-    summary: dict[str, Any] = {"units": units, "frames_per_unit": int(clip.shape[2])}
-    files: list[Path] = []
-    if ta_modules:
-        ta_maps = [ta_map(m, units) for m in ta_modules]
-        files.append(save_ta_plot(ta_maps, out_dir / "ta.png"))
-        summary["ta"] = [m.tolist() for m in ta_maps]
-    summary["sta"] = []
-    for i, module in enumerate(sta_modules):
-        raw = sta_map(module, units)
-        overlay = overlay_frames(frames, upsample_map(raw, frames.shape[1:4]))
-        files.append(save_grid(overlay, out_dir / f"sta_{i}.png"))
-        files.append(save_gif(overlay, out_dir / f"sta_{i}.gif"))
-        summary["sta"].append({"shape": list(raw.shape), "min": float(raw.min()),
-                               "max": float(raw.max())})  # fmt: skip
-    summary["files"] = [p.name for p in files]
-    json_path = out_dir / "explain.json"
-    json_path.write_text(json.dumps(summary, indent=2))
-    return [*files, json_path]
-
-
-def ta_map(module: nn.Module, units: int) -> np.ndarray:
-    """The first video's TA map ``M_T`` as ``(U, T')`` from ``last_map`` ``(B, 1, U, T', 1, 1)``."""
-    last = _last_map(module)
-    if last.dim() != 6 or last.shape[2] != units:
-        raise ValueError(f"TA map of shape {tuple(last.shape)} does not have U={units} units")
-    return last[0, 0, :, :, 0, 0].float().cpu().numpy()
-
-
-def sta_map(module: nn.Module, units: int) -> np.ndarray:
-    """The first video's STA map ``(U, T', H', W')`` from ``last_map`` ``(B·U, 1, T', H', W')``."""
-    last = _last_map(module)
-    if last.dim() != 5 or last.shape[0] < units:
-        raise ValueError(f"STA map of shape {tuple(last.shape)} holds fewer than U={units} rows")
-    return last[:units, 0].float().cpu().numpy()
-
-
-def _last_map(module: nn.Module) -> torch.Tensor:
-    last = getattr(module, "last_map", None)
-    if last is None:
-        raise RuntimeError(f"{type(module).__name__} recorded no map; run a forward pass first")
-    return last
-
-
-def upsample_map(maps: np.ndarray, size: tuple[int, int, int]) -> np.ndarray:
-    """Trilinear resize of ``(U, T', H', W')`` to ``(U, T, h, w)``, min-max scaled to [0, 1]."""
-    grid = torch.from_numpy(maps).float()[:, None]  # (U, 1, T', H', W')
-    up = F.interpolate(grid, size=size, mode="trilinear", align_corners=False)[:, 0]
-    low, high = float(up.min()), float(up.max())
-    scaled = (up - low) / (high - low) if high > low else torch.zeros_like(up)
-    return scaled.numpy()  # (U, T, h, w)
-
-
-def overlay_frames(frames: np.ndarray, heat: np.ndarray) -> np.ndarray:
-    """Blend colour-mapped ``heat`` ``(U, T, h, w)`` in [0, 1] over frames ``(U, T, h, w, 3)``."""
-    colours = matplotlib.colormaps[COLORMAP](heat)[..., :3] * 255.0  # (U, T, h, w, 3)
-    mixed = (1.0 - OVERLAY_ALPHA) * frames.astype(np.float64) + OVERLAY_ALPHA * colours
-    return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
-
-
-def save_grid(images: np.ndarray, path: Path, gap: int = 2) -> Path:
-    """Tile ``(U, T, h, w, 3)`` uint8 images as U rows × T columns (``gap`` px white lines)."""
-    units, length, h, w, _ = images.shape
-    canvas = np.full((units * (h + gap) - gap, length * (w + gap) - gap, 3), 255, np.uint8)
-    for u in range(units):
-        for t in range(length):
-            top, left = u * (h + gap), t * (w + gap)
-            canvas[top : top + h, left : left + w] = images[u, t]
-    Image.fromarray(canvas).save(path, format="PNG")
-    return path
-
-
-def save_gif(images: np.ndarray, path: Path) -> Path:
-    """Animate ``(U, T, h, w, 3)`` as ``U·T`` GIF frames with a progress bar along the bottom."""
-    sequence = images.reshape(-1, *images.shape[2:])  # (U·T, h, w, 3)
-    count, h, w = sequence.shape[:3]
-    bar = max(2, h // 32)
-    pictures = []
-    for i, image in enumerate(sequence):
-        framed = np.concatenate([image, np.zeros((bar, w, 3), np.uint8)])
-        framed[h:, : max(1, round(w * (i + 1) / count))] = 255
-        pictures.append(Image.fromarray(framed))
-    pictures[0].save(
-        path, format="GIF", save_all=True, append_images=pictures[1:], duration=GIF_FRAME_MS,
-        loop=0, disposal=1,
-    )  # fmt: skip
-    return path
-
-
-def save_ta_plot(maps: Sequence[np.ndarray], path: Path) -> Path:
-    """Heat-map ``(U, T')`` and line over the ``U·T'`` sequence for each TA module's map."""
-    fig = Figure(figsize=(10, 2.8 * len(maps)))
-    axes = fig.subplots(len(maps), 2, squeeze=False)
-    for row, weights in enumerate(maps):
-        _ta_heatmap(fig, axes[row, 0], weights, title=f"TA module {row}: M_T over units × frames")
-        _ta_line(axes[row, 1], weights, title=f"TA module {row}: M_T along the video")
-    fig.tight_layout()
-    fig.savefig(path, format="png", dpi=100)
-    return path
-
-
-def _ta_heatmap(fig: Figure, ax: Any, weights: np.ndarray, *, title: str) -> None:
-    image = ax.imshow(weights, aspect="auto", cmap="viridis", interpolation="nearest")
-    fig.colorbar(image, ax=ax)
-    ax.set_xlabel("frame t (feature time)")
-    ax.set_ylabel("action unit u")
-    ax.set_xticks(range(weights.shape[1]))
-    ax.set_yticks(range(weights.shape[0]))
-    ax.set_title(title, fontsize=9)
-
-
-def _ta_line(ax: Any, weights: np.ndarray, *, title: str) -> None:
-    units, length = weights.shape
-    ax.plot(np.arange(units * length), weights.reshape(-1), marker="o", markersize=3)
-    for u in range(1, units):
-        ax.axvline(u * length - 0.5, color="grey", linestyle="--", linewidth=0.8)
-    ax.set_xlabel("frame index u·T' + t")
-    ax.set_ylabel("attention weight")
-    ax.set_title(title, fontsize=9)
-    ax.grid(True, alpha=0.3)
 
 
 def predictions_table(predictions: Sequence[Prediction]) -> str:

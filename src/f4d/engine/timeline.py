@@ -39,6 +39,7 @@ import itertools
 import json
 import math
 import statistics
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -48,9 +49,17 @@ from typing import Any
 import numpy as np
 import torch
 
+from f4d.data.decode import (
+    FrameFolder,
+    TruncatedVideoError,
+    VideoDecodeError,
+    VideoFile,
+    VideoInfo,
+    open_video,
+    probe,
+)
 from f4d.data.sampling import sample_segments
 from f4d.data.transforms import TestTransform
-from f4d.data.video import TruncatedVideoError, VideoDecodeError, VideoInfo, probe
 from f4d.engine.predict import Predictor, batch_probabilities, top_k, with_views
 from f4d.errors import InputError, OptionError
 
@@ -209,11 +218,30 @@ def _open_stream(
 ) -> tuple[VideoInfo, Iterator[tuple[int, np.ndarray]]]:
     """The one place the timeline decodes: ``(info, frames (index, uint8 (H, W, 3)))``.
 
-    TEMPORARY: built on :mod:`f4d.data.stream` until the one reader's streaming API lands.
+    Opens ``path`` once with the one reader (:func:`f4d.data.decode.open_video`) and streams
+    it front to back (``iter_frames``: upright frames, frame ``i`` as a random-access read of
+    ``i`` gives it). With ``allow_truncated``, a decoder that fails before the frames the
+    header promises just ends the stream (the timeline is then made up to where it ended);
+    past ``timeout_s`` seconds, `VideoDecodeError`.
     """
-    from f4d.data.stream import stream_frames
+    video = open_video(path, allow_truncated=allow_truncated)
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    return video.info, _stream(video, allow_truncated, deadline)
 
-    return stream_frames(path, allow_truncated=allow_truncated, timeout_s=timeout_s)
+
+def _stream(
+    video: VideoFile | FrameFolder, allow_truncated: bool, deadline: float | None
+) -> Iterator[tuple[int, np.ndarray]]:
+    """``video.iter_frames()`` under a deadline; closes ``video`` when done."""
+    with video:
+        try:
+            for index, frame in video.iter_frames():
+                if deadline is not None and time.monotonic() > deadline:
+                    raise VideoDecodeError(video.path, "decoding ran past the time limit")
+                yield index, frame
+        except TruncatedVideoError:
+            if not allow_truncated:
+                raise
 
 
 @dataclass

@@ -23,7 +23,8 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from f4d.engine.predict import Predictor, attention_modules, view_settings, with_views
+from f4d.engine.explain import attention_modules
+from f4d.engine.predict import Predictor, view_settings, with_views
 from f4d.serve.errors import ApiError
 from f4d.serve.files import PrivateFolder
 from f4d.serve.schemas import (

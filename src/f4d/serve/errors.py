@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from f4d.data.video import TruncatedVideoError, VideoDecodeError
+from f4d.data.decode import TruncatedVideoError, VideoDecodeError
 from f4d.errors import F4DError
 
 # Absolute paths in a reason from FFmpeg or the decoder (quoted or bare).

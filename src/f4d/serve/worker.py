@@ -31,12 +31,12 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from f4d.data.video import VideoDecodeError, VideoInfo, probe
+from f4d.data.decode import VideoDecodeError, VideoInfo, open_video
 from f4d.engine.predict import (
     Prediction,
     Predictor,
     batch_probabilities,
-    load_clip,
+    decode_clip,
     predict_clip,
     top_k,
 )
@@ -169,23 +169,23 @@ class InferenceService:
     # ------------------------------------------------------------------ decode threads
 
     def _decode(self, job: Job) -> None:
-        """Probe, check the limits, decode and transform (runs on a decode thread)."""
+        """Open once, check the limits, decode and transform (runs on a decode thread)."""
         start = time.perf_counter()
         limits = self.limits
         try:
-            info = probe(job.path)
-            self.check_limits(info)
-            job.clip = load_clip(
-                job.path, job.predictor.settings, timeout_s=limits.decode_timeout_s, info=info
-            )  # (V, U, C, T, size, size)
+            with open_video(job.path) as video:
+                self._check_limits(video.info)
+                job.clip = decode_clip(
+                    video, job.predictor.settings, timeout_s=limits.decode_timeout_s
+                )  # (V, U, C, T, size, size)
         except VideoDecodeError as err:
             raise decode_error(err, limit_s=limits.decode_timeout_s) from None
         except F4DError as err:  # another user-caused error about this upload
             raise input_error(err) from None
         job.timings["decode_ms"] = _ms(time.perf_counter() - start)
 
-    def check_limits(self, info: VideoInfo) -> None:
-        """Refuse (422) a video over the frame-count or frame-size limit."""
+    def _check_limits(self, info: VideoInfo) -> None:
+        """`ApiError` 422 for a video with more frames or longer sides than allowed."""
         limits = self.limits
         if info.num_frames > limits.max_frames:
             raise ApiError(
@@ -228,7 +228,7 @@ class InferenceService:
         try:
             return predict_timeline(
                 predictor, path, timeout_s=limits.decode_timeout_s,
-                check_info=self.check_limits, **options,
+                check_info=self._check_limits, **options,
             )  # fmt: skip
         except OptionError as err:
             raise ApiError(422, "invalid_option", str(err)) from None

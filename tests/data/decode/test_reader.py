@@ -1,4 +1,4 @@
-"""Decoding: the shared real videos, tiny generated clips, frame folders, and every error path."""
+"""The one reader (f4d.data.decode): real videos, tiny generated clips, frame folders, errors."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import f4d.data.video as video
-from f4d.data.video import TruncatedVideoError, VideoDecodeError, VideoInfo, probe, read_frames
+from f4d.data.decode import TruncatedVideoError, VideoDecodeError, VideoInfo, probe, read_frames
+from f4d.data.decode.video_file import VideoFile
 
 # name -> (frames, fps, width, height), from the shared real-data README.
 REAL_VIDEOS = {
@@ -105,14 +105,14 @@ def test_seek_decodes_only_the_frames_needed(tmp_path, monkeypatch):
     path = _write(tmp_path / "noisy.mp4", noisy, "libx264", H264)
     full = read_frames(path, np.arange(48))
     decoded = []
-    original = video._decoded
+    original = VideoFile._frames_from
 
     def counting(*args, **kwargs):
         for frame in original(*args, **kwargs):
             decoded.append(frame)
             yield frame
 
-    monkeypatch.setattr(video, "_decoded", counting)
+    monkeypatch.setattr(VideoFile, "_frames_from", counting)
     np.testing.assert_array_equal(read_frames(path, [42, 41]), full[[42, 41]])
     assert len(decoded) <= 4  # keyframe 40, then 41, 42 (keyint 4), not 43 frames
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import f4d.data.bench as bench
+import f4d.bench.data as bench
 from f4d.data.annotations import DatasetIndex
 
 

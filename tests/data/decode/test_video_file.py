@@ -1,4 +1,5 @@
-"""One-open reader (f4d.data.reader): same frames and counts as f4d.data.video, keyframe runs."""
+"""One open per video (f4d.data.decode.open_video): the counts and frames of probe/read_frames,
+keyframe runs, open-once in the dataset."""
 
 from __future__ import annotations
 
@@ -6,13 +7,19 @@ import av
 import numpy as np
 import pytest
 
-import f4d.data.reader as reader
 from f4d.data.annotations import DatasetIndex, VideoRecord
 from f4d.data.dataset import VideoDataset
-from f4d.data.reader import FrameFolder, VideoFile, open_video
+from f4d.data.decode import (
+    FrameFolder,
+    TruncatedVideoError,
+    VideoDecodeError,
+    open_video,
+    probe,
+    read_frames,
+)
+from f4d.data.decode.video_file import VideoFile
 from f4d.data.transforms import TrainTransform
-from f4d.data.video import TruncatedVideoError, VideoDecodeError, probe, read_frames
-from tests.data.test_video import H264, REAL_VIDEOS, _write
+from tests.data.decode.test_reader import H264, REAL_VIDEOS, _write
 
 
 @pytest.mark.parametrize("threads", [1, 0])
@@ -33,21 +40,21 @@ def test_keyframe_runs_restart_only_past_the_previous_run(tmp_path, monkeypatch)
     path = _write(tmp_path / "noisy.mp4", noisy, "libx264", H264)  # keyframe every 4 frames
     full = read_frames(path, np.arange(48))
     with open_video(path) as video:
-        runs = video.plan([1, 2, 3, 4, 5, 12, 14, 30, 47])
-        starts = [video.order[r.start] for r in runs]
+        runs = video.timeline.plan([1, 2, 3, 4, 5, 12, 14, 30, 47])
+        starts = [video.timeline.index[r.start] for r in runs]
         # 4 is a keyframe after 3: a new run; 5 continues it (its keyframe 4 is already
         # decoded); 12 starts at itself, not at keyframe 8; 14 shares 12's run.
         assert starts == [0, 4, 12, 28, 44]
         assert [r.wanted for r in runs] == [(1, 2, 3), (4, 5), (12, 14), (30,), (47,)]
         decoded = []
-        original = VideoFile._decode_from
+        original = VideoFile._frames_from
 
-        def counting(self, start, deadline, wanted=None):
+        def counting(self, start, deadline, wanted):
             for frame in original(self, start, deadline, wanted):
                 decoded.append(frame)
                 yield frame
 
-        monkeypatch.setattr(VideoFile, "_decode_from", counting)
+        monkeypatch.setattr(VideoFile, "_frames_from", counting)
         np.testing.assert_array_equal(video.read([42, 9, 41]), full[[42, 9, 41]])
     # 8, 9 and 40, 41, 42 at most (frames nothing refers to may be dropped): not 43 frames.
     assert {9, 41, 42} <= {round(f.pts * f.time_base * 12) for f in decoded}
@@ -96,7 +103,7 @@ def test_dataset_opens_each_video_once_and_matches_the_two_call_path(realdata, m
         opened.append(args[0])
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(reader.av, "open", counting_open)
+    monkeypatch.setattr(av, "open", counting_open)
     fast = VideoDataset(index, transform=transform, **settings)
     for i in range(len(index)):
         assert fast[i]["video"].equal(expected[i])

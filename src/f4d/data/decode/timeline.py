@@ -1,0 +1,131 @@
+"""The packet table of an open file, the timestamp -> frame index mapping, the keyframe plan.
+
+Frame index (one rule for every read, random or streamed):
+    Frame ``i`` is the ``i``-th frame in presentation order. For files whose timestamps can be
+    trusted (:data:`SEEKABLE_FORMATS`, every video packet stamped) the index of a packet is
+    its **rank** among the packets' presentation timestamps (ties: demux order). Where
+    ``round((pts - start_time) * time_base * fps)`` numbers the frames ``0..n-1`` without a gap
+    or a collision (every constant-frame-rate file, whatever its ``start_time``) the rank is
+    that same number; where it does not (variable frame rate, duplicated timestamps), two
+    frames never share an index and none is skipped, and a sequential decode (which counts
+    frames) gives the same numbering. Other containers (AVI: packed B-frames carry no usable
+    timestamps) are read by counting decoded frames from the start.
+
+Keyframe plan:
+    The wanted frames (sorted) are grouped into runs; a new run starts (decoder flushed, fed
+    from the keyframe at or before its first frame) whenever that keyframe lies after the
+    previous run's last frame; otherwise decoding simply continues.
+
+Memory:
+    The table keeps each video packet's timestamps and keyframe flag. Packet payloads are kept
+    too, so that reads need no demuxing, while their total stays under
+    :data:`PACKET_BUDGET_BYTES`; past it none are kept and reads seek instead (long videos).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import av
+
+__all__ = ["PACKET_BUDGET_BYTES", "SEEKABLE_FORMATS", "PacketTable", "Run", "Timeline"]
+
+# Container formats (PyAV `format.name`) whose timestamps are reliable enough to seek by.
+SEEKABLE_FORMATS = ("mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm")
+# Packet payloads kept in memory per open file at most (a few minutes of 720p).
+PACKET_BUDGET_BYTES = 48 * 2**20
+
+
+class PacketTable:
+    """The non-empty video packets of one file, in decode order (filled by a demux pass).
+
+    ``pts``, ``dts``, ``keyframe``: per packet; ``payload``: the packets themselves, or None
+    once their total size passed ``budget`` bytes.
+    """
+
+    def __init__(self, budget: int | None = None) -> None:
+        self.budget = PACKET_BUDGET_BYTES if budget is None else budget
+        self.pts: list[int | None] = []
+        self.dts: list[int | None] = []
+        self.keyframe: list[bool] = []
+        self.payload: list[av.Packet] | None = []
+        self.bytes = 0
+
+    def append(self, packet: av.Packet) -> None:
+        self.pts.append(packet.pts)
+        self.dts.append(packet.dts)
+        self.keyframe.append(bool(packet.is_keyframe))
+        self.bytes += packet.size
+        if self.payload is not None and self.bytes > self.budget:
+            self.payload = None  # seek instead
+        if self.payload is not None:
+            self.payload.append(packet)
+
+    def __len__(self) -> int:
+        return len(self.pts)
+
+
+@dataclass(frozen=True)
+class Run:
+    """Decode from packet ``start`` until every frame of ``wanted`` (sorted) has come out."""
+
+    start: int
+    wanted: tuple[int, ...]
+
+
+class Timeline:
+    """Frame index of every packet and of every decoded frame (see the module's rule)."""
+
+    def __init__(self, table: PacketTable) -> None:
+        stamps: list[int] = [p for p in table.pts if p is not None]
+        if len(stamps) != len(table.pts):
+            raise ValueError("every packet needs a presentation timestamp")
+        order = sorted(range(len(stamps)), key=lambda p: (stamps[p], p))
+        self.index = [0] * len(stamps)  # packet position -> frame index
+        self.first: dict[int, int] = {}  # pts -> lowest frame index with that pts
+        for rank, position in enumerate(order):
+            self.index[position] = rank
+            self.first.setdefault(stamps[position], rank)
+        self.repeats = len(self.first) < len(stamps)  # some timestamp is duplicated
+        self.keys = sorted((self.index[p], p) for p, key in enumerate(table.keyframe) if key)
+        # A seek lands on a keyframe: where each keyframe's (dts, pts) sits in the table.
+        keys = [p for p, key in enumerate(table.keyframe) if key]
+        self.key_position = {(table.dts[p], stamps[p]): p for p in keys}
+
+    def frame_indexer(self) -> Callable[[int | None], int | None]:
+        """A fresh ``pts -> frame index`` for one decode pass (None: not a packet's timestamp).
+
+        Frames sharing a timestamp take its ranks in the order they come out.
+        """
+        seen: Counter[int] = Counter()
+
+        def index_of(pts: int | None) -> int | None:
+            if pts is None or pts not in self.first:
+                return None
+            seen[pts] += 1
+            return self.first[pts] + seen[pts] - 1
+
+        return index_of
+
+    def keyframe_before(self, index: int) -> int | None:
+        """Packet position of the keyframe at or before frame ``index`` (None: there is none)."""
+        k = bisect.bisect_right([i for i, _ in self.keys], index) - 1
+        return None if k < 0 else self.keys[k][1]
+
+    def plan(self, wanted: list[int]) -> list[Run] | None:
+        """The runs that decode ``wanted`` (sorted, unique); None without a keyframe before
+        the first wanted frame."""
+        key_index = [k for k, _ in self.keys]
+        runs: list[tuple[int, list[int]]] = []
+        for w in wanted:
+            k = bisect.bisect_right(key_index, w) - 1
+            if k < 0:
+                return None
+            if runs and key_index[k] <= runs[-1][1][-1]:
+                runs[-1][1].append(w)  # that keyframe is already behind us: keep decoding
+            else:
+                runs.append((self.keys[k][1], [w]))
+        return [Run(start, tuple(ws)) for start, ws in runs]
