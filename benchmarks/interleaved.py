@@ -1,7 +1,7 @@
 """Side-by-side CPU/GPU timing in interleaved rounds, one process per model.
 
 Each model lives in its own worker process (so each keeps the allocator settings it ships with,
-e.g. f4d's THP_MEM_ALLOC_ENABLE, and no model warms another's caches); the driver asks one worker
+e.g. f4d's tune_process(), and no model warms another's caches); the driver asks one worker
 at a time for one timed step, round after round, so slow drifts of the machine hit every model
 alike. Report: median and minimum seconds per step, videos/s and the ratio to the first model.
 
@@ -36,7 +36,9 @@ def _worker(spec: str, train: bool, shape: list[int], path: list[str]) -> None:
     sys.path[:0] = path
     size, frames, units, batch = shape
     if ":" not in name:
-        import f4d  # noqa: F401  (imported before torch, as the f4d command does)
+        from f4d.runtime import tune_process
+
+        tune_process()  # before torch, as the f4d command does
     import torch
 
     torch.manual_seed(0)

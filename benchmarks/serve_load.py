@@ -21,20 +21,30 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from f4d.data.synthetic import write_mp4
+from f4d.engine.checkpoint import save_checkpoint
+from f4d.engine.predict import load_predictor, predict_video
+from f4d.models import create_model
+from f4d.serve.load import LoadCase, run_load, start_server
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # tests.engine.test_predict.make_video: the tiny test clips
-
-from tests.engine.test_predict import make_video  # noqa: E402
-
-from f4d.engine.checkpoint import save_checkpoint  # noqa: E402
-from f4d.engine.predict import load_predictor, predict_video  # noqa: E402
-from f4d.models import create_model  # noqa: E402
-from f4d.serve.load import LoadCase, run_load, start_server  # noqa: E402
-
 REALDATA = REPO.parent / "shared" / "realdata" / "videos"
 CLASSES = ["push left", "push right", "lift", "drop", "spin"]
+
+
+def make_video(path: Path, *, frames: int = 24, height: int = 40, width: int = 48) -> Path:
+    """A tiny clip: a bright square moving right over a gradient, ``frames`` long (H.264,
+    written by the library's own encoder; the benchmark imports nothing from the tests)."""
+    base = np.linspace(0, 120, width, dtype=np.uint8)[None, :, None].repeat(height, 0)
+    video = np.repeat(base, 3, axis=2)[None].repeat(frames, 0)  # (F, H, W, 3)
+    for i in range(frames):
+        left = (i * 2) % (width - 10)
+        video[i, 15:25, left : left + 10] = (250, 200, 40)
+    write_mp4(path, video, fps=12)
+    return path
 
 
 def make_checkpoint(folder: Path, model: str, size: int, units: int) -> Path:

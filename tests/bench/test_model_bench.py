@@ -33,6 +33,11 @@ def test_times_are_positive_and_throughput_is_batch_over_median(report: dict) ->
             assert len(data["times_s"]) == TINY.repeats
             assert min(data["times_s"]) > 0
             assert data["videos_per_s"] == pytest.approx(TINY.batch / data["median_s"])
+            times = sorted(data["times_s"])
+            assert (data["min_s"], data["max_s"]) == (times[0], times[-1])
+            assert data["videos_per_s_min"] == pytest.approx(TINY.batch / times[-1])
+            assert data["videos_per_s_max"] == pytest.approx(TINY.batch / times[0])
+            assert data["spread"] == pytest.approx((times[-1] - times[0]) / data["median_s"])
             assert data["achieved_tflops"] > 0 and data["peak_share"] is None  # CPU: no peak
 
 

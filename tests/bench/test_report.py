@@ -6,7 +6,13 @@ import json
 
 import pytest
 
-from f4d.bench.report import markdown_from_files, markdown_table, model_rows, rich_table
+from f4d.bench.report import (
+    markdown_from_files,
+    markdown_table,
+    model_rows,
+    rich_table,
+    spread_warnings,
+)
 from f4d.errors import InputError
 
 REPORT = {
@@ -36,6 +42,26 @@ def test_model_rows_format_ratios_shares_and_errors() -> None:
     assert rows[1][6] == "12.000 (1.2%)"
     assert rows[1][7] == "-"  # no training phase measured
     assert rows[2][1].startswith("error: OutOfMemoryError")
+
+
+def test_spread_is_shown_and_a_wide_one_warned_about() -> None:
+    """Issue 27 item 8: identical runs gave 7, 93 and 446 videos/s; the median alone hid it."""
+    from f4d.bench.timing import spread
+
+    times = [16 / 446, 16 / 93, 16 / 7]  # batch 16
+    stats = spread(times)
+    assert stats["median_s"] == times[1] and stats["wide_spread"] is True
+    assert stats["spread"] == pytest.approx((16 / 7 - 16 / 446) / (16 / 93))
+    assert spread([1.0, 1.1, 1.2])["wide_spread"] is False  # 20%
+    inference = {"videos_per_s": 93.0, "videos_per_s_min": 7.0, "videos_per_s_max": 446.0,
+                 **stats}  # fmt: skip
+    report = {**REPORT, "results": [{"model": "f4d_r50", "params": 1, "macs_per_video": 1,
+                                     "inference": inference}]}  # fmt: skip
+    assert model_rows(report)[0][4] == "93.00 [7-446] !"
+    (warning,) = spread_warnings(report)
+    assert warning.startswith("warning: f4d_r50 inference: the 5 timed calls ranged 7-446")
+    assert "median of 93" in warning and "busy" in warning
+    assert spread_warnings(REPORT) == []
 
 
 def test_markdown_table_has_caption_with_card_and_settings(tmp_path) -> None:

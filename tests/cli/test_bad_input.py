@@ -65,7 +65,7 @@ ROWS = [
      "--workers"),
     ("data prepare", ["data", "prepare", "{d}/ds", "{d}/ds/out"], USAGE, "must not be SRC"),
     # f4d train
-    ("train", ["train", "{d}/nope.yaml"], CONFIG, "nope.yaml"),
+    ("train", ["train", "{d}/nope.yaml"], USAGE, "no such file or folder: '{d}/nope.yaml'"),
     ("train", ["train", "{d}/empty.yaml"], CONFIG, "empty.yaml: data.root is required"),
     ("train", ["train", "{d}/list.yaml"], CONFIG, "list.yaml"),
     ("train", ["train", "{d}/model.pt"], CONFIG, "model.pt: not valid YAML"),
@@ -81,13 +81,13 @@ ROWS = [
      INPUT, "model.pretrained_2d="),
     ("train", ["train", "{d}/ok.yaml", "run.init_from={d}/model.pt"], INPUT, "pickled PyTorch"),
     # f4d test
-    ("test", ["test", "{d}/nope.yaml"], CONFIG, "nope.yaml"),
+    ("test", ["test", "{d}/nope.yaml"], USAGE, "no such file or folder: '{d}/nope.yaml'"),
     ("test", ["test", "{d}/ok.yaml", "checkpoint={d}/nope"], INPUT, "no checkpoint at"),
     ("test", ["test", "{d}/ok.yaml", "checkpoint={d}/model.pt"], INPUT, "pickled PyTorch file"),
     ("test", ["test", "{d}/ok.yaml", "data.test_units=0"], CONFIG, "data.test_units=0"),
     ("test", ["test", "{d}/ok.yaml", "test.views=nope"], CONFIG, "test.views"),
     # f4d predict
-    ("predict", ["predict", "{d}/nope.mp4", "--checkpoint", "{d}/ckpt"], FAILED, "nope.mp4"),
+    ("predict", ["predict", "{d}/nope.mp4", "--checkpoint", "{d}/ckpt"], USAGE, "nope.mp4"),
     ("predict", ["predict", "{d}/empty.mp4", "--checkpoint", "{d}/ckpt"], FAILED, "empty.mp4"),
     ("predict", ["predict", "{d}/notes.txt", "--checkpoint", "{d}/ckpt"], FAILED, "notes.txt"),
     ("predict", ["predict", "x.mp4", "--checkpoint", "{d}/nope"], INPUT, "no checkpoint at"),
@@ -108,15 +108,15 @@ ROWS = [
      USAGE, "argument --explain"),
     ("predict", ["predict", "x.mp4", "--checkpoint", "{d}/ckpt", "--device", "cuda:7"], USAGE,
      "argument --device"),
-    ("predict", ["predict", "x.mp4", "--checkpoint", "{d}/ckpt", "--timeline", "--window", "0"],
+    ("predict", ["predict", "{d}/empty.mp4", "--checkpoint", "{d}/ckpt", "--timeline", "--window", "0"],
      USAGE, "argument --window"),
-    ("predict", ["predict", "x.mp4", "--checkpoint", "{d}/ckpt", "--timeline", "--hop", "-1"],
+    ("predict", ["predict", "{d}/empty.mp4", "--checkpoint", "{d}/ckpt", "--timeline", "--hop", "-1"],
      USAGE, "argument --hop"),
-    ("predict", ["predict", "x.mp4", "--checkpoint", "{d}/ckpt", "--timeline", "--hop", "x"],
+    ("predict", ["predict", "{d}/empty.mp4", "--checkpoint", "{d}/ckpt", "--timeline", "--hop", "x"],
      USAGE, "argument --hop"),
-    ("predict", ["predict", "x.mp4", "--checkpoint", "{d}/ckpt", "--window", "2"], USAGE,
+    ("predict", ["predict", "{d}/empty.mp4", "--checkpoint", "{d}/ckpt", "--window", "2"], USAGE,
      "--window need --timeline"),
-    ("predict", ["predict", "x.mp4", "y.mp4", "--checkpoint", "{d}/ckpt", "--timeline"], USAGE,
+    ("predict", ["predict", "{d}/empty.mp4", "{d}/notes.txt", "--checkpoint", "{d}/ckpt", "--timeline"], USAGE,
      "--timeline takes one VIDEO"),
     ("predict", ["predict", "{d}/empty.mp4", "--checkpoint", "{d}/ckpt", "--timeline"], FAILED,
      "empty.mp4"),
@@ -204,6 +204,7 @@ def bad(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (d / name).touch()
     torch.save({"weight": torch.zeros(2)}, d / "model.pt")
     (d / "notes.txt").write_text("not a video, not a checkpoint\n")
+    (d / "x.mp4").write_text("a video that is never opened: the checkpoint fails first\n")
     (d / "list.yaml").write_text("- a\n- b\n")
     (d / "list.json").write_text("[1, 2]\n")
     generate(d / "ds", num_train=4, num_test=2, size=16, frames=8, units=4, num_classes=4,

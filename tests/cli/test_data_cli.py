@@ -57,8 +57,10 @@ def test_yaml_config_and_split(folder_dataset, tmp_path, capsys):
         f"data:\n  format: csv\n  root: {folder_dataset}\n  val_list: {tmp_path / 'val.csv'}\n"
         "  frames: 8\n  stride: 8\n"
     )
-    assert main(["data", "check", str(config), "--split", "val"]) == 1  # 52 < 64: short
-    assert "short 1" in capsys.readouterr().out
+    # 52 < 64 frames: short, a warning only (issue 27 item 7): a clean set of short clips passes
+    assert main(["data", "check", str(config), "--split", "val"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "short 1" in out and "the short ones are a warning" in out and "bad videos" not in out
     assert main(["data", "check", str(config), "--split", "val", "--stride", "2"]) == 0
 
 

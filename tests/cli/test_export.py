@@ -40,3 +40,37 @@ def test_export_needs_exactly_one_source(tmp_path, capsys) -> None:
     assert "f4d export: error: give either a CHECKPOINT or --model" in capsys.readouterr().err
     assert main(["export", "--model", "f4d_tiny", "--out", str(tmp_path / "x.onnx")]) == 2
     assert "--model needs --num-classes" in capsys.readouterr().err
+
+
+def test_export_without_the_extra_names_the_pip_command(tmp_path, capsys, monkeypatch) -> None:
+    """Issue 27 item 8: not "No module named 'onnxscript'" but `pip install 'f4d[export]'`."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "onnxscript" else real(name, *a),
+    )
+    out = tmp_path / "tiny.onnx"
+    args = ["export", "--model", "tsn_tiny", "--num-classes", "4", "--out", str(out)]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "not installed: onnxscript" in err and "pip install 'f4d[export]'" in err
+    assert "Traceback" not in err and not out.exists()
+    torchscript = [*args[:-2], "--out", str(tmp_path / "tiny.pt"), "--format", "torchscript"]
+    assert main([*torchscript, "--units", "2", "--frames", "2", "--size", "16"]) == 0
+
+
+def test_onnx_export_logs_no_torchvision_notes(tmp_path, capsys, caplog) -> None:
+    """Issue 27 item 8: torch's four "torchvision is not installed" warnings are dropped."""
+    import logging
+
+    out = tmp_path / "tiny.onnx"
+    args = ["export", "--model", "tsn_tiny", "--num-classes", "4", "--out", str(out),
+            "--exporter", "dynamo", "--units", "2", "--frames", "2", "--size", "16",
+            "--no-verify"]  # fmt: skip
+    with caplog.at_level(logging.WARNING):
+        assert main(args) == 0
+    printed = caplog.text + "".join(capsys.readouterr())
+    assert "onnx via dynamo" in printed and "torchvision" not in printed

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from f4d.cli.guard import call_command, describe_error
-from f4d.data.annotations import AnnotationError
 from f4d.data.dataset import ShortVideoError, TooManyBadVideos
+from f4d.data.formats import AnnotationError
 from f4d.data.video import VideoDecodeError
 from f4d.engine.checkpoint import CheckpointError
 from f4d.engine.config import ConfigError

@@ -47,13 +47,32 @@ def test_table_output_names_classes(assets, capsys):
 
 
 def test_bad_video_is_named_and_exit_is_1(assets, tmp_path, capsys):
+    """Issue 27 item 5: the JSON has one entry per input, in order, failures included."""
     bad = tmp_path / "corrupt.mp4"
     bad.write_bytes(b"\x00" * 64)
-    argv = ["predict", str(bad), str(assets["video"]), "--checkpoint", str(assets["f4d"]), "--json"]
+    empty = tmp_path / "empty.mp4"
+    empty.touch()
+    video = str(assets["video"])
+    argv = ["predict", str(bad), video, str(empty), video, "--checkpoint", str(assets["f4d"]),
+            "--json"]  # fmt: skip
     assert main(argv) == 1
     captured = capsys.readouterr()
     assert "corrupt.mp4" in captured.err
-    assert [r["video"] for r in json.loads(captured.out)] == [str(assets["video"])]
+    entries = json.loads(captured.out)
+    assert [r["video"] for r in entries] == [str(bad), video, str(empty), video]
+    assert ["error" in r for r in entries] == [True, False, True, False]
+    assert str(bad) in entries[0]["error"] and str(empty) in entries[2]["error"]
+    assert "topk" in entries[1] and "topk" not in entries[0]
+
+
+def test_a_missing_video_is_refused_before_the_model_loads(assets, tmp_path, capsys):
+    """Issue 27 item 7: exit 2 (a path that must exist), not 1 after loading the model."""
+    argv = ["predict", str(assets["video"]), str(tmp_path / "nosuch.mp4"), "--checkpoint",
+            str(tmp_path / "not-loaded")]  # fmt: skip
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert "no such file or folder" in capsys.readouterr().err
 
 
 def test_missing_checkpoint_is_an_error(assets, tmp_path, capsys):
@@ -95,7 +114,9 @@ def test_real_videos_predict_and_the_corrupted_one_is_named(assets, capsys):
     argv = ["predict", *map(str, videos), "--checkpoint", str(assets["f4d"]), "--json"]
     assert main(argv) == 1
     captured = capsys.readouterr()
-    assert [r["video"] for r in json.loads(captured.out)] == [str(v) for v in videos[:2]]
+    entries = json.loads(captured.out)
+    assert [r["video"] for r in entries] == [str(v) for v in videos]
+    assert "decord_corrupted.mp4" in entries[2]["error"] and "topk" in entries[1]
     (error,) = [line for line in captured.err.splitlines() if line.startswith("error:")]
     assert "decord_corrupted.mp4" in error and "truncated" in error
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from f4d.cli import profile as profile_cli
+from f4d.bench import table1
 from f4d.cli.main import main
 from f4d.models import create_model
 from f4d.models.profile import count_macs, count_parameters
@@ -84,8 +84,8 @@ def test_table1_prints_counts_before_timing_with_cpu_settings(
             on_pass()
         return 100.0 * frames + units
 
-    monkeypatch.setattr(profile_cli, "measure_speed", fake_speed)
-    monkeypatch.setattr(profile_cli, "create_model", _on_meta(profile_cli.create_model))
+    monkeypatch.setattr(table1, "measure_speed", fake_speed)
+    monkeypatch.setattr(table1, "create_model", _on_meta(table1.create_model))
     table = _table1(tmp_path / "table1.json", "--device", "cpu", "--size", "32")
     assert calls == [("f4d_r50", 4, t, 1, 1, 3) for t in (2, 8, 4, 16)] + [
         ("v4d_r50", 4, t, 1, 1, 3) for t in (2, 8)

@@ -10,7 +10,8 @@ from PIL import Image
 
 from f4d.bench.data import bench_data
 from f4d.data.annotations import DatasetIndex, VideoRecord
-from f4d.data.check import check_index, index_from_config, read_data_config
+from f4d.data.check import check_index, read_data_config
+from f4d.data.formats import index_from_config
 
 
 def _frame_folder(folder: Path, count: int) -> Path:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from f4d.cli.main import main
-from f4d.data.annotations import load_csv
+from f4d.data.formats import load_csv
 from f4d.data.sampling import section_bounds
 from f4d.data.synthetic import DIRECTIONS, PRIMITIVES, class_name, class_orders, generate
 from f4d.data.video import probe, read_frames

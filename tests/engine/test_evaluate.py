@@ -44,7 +44,41 @@ def test_single_view_uses_training_units_and_one_crop(trained) -> None:
     trained.test.views = "single"
     result = evaluate(trained, quiet=True)
     assert (result["units"], result["crops"]) == (4, 1)
-    assert Path(result["files"]["predictions_json"]).name == "test_single_predictions.json"
+    assert Path(result["files"]["predictions_json"]).name == "single_predictions.json"
+
+
+def test_results_go_into_the_tested_run_not_run_out_dir(trained, tmp_path, capsys) -> None:
+    """Issue 27 item 3: `f4d test cfg checkpoint=runs/mine` writes into runs/mine/test/."""
+    run = Path(trained.run.out_dir)
+    trained.run.out_dir = str(tmp_path / "elsewhere")  # e.g. the default runs/<model.name>
+    trained.test.checkpoint = str(run)
+    trained.run.plots = True
+    trained.run.progress = True
+    result = evaluate(trained)
+    assert set(map(Path, result["files"].values())) == {
+        run / "test" / f"multi_{name}"
+        for name in ("predictions.json", "predictions.csv", "confusion.npy", "confusion.csv",
+                     "results.json")
+    }  # fmt: skip
+    assert run / "plots" / "confusion.png" in set(map(Path, result["plots"]))
+    assert not (tmp_path / "elsewhere").exists()
+    captured = capsys.readouterr()
+    checkpoint = run / "checkpoints" / "best.safetensors"
+    assert f"test: {checkpoint} on 8 videos of " in captured.out
+    assert f"(4 units x 1 crops per video) -> {run / 'test' / 'multi'}_*" in captured.out
+    bar = captured.err.replace("\r", "\n").splitlines()
+    done = [line for line in bar if line.startswith("test: 100%")]
+    assert done and "8/8" in done[-1] and "video/s" in done[-1], bar  # count, rate, time
+
+
+def test_a_checkpoint_outside_a_run_gets_results_beside_it(trained, tmp_path) -> None:
+    import shutil
+
+    loose = tmp_path / "models"
+    shutil.copytree(Path(trained.run.out_dir) / "checkpoints", loose, symlinks=True)
+    trained.test.checkpoint = str(loose / "last")
+    result = evaluate(trained, quiet=True)
+    assert Path(result["files"]["results_json"]) == loose / "test" / "multi_results.json"
 
 
 def test_class_count_mismatch_is_an_error(trained, synth_root, tmp_path) -> None:

@@ -148,6 +148,25 @@ def test_bad_video_is_skipped_and_counted(make_cfg, broken_root: Path) -> None:
     assert result["bad_videos"] == 1 and result["step"] == 4  # the epoch went on
 
 
+def test_bad_validation_videos_are_counted_in_the_summary(make_cfg, synth_root, tmp_path):
+    """Issue 27 item 4: a missing validation video is skipped and counted (it said 0)."""
+    import shutil
+
+    root = tmp_path / "val_missing"
+    shutil.copytree(synth_root, root)
+    first = (root / "test.csv").read_text().splitlines()[1].split(",")[0]
+    (root / first).unlink()
+    cfg = make_cfg("optim.epochs=2", "run.max_steps=5", f"data.root={root}")
+    result = train(cfg)
+    assert result["bad_videos"] == 1  # the same video in both validations counts once
+    assert list(result["bad_video_reasons"]) == [str(root / first)]
+    saved = json.loads((Path(cfg.run.out_dir) / "train_summary.json").read_text())
+    assert saved["bad_videos"] == 1 and str(root / first) in saved["bad_video_reasons"]
+    strict = make_cfg("optim.epochs=1", f"data.root={root}", "data.max_bad_videos=0", out="x")
+    with pytest.raises(train_module.TrainingError, match="at the validation of epoch 1"):
+        train(strict)
+
+
 def test_too_many_bad_videos_stop_with_a_summary(make_cfg, broken_root: Path) -> None:
     cfg = make_cfg("optim.epochs=1", f"data.root={broken_root}", "data.max_bad_videos=0")
     first = (broken_root / "train.csv").read_text().splitlines()[1].split(",")[0]
@@ -187,3 +206,34 @@ def test_frozen_stages_and_bn_do_not_move(make_cfg) -> None:
     for key in ("conv1.weight", "layer1.0.conv1.weight", "bn1.running_mean", "layer2.0.bn1.weight"):
         assert torch.equal(after[key], before[key]), key
     assert not torch.equal(after["layer2.0.conv1.weight"], before["layer2.0.conv1.weight"])
+
+
+def test_a_typo_in_model_args_suggests_the_argument(make_cfg) -> None:
+    """Issue 27 item 8: `model.args={dropuot: 0.1}` says "did you mean model.args.dropout"."""
+    cfg = make_cfg("model.args={dropuot: 0.1}", "optim.epochs=1", "run.max_steps=1")
+    with pytest.raises(ConfigError, match=r"'dropuot'; did you mean model\.args\.dropout\?"):
+        train(cfg)
+    assert not Path(cfg.run.out_dir).exists()
+
+
+def test_training_starts_with_a_banner(make_cfg, capsys) -> None:
+    """Issue 27 item 8: videos, classes, validation split, device, precision, scaled lr."""
+    cfg = make_cfg("optim.epochs=1", "run.max_steps=1", "optim.lr=0.01", "optim.base_batch_size=8")
+    train(cfg)
+    out = capsys.readouterr().out
+    banner = out[out.index("train: starting") :].splitlines()[:5]
+    assert banner[0] == f"train: starting, 1 epochs x 4 steps -> {cfg.run.out_dir}"
+    assert banner[1].startswith("  data: 16 training videos of ") and "4 classes" in banner[1]
+    assert banner[2].startswith("  validation: 8 videos of ") and "test" in banner[2]
+    assert "device cpu, precision float32 (run.amp=auto)" in banner[3]
+    assert banner[4] == (
+        "  batch: 4 videos per step = 4 x 1 process(es) x 1 accumulation; "
+        "lr 0.005 (optim.lr=0.01 x global batch 4 / optim.base_batch_size=8)"
+    )
+
+
+def test_training_says_which_split_validates(make_cfg, synth_root, capsys) -> None:
+    """The synthetic set has train.csv and test.csv, no val.csv: the split resolver picks
+    test.csv for validation and training says so (issue 27.6)."""
+    train(make_cfg("optim.epochs=1", "run.max_steps=1"))
+    assert f"validation uses test.csv ({synth_root} has no val.csv)" in capsys.readouterr().out

@@ -3,6 +3,8 @@ the other (float64: values, gradients of the input and of every parameter, recor
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 
@@ -114,6 +116,24 @@ def test_inference_writes_into_its_input_only_when_every_module_allows_it():
     torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(out_inplace, ref, rtol=1e-12, atol=1e-12)
     assert out_inplace.data_ptr() == kept.data_ptr()
+
+
+@pytest.mark.parametrize("flags", [f for f in itertools.product((False, True), repeat=3)
+                                   if not all(f)])  # fmt: skip
+def test_mixed_inplace_flags_leave_the_input_alone(flags):
+    """One module that did not allow it (e.g. TA shared with another path) is enough: with any
+    flag off the input keeps its values and the output is a new tensor."""
+    mods = _modules(4)
+    for m, flag in zip(mods, flags):
+        m.inplace = flag
+    x = torch.randn(4, 4, 2, 3, 3, dtype=torch.float64)
+    ref = _one_by_one(x, 2, *mods).detach()
+    kept = x.clone()
+    with torch.no_grad():
+        out = ta_ca_sta(kept, 2, *mods)
+    torch.testing.assert_close(kept, x, rtol=0, atol=0)
+    torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
+    assert out.data_ptr() != kept.data_ptr()
 
 
 def test_the_block_runs_the_chain_for_ta_ca_sta_only():

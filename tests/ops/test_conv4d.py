@@ -209,6 +209,33 @@ def test_conv4d_rows_match_reference_in_both_layouts(
     torch.testing.assert_close(out.view(b, u_out, *out.shape[1:]).transpose(1, 2), expected)
 
 
+# Unit-sum cases where no unit offset feeds every output unit: the sum starts from zeros.
+PADDING_ONLY = [
+    ((2, 3, 3, 3), (1, 1, 1, 1), (2, 1, 1, 1)),  # offsets -1 and +1 only
+    ((2, 3, 1, 1), (1, 1, 0, 0), 1),  # U' = U + 1: each offset misses one output unit
+]
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize(("kernel", "padding", "dilation"), PADDING_ONLY)
+@pytest.mark.parametrize("videos", [1, 2])
+def test_conv4d_rows_padding_only_sum_keeps_the_input_layout(
+    kernel, padding, dilation, channels_last, videos
+):
+    """The zeros the padding-only unit sum starts from are laid out like the input, so a
+    channels_last_3d model gets channels_last_3d rows back (and the numbers are eqn 1's)."""
+    layout = torch.channels_last_3d if channels_last else torch.contiguous_format
+    torch.manual_seed(0)
+    rows = torch.randn(videos * 5, 3, 4, 5, 6, dtype=torch.float64).to(memory_format=layout)
+    weight, bias = torch.randn(4, 3, *kernel, dtype=torch.float64), torch.randn(4).double()
+    out = conv4d_rows(rows, weight, bias, units=5, padding=padding, dilation=dilation)
+    assert out.is_contiguous(memory_format=layout)
+    cube = rows.view(videos, 5, 3, 4, 5, 6).transpose(1, 2)  # (B, C, U, T, H, W)
+    expected = reference_conv4d(cube, weight, bias, (1,) * 4, to_4(padding), to_4(dilation))
+    u_out = expected.shape[2]
+    torch.testing.assert_close(out.view(videos, u_out, *out.shape[1:]).transpose(1, 2), expected)
+
+
 @pytest.mark.parametrize("channels_last", [False, True])
 @pytest.mark.parametrize(
     ("kernel", "padding"), [((3, 1, 1, 1), (1, 0, 0, 0)), ((3, 3, 1, 1), (1, 1, 0, 0))]

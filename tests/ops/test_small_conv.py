@@ -126,3 +126,43 @@ def test_a_table_first_built_under_inference_mode_serves_training():
     torch.testing.assert_close(
         grad, torch.autograd.grad(_reference(x, w, None).sum(), w)[0], rtol=1e-5, atol=1e-5
     )
+
+
+@pytest.fixture
+def tables(monkeypatch):
+    """Every ``(device, dtype)`` a table is asked for, and the tables handed out."""
+    import f4d.ops.small_conv as small_conv
+
+    asked, built = [], []
+    real = small_conv._selection
+
+    def spy(size, kernels, dilations, device, dtype):
+        asked.append((torch.device(device), dtype))
+        built.append(real(size, kernels, dilations, device, dtype))
+        return built[-1]
+
+    monkeypatch.setattr(small_conv, "_selection", spy)
+    return asked, built
+
+
+def test_the_table_follows_the_taps_device(tables):
+    """On the meta device (standing in for a GPU, where a CPU table would fail the product)
+    the table is built where the taps are, and the result stays there with the right shape."""
+    x = torch.empty(3, 2, 4, 4, 4, device="meta")
+    weight = torch.empty(1, 2, 3, 3, 3, device="meta")
+    out = dense_conv(x, weight, torch.empty(1, device="meta"))
+    assert out.device.type == "meta" and out.shape == (3, 1, 4, 4, 4)
+    asked, built = tables
+    assert asked == [(torch.device("meta"), torch.float32)]
+    assert built[0].device.type == "meta" and built[0].shape == (27, 64 * 64)
+
+
+def test_the_table_follows_the_taps_dtype(tables):
+    """The table's dtype is the taps' (they meet in the product), not the input's."""
+    x = torch.randn(2, 1, 5, dtype=torch.float64)
+    dense_conv(x, torch.randn(1, 1, 3, dtype=torch.float64))
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # bf16 input, float32 weights
+        dense_conv(x.to(torch.bfloat16), torch.randn(1, 1, 3))
+    cpu = torch.device("cpu")
+    assert tables[0] == [(cpu, torch.float64), (cpu, torch.float32)]
+    assert [t.dtype for t in tables[1]] == [torch.float64, torch.float32]

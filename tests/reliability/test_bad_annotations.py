@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from f4d.data.annotations import AnnotationError, DatasetIndex, load_index
+from f4d.data.formats import AnnotationError, DatasetIndex, load_index
 from tests.reliability import generators
 
 pytestmark = pytest.mark.xdist_group("reliability_annotations")  # module fixtures run once

@@ -13,8 +13,10 @@ dataset at ``DATA_ROOT`` (extra dotted overrides go to the config). Hooks, by en
 Under torchrun the same script runs once per rank (``RANK``/``WORLD_SIZE`` from the agent);
 ``F4D_REL_DIE_RANK=<r>`` + ``F4D_REL_DIE_STEP=<n>`` make rank ``r`` SIGKILL itself at step ``n``
 of its first attempt (``TORCHELASTIC_RESTART_COUNT`` = 0). ``F4D_REL_HANG_DUMP_S=<s>`` makes a
-process that has not reached its first optimizer step after ``s`` seconds print its stacks and
-exit (a gloo rendezvous that hangs after an elastic restart, see docs/reliability.md);
+process that has not reached its first optimizer step ``s`` seconds after it entered
+``init_process_group`` print its stacks and exit (a gloo rendezvous that hangs after an elastic
+restart, see docs/reliability.md); the clock starts at the rendezvous, not at process start, so
+a slow start-up on a loaded machine (imports, dataset, model) is never taken for a hang;
 ``F4D_REL_FRESH_STORE=1`` avoids that hang (`_fresh_store_per_attempt`). After training the
 worker prints whether a process group is still alive (``train`` must have destroyed it, D5).
 """
@@ -85,14 +87,28 @@ def _fresh_store_per_attempt() -> None:
     os.environ["MASTER_PORT"] = str(int(os.environ["MASTER_PORT"]) + 1 + attempt)
 
 
+def _guard_rendezvous(seconds: float) -> None:
+    """Arm the hang guard when the process group is created (the rendezvous): a hang there
+    prints the stacks and exits, so torchrun restarts; the first optimizer step cancels it."""
+    import torch.distributed as dist
+
+    real_init = dist.init_process_group
+
+    def init_process_group(*args, **kwargs):
+        faulthandler.dump_traceback_later(seconds, exit=True)
+        return real_init(*args, **kwargs)
+
+    dist.init_process_group = init_process_group
+
+
 def main(argv: list[str]) -> int:
     from f4d.engine.config import load_config
     from f4d.engine.train import train
 
     torch.set_num_threads(1)
     hang_s = float(os.environ.get("F4D_REL_HANG_DUMP_S", "0"))
-    if hang_s:  # a start-up (rendezvous) hang: print the stacks and exit, so torchrun restarts
-        faulthandler.dump_traceback_later(hang_s, exit=True)
+    if hang_s:
+        _guard_rendezvous(hang_s)
     if os.environ.get("F4D_REL_FRESH_STORE") and "TORCHELASTIC_RESTART_COUNT" in os.environ:
         _fresh_store_per_attempt()
     _install_hooks()

@@ -301,6 +301,35 @@ def test_openapi_documents_the_schemas(client):
     assert {"200", "413", "415", "422", "429"} <= set(responses)
 
 
+def test_docs_page_works_offline(client):
+    """Issue 27 item 8: /docs loads Swagger UI from this server, never from a CDN."""
+    page = client.get("/docs")
+    assert page.status_code == 200 and "swagger-ui" in page.text
+    urls = re.findall(r"(?:src|href)=[\"']([^\"']+)", page.text) + re.findall(
+        r"url: ?'([^']+)'", page.text
+    )
+    assert urls and not [u for u in urls if "//" in u], urls
+    for url in urls:
+        asset = client.get(url)
+        assert asset.status_code == 200 and len(asset.content) > 100, url
+    assert client.get("/redoc").status_code == 404  # FastAPI's CDN-only page is off
+
+
+def test_cli_refuses_a_busy_port_before_loading_the_model(tmp_path, capsys):
+    """Issue 27 item 7: exit 2 in one line (was 3 with uvicorn's own ERROR line)."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = main(["serve", str(tmp_path / "not-loaded"), "--port", str(port)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert f"--port {port}: cannot listen there: Address already in use" in err
+    assert "pick another --port" in err and "not-loaded" not in err
+
+
 def test_cli_refuses_a_missing_checkpoint(tmp_path, capsys):
     assert main(["serve", str(tmp_path / "nope")]) == 4  # bad input (f4d.errors.EXIT_INPUT)
     assert "nope" in capsys.readouterr().err

@@ -20,9 +20,9 @@ from torch import Tensor, nn
 
 from f4d.bench.timing import (
     count_flops,
-    median,
     peak_tflops,
     resolve_dtype,
+    spread,
     synchronize,
     time_call,
     track_peak_memory,
@@ -127,18 +127,21 @@ def _first_call_seconds(fn: Callable[[], object], device: torch.device) -> float
 
 
 def _measure(fn: Callable[[], object], settings: ModelBenchSettings, device: torch.device) -> dict:
-    """First-call time (includes compilation), then warm-up and median timed calls, with memory."""
+    """First-call time (includes compilation), then warm-up and timed calls (median, min, max,
+    spread), with memory."""
     with track_peak_memory(device) as memory:
         first = _first_call_seconds(fn, device)
         times = time_call(
             fn, device=device, warmup=max(settings.warmup - 1, 0), repeats=settings.repeats
         )
-    seconds = median(times)
+    stats = spread(times)
     return {
         "first_call_s": first,
         "times_s": times,
-        "median_s": seconds,
-        "videos_per_s": settings.batch / seconds,
+        **stats,
+        "videos_per_s": settings.batch / stats["median_s"],
+        "videos_per_s_min": settings.batch / stats["max_s"],
+        "videos_per_s_max": settings.batch / stats["min_s"],
         "peak_memory_mib": memory.mib,
         "memory_kind": memory.kind,
         "rss_growth_mib": memory.rss_growth_mib,

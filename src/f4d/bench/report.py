@@ -13,6 +13,7 @@ from pathlib import Path
 
 from rich.table import Table
 
+from f4d.bench.timing import WIDE_SPREAD
 from f4d.errors import InputError
 
 
@@ -29,6 +30,10 @@ def _phase_cells(result: dict, phase: str) -> list[str]:
     if data is None:
         return ["-"] * 3
     speed = f"{data['videos_per_s']:.2f}"
+    if data.get("videos_per_s_min") is not None:
+        speed += f" [{data['videos_per_s_min']:.3g}-{data['videos_per_s_max']:.3g}]"
+    if data.get("wide_spread"):
+        speed += " !"
     if data.get("speedup_vs_first") is not None:
         speed += f" ({_ratio(data['speedup_vs_first'])})"
     share = data.get("peak_share")
@@ -40,8 +45,8 @@ def _phase_cells(result: dict, phase: str) -> list[str]:
 
 MODEL_COLUMNS = (
     "model", "params (M)", "GMACs/video", "MACs vs 1st",
-    "infer videos/s (vs 1st)", "infer peak MiB", "infer TFLOP/s (% peak)",
-    "train videos/s (vs 1st)", "train peak MiB", "train TFLOP/s (% peak)",
+    "infer videos/s [min-max] (vs 1st)", "infer peak MiB", "infer TFLOP/s (% peak)",
+    "train videos/s [min-max] (vs 1st)", "train peak MiB", "train TFLOP/s (% peak)",
 )  # fmt: skip
 
 
@@ -85,9 +90,29 @@ def model_caption(report: dict) -> str:
     peak_text = f"{peak:g} TFLOP/s ({report['peak_source']})" if peak else report["peak_source"]
     return (
         f"{_machine(m)}; batch {s['batch']}, U={s['units']}, "
-        f"T={s['frames']}, {s['size']}×{s['size']}, {', '.join(flags)}; median of "
-        f"{s['repeats']} after {s['warmup']} warm-up; peak: {peak_text}"
+        f"T={s['frames']}, {s['size']}×{s['size']}, {', '.join(flags)}; median [min-max] of "
+        f"{s['repeats']} after {s['warmup']} warm-up (! = spread wider than the median "
+        f"x {WIDE_SPREAD:g}); peak: {peak_text}"
     )
+
+
+def spread_warnings(report: dict) -> list[str]:
+    """One warning per model and phase whose timed calls spread wider than ``WIDE_SPREAD``
+    times their median: the figure then says more about the machine than the model."""
+    lines = []
+    for r in report.get("results", []):
+        for phase in ("inference", "train"):
+            data = r.get(phase) or {}
+            if data.get("wide_spread"):
+                lines.append(
+                    f"warning: {r['model']} {phase}: the {report['settings']['repeats']} timed "
+                    f"calls ranged {data['videos_per_s_min']:.3g}-{data['videos_per_s_max']:.3g} "
+                    f"videos/s around a median of {data['videos_per_s']:.3g} (spread "
+                    f"{100 * data['spread']:.0f}%): the machine is busy or still warming up; "
+                    "treat the figure with care, or rerun with more --repeats / --warmup on an "
+                    "idle machine"
+                )
+    return lines
 
 
 def ops_rows(report: dict) -> list[list[str]]:

@@ -1,8 +1,9 @@
 """Shared timing helpers for the benchmarks: devices, synchronised timings, memory, machine facts.
 
-Every timing here follows the same rules: warm-up calls are run and thrown away, each timed call
-is bracketed by a device synchronisation (so CUDA kernels are finished, not just queued), and the
-reported figure is the median of the repeats.
+Every timing follows the same rules, those of the one harness :func:`time_call` (defined in
+:mod:`f4d.models.profile`, re-exported here): warm-up calls are run and thrown away, each timed
+call is bracketed by a device synchronisation (so CUDA kernels are finished, not just queued),
+and the reported figure is the median of the repeats.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ import contextlib
 import os
 import platform
 import statistics
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
+
+# The one timing harness lives beside the model counts (models must not import bench).
+from f4d.models.profile import synchronize, time_call  # noqa: F401  (re-exported)
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
@@ -56,33 +59,22 @@ def resolve_dtype(name: str) -> torch.dtype:
     return DTYPES[name]
 
 
-def synchronize(device: torch.device) -> None:
-    """Wait for all queued work on ``device`` (a no-op on CPU)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def time_call(
-    fn: Callable[[], object], *, device: torch.device, warmup: int = 2, repeats: int = 5
-) -> list[float]:
-    """Run ``fn`` ``warmup`` times untimed, then return ``repeats`` synchronised wall times (s)."""
-    if repeats < 1:
-        raise ValueError(f"repeats must be >= 1, got {repeats}")
-    for _ in range(warmup):
-        fn()
-    synchronize(device)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        synchronize(device)
-        times.append(time.perf_counter() - start)
-    return times
-
-
 def median(values: list[float]) -> float:
     """The median of a non-empty list of timings."""
     return float(statistics.median(values))
+
+
+# (slowest - fastest) / median of the timed calls above this: the figure is not to be trusted.
+WIDE_SPREAD = 0.5
+
+
+def spread(times: list[float]) -> dict[str, float | bool]:
+    """``min_s``, ``median_s``, ``max_s`` of timings, their relative ``spread`` ((max - min) /
+    median) and ``wide_spread`` (above :data:`WIDE_SPREAD`: a busy machine, a cold cache)."""
+    low, mid, high = min(times), median(times), max(times)
+    relative = (high - low) / mid if mid > 0 else 0.0
+    return {"min_s": low, "median_s": mid, "max_s": high, "spread": relative,
+            "wide_spread": relative > WIDE_SPREAD}  # fmt: skip
 
 
 def count_flops(fn: Callable[[], object]) -> int:

@@ -21,8 +21,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from f4d.bench.report import markdown_from_files, rich_tables, write_json
+from f4d.bench.report import markdown_from_files, rich_tables, spread_warnings, write_json
 from f4d.cli.guard import call_command, debug_from_env
+from f4d.cli.helptext import DefaultsFormatter
 from f4d.cli.options import (
     MAX_BATCH,
     MAX_COUNT,
@@ -38,7 +39,7 @@ from f4d.cli.options import (
     positive_float,
     writable_file,
 )
-from f4d.data.annotations import FORMATS
+from f4d.data.formats import FORMATS
 from f4d.errors import OptionError
 
 MAX_WIDTH = 16384  # channels in `bench ops`
@@ -85,7 +86,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", type=device_name, default="auto",
                         help="auto | cpu | cuda | cuda:N")  # fmt: skip
     parser.add_argument("--repeats", type=int_in(1, MAX_COUNT), default=5,
-                        help="timed calls (median reported)")  # fmt: skip
+                        help="timed calls (median and min-max reported)")  # fmt: skip
     parser.add_argument("--warmup", type=int_in(0, MAX_COUNT), default=2,
                         help="untimed calls before timing")  # fmt: skip
     parser.add_argument("--json", type=writable_file, default=None, metavar="OUT",
@@ -102,7 +103,7 @@ def _add_shape(
     parser.add_argument("--models", type=_model_list, default=default_models, help=models_help)
     parser.add_argument("--frames", type=frames, default=8, help="T frames per unit")
     parser.add_argument("--units", type=frames, default=4, help="U action units")
-    parser.add_argument("--batch", type=int_in(1, MAX_BATCH), default=16)
+    parser.add_argument("--batch", type=int_in(1, MAX_BATCH), default=16, help="videos per batch")
     parser.add_argument("--size", type=int_in(1, MAX_SIZE), default=224, help="crop size H = W")
     parser.add_argument("--num-classes", type=int_in(1, MAX_COUNT), default=174,
                         help="classifier width (174: SSv1)")  # fmt: skip
@@ -110,7 +111,16 @@ def _add_shape(
 
 
 def _add_model_parser(subparsers) -> None:
-    p = subparsers.add_parser("model", help="inference / training videos/s of models, side by side")
+    p = subparsers.add_parser(
+        "model",
+        help="inference / training videos/s of models, side by side",
+        description="Time each model's forward pass (and with --train a training step) on a "
+        "random batch (B, U, 3, T, size, size), one model after another in one process: "
+        "videos/s (median, with min-max spread over --repeats timed calls; a warning when the "
+        "spread is wide), peak memory, FLOP/s and % of the device's peak. Ratios are against "
+        "the first model.",
+        formatter_class=DefaultsFormatter,
+    )
     _add_shape(
         p,
         ["v4d_r50", "f4d_r50", "i3d_r50", "tsn_r50"],
@@ -131,7 +141,14 @@ def _add_model_parser(subparsers) -> None:
 
 
 def _add_ops_parser(subparsers) -> None:
-    p = subparsers.add_parser("ops", help="Conv4d / Factorized4d against the naive 3D-conv loop")
+    p = subparsers.add_parser(
+        "ops",
+        help="Conv4d / Factorized4d against the naive 3D-conv loop",
+        description="Time the 4D convolution ops (Conv4d, Factorized4d) against the naive "
+        "loop of one 3D convolution per unit offset, at each channel width, on random input "
+        "(B, C, U, T, size, size); forward, or forward + backward with --backward.",
+        formatter_class=DefaultsFormatter,
+    )
     p.add_argument(
         "--widths",
         type=_int_list,
@@ -139,10 +156,10 @@ def _add_ops_parser(subparsers) -> None:
         help="channel widths C (input = output)",
     )
     frames = int_in(1, MAX_FRAMES)
-    p.add_argument("--units", type=frames, default=4)
-    p.add_argument("--frames", type=frames, default=8)
+    p.add_argument("--units", type=frames, default=4, help="U action units")
+    p.add_argument("--frames", type=frames, default=8, help="T frames per unit")
     p.add_argument("--size", type=int_in(1, MAX_SIZE), default=14, help="spatial size H = W")
-    p.add_argument("--batch", type=int_in(1, MAX_BATCH), default=1)
+    p.add_argument("--batch", type=int_in(1, MAX_BATCH), default=1, help="batch B")
     p.add_argument("--kernel", type=_kernel, default=[3, 3, 1, 1], help="u,t,h,w")
     p.add_argument("--backward", action="store_true", help="time forward + backward")
     _add_common(p)
@@ -151,7 +168,12 @@ def _add_ops_parser(subparsers) -> None:
 
 def _add_breakdown_parser(subparsers) -> None:
     p = subparsers.add_parser(
-        "breakdown", help="per-component forward times (stem, stages, 4D blocks, op, attention)"
+        "breakdown",
+        help="per-component forward times (stem, stages, 4D blocks, op, attention)",
+        description="Time the parts of each model's forward pass (stem, the stages, the 4D "
+        "blocks and inside them the 4D op and each attention module) from forward hooks, "
+        "and show the last model next to the first.",
+        formatter_class=DefaultsFormatter,
     )
     _add_shape(
         p,
@@ -178,12 +200,21 @@ def _add_layout_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--contiguous",
         action="store_true",
-        help="convert the model to the NCTHW layout (the layout before issue 13), to compare",
+        help="run the model in the plain (N, C, T, H, W) memory layout instead of the default "
+        "channels-last one, to see what channels-last gains",
     )
 
 
 def _add_data_parser(subparsers) -> None:
-    p = subparsers.add_parser("data", help="videos/s of the loading pipeline")
+    p = subparsers.add_parser(
+        "data",
+        help="videos/s of the loading pipeline",
+        description="Time the training data loader (decode, sample, augment, collate) on a "
+        "dataset (PATH) or a generated one (--synthetic) in videos/s; --naive and --prepared "
+        "add a naive reader and an `f4d data prepare` copy side by side, in interleaved "
+        "--rounds; --profile splits one video's read into its steps.",
+        formatter_class=DefaultsFormatter,
+    )
     p.add_argument("path", nargs="?", type=existing_path, default=None,
                    help="dataset root or csv (see --format)")  # fmt: skip
     p.add_argument(
@@ -193,13 +224,15 @@ def _add_data_parser(subparsers) -> None:
     )
     frames = int_in(1, MAX_FRAMES)
     p.add_argument("--format", choices=sorted(FORMATS), default="csv", help="dataset format")
-    p.add_argument("--split", default="train")
-    p.add_argument("--workers", type=int_in(0, MAX_WORKERS), default=2)
-    p.add_argument("--units", type=frames, default=4)
+    p.add_argument("--split", default="train", help="split to read")
+    p.add_argument("--workers", type=int_in(0, MAX_WORKERS), default=2,
+                   help="loader worker processes")  # fmt: skip
+    p.add_argument("--units", type=frames, default=4, help="U action units")
     p.add_argument("--frames", type=frames, default=8, help="frames per unit")
-    p.add_argument("--stride", type=frames, default=4)
-    p.add_argument("--size", type=int_in(1, MAX_SIZE), default=224)
-    p.add_argument("--num-videos", type=int_in(1, MAX_COUNT), default=32)
+    p.add_argument("--stride", type=frames, default=4, help="frame stride in a unit")
+    p.add_argument("--size", type=int_in(1, MAX_SIZE), default=224, help="crop size H = W")
+    p.add_argument("--num-videos", type=int_in(1, MAX_COUNT), default=32,
+                   help="videos timed (the first N of the split)")  # fmt: skip
     p.add_argument(
         "--naive",
         action="store_true",
@@ -219,13 +252,20 @@ def _add_data_parser(subparsers) -> None:
         action="store_true",
         help="also print ms per step (open, decode, convert, resize, ...) of one video, in-process",
     )
-    p.add_argument("--json", type=writable_file, default=None, metavar="OUT")
+    p.add_argument("--json", type=writable_file, default=None, metavar="OUT",
+                   help="write JSON here")  # fmt: skip
     p.set_defaults(func=run_data)
 
 
 def _add_report_parser(subparsers) -> None:
-    p = subparsers.add_parser("report", help="markdown tables from benchmark JSON files")
-    p.add_argument("files", nargs="+", type=existing_file)
+    p = subparsers.add_parser(
+        "report",
+        help="markdown tables from benchmark JSON files",
+        description="Turn the JSON files written by `f4d bench ... --json` into markdown "
+        "tables (printed, or written to --out).",
+        formatter_class=DefaultsFormatter,
+    )
+    p.add_argument("files", nargs="+", type=existing_file, help="JSON files of f4d bench --json")
     p.add_argument("--out", type=writable_file, default=None,
                    help="write markdown here (else print)")  # fmt: skip
     p.set_defaults(func=run_report)
@@ -278,6 +318,8 @@ def _recorder(
 def _finish(console: Console, report: dict, json_path: Path | None, title: str) -> int:
     for table in rich_tables(report, title=title):
         console.print(table)
+    for warning in spread_warnings(report) if report.get("kind") == "model" else ():
+        console.print(f"[yellow]{warning}[/yellow]", highlight=False)
     if json_path is not None:
         _progress(console, f"wrote {write_json(report, json_path)}")
     return 1 if any("error" in r for r in report["results"]) else 0
@@ -321,7 +363,10 @@ def run_model(args: argparse.Namespace) -> int:
     from f4d.bench.model import bench_models, make_report
 
     def line(result: dict) -> str:
-        return f"{result['model']}: {result['inference']['videos_per_s']:.2f} videos/s"
+        speed = result["inference"]
+        low, high = speed["videos_per_s_min"], speed["videos_per_s_max"]
+        median = speed["videos_per_s"]
+        return f"{result['model']}: {median:.2f} videos/s (min {low:.2f}, max {high:.2f})"
 
     return _run_model_bench(
         args, "f4d bench model", "benchmarking", bench_models, make_report, line,

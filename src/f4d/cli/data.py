@@ -3,9 +3,9 @@
 PATH_OR_CONFIG is a YAML config (a training config, with KEY=VALUE overrides, or a minimal
 file with a ``data`` section; see f4d.data.check), a csv file (``path,label``), or a dataset
 folder. Without --format a folder holding ``<split>.csv`` is read as csv, any other folder as
-folder (one sub-folder per class). Exit code 0 when every video is fine, 1 when any problem
-was found, 3 for a bad config, 4 when the annotations themselves are wrong (all codes:
-f4d.errors). Layouts: docs/datasets.md.
+folder (one sub-folder per class). Exit code 0 when every video is fine or only short (a
+warning: training repeats frames), 1 when any other problem was found, 3 for a bad config, 4
+when the annotations themselves are wrong (all codes: f4d.errors). Layouts: docs/datasets.md.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from f4d.cli.helptext import DefaultsFormatter, plain
 from f4d.cli.options import (
     MAX_FRAMES,
     MAX_SIZE,
@@ -25,8 +26,9 @@ from f4d.cli.options import (
     int_in,
     new_or_writable_dir,
 )
-from f4d.data.annotations import FORMATS, DatasetIndex, load_index
-from f4d.errors import OptionError
+from f4d.data.formats import FORMATS, DatasetIndex, SplitNotFoundError, load_index
+from f4d.data.formats.csvlist import csv_splits
+from f4d.errors import InputError, OptionError
 
 MAX_ROWS = 200
 
@@ -38,15 +40,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check = sub.add_parser(
         "check",
         help="probe and decode every video of a split; report bad videos and labels",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=plain(__doc__),
+        formatter_class=DefaultsFormatter,
     )
     frames = int_in(1, MAX_FRAMES)
     check.add_argument("path", type=existing_path, metavar="PATH_OR_CONFIG")
     check.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                        help="config overrides, e.g. data.root=/data/sthv1 (YAML only)")  # fmt: skip
     check.add_argument("--format", choices=sorted(FORMATS), default=None)
-    check.add_argument("--split", default="train", help="train | val | test (default: train)")
+    check.add_argument("--split", default="train",
+                       help="train | val | test (default: train); val reads the split validation "
+                       "uses: ucf101/hmdb51 test lists, a folder's val/ or else test/, val.csv "
+                       "or else test.csv")  # fmt: skip
     check.add_argument("--fold", type=int_in(1, 3), default=None, help="ucf101/hmdb51 fold 1-3")
     check.add_argument("--annotations", type=existing_path, default=None,
                        help="folder (or list file) with the annotation files")  # fmt: skip
@@ -68,8 +73,8 @@ PREPARE_HELP = """Write a copy of the dataset under SRC to OUT that decodes fast
 relative path and name (a frame folder takes the video's file name), other files (annotation
 lists) are copied, so training reads the copy with only data.root changed. Parallel,
 resumable (finished files are skipped; each file is written to a hidden temporary and renamed),
-and bad inputs (truncated, unreadable) are listed at the end; exit code 1 if there were any.
-Details: docs/datasets.md."""
+and bad inputs (truncated, unreadable) are listed at the end; exit code 1 if there were any,
+4 if SRC holds no video at all. Details: docs/datasets.md."""
 
 
 def _register_prepare(sub: argparse._SubParsersAction) -> None:
@@ -113,14 +118,21 @@ def run_prepare(args: argparse.Namespace) -> int:
         TimeRemainingColumn,
     )
 
-    from f4d.data.prepare import PrepareOptions, find_files, prepare
+    from f4d.data.prepare import VIDEO_EXTENSIONS, PrepareOptions, find_files, prepare
 
     console = Console() if sys.stdout.isatty() else Console(width=200)
     options = PrepareOptions(
         short_side=args.short_side, gop=args.gop, frames_dir=args.frames_dir, crf=args.crf,
         jpeg_quality=args.jpeg_quality,
     )  # fmt: skip
-    total = sum(map(len, find_files(args.src)))
+    videos, others = find_files(args.src)
+    if not videos:
+        raise InputError(
+            f"{args.src} holds no video files ({len(others)} other files); nothing to prepare",
+            hint=f"give the dataset's video folder (files ending in "
+            f"{', '.join(sorted(VIDEO_EXTENSIONS))})",
+        )
+    total = len(videos) + len(others)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                _files_per_second_column(), TimeElapsedColumn(), TimeRemainingColumn())  # fmt: skip
     start = time.perf_counter()
@@ -178,19 +190,25 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    """Parse the split, scan it, print a table; 0 = clean, 1 = problems (bad annotations raise)."""
+    """Parse the split, scan it, print a table; 0 = clean or only warnings (short clips),
+    1 = problems (bad annotations raise)."""
     from rich.console import Console
 
     # Piped or captured output keeps whole paths on one line instead of folding them at 80 columns.
     console = Console() if sys.stdout.isatty() else Console(width=200)
-    index, sampling = _load(args)
+    try:
+        index, sampling = _load(args)
+    except SplitNotFoundError as err:  # say which option asked for it
+        raise SplitNotFoundError(f"--split {args.split}: {err}") from None
+    if index.split is not None and index.split.note:
+        console.print(f"note: {index.split.note}", highlight=False, soft_wrap=True)
     report = _scan(index, sampling, args.workers, console)
     _print_report(report, index, console)
-    return 0 if report.ok else 1
+    return 1 if report.failed else 0
 
 
 def _load(args: argparse.Namespace) -> tuple[DatasetIndex, dict[str, int]]:
-    from f4d.data.check import index_from_config
+    from f4d.data.formats import index_from_config
 
     sampling = {"units": 4, "frames": 8, "stride": 4}
     path = args.path
@@ -237,6 +255,8 @@ def _guess_format(path: Path, split: str) -> str:
         return "csv"
     if path.is_dir() and (path / f"{split}.csv").is_file():
         return "csv"
+    if path.is_dir() and csv_splits(path) and not (path / split).is_dir():
+        return "csv"  # the split resolver picks the list (val.csv, else test.csv) or names them
     lists = sorted(p.name for p in path.glob("*.csv")) if path.is_dir() else []
     if lists and not (path / split).is_dir():  # a csv dataset without this split
         raise OptionError(f"--split {split}: no {split}.csv in {path} (lists: {', '.join(lists)})")
@@ -273,7 +293,10 @@ def _print_report(report: Any, index: DatasetIndex, console: Any) -> None:
     if report.ok:
         console.print("[green]all videos readable[/green]")
         return
-    table = Table(title="bad videos")
+    if not report.failed:
+        console.print("[yellow]all videos readable; the short ones are a warning (training "
+                      "repeats their frames), not a failure[/yellow]")  # fmt: skip
+    table = Table(title="bad videos" if report.failed else "warnings")
     for column in ("#", "path", "problem", "detail"):
         table.add_column(column, overflow="fold")
     for i, problem in enumerate(report.problems[:MAX_ROWS], start=1):

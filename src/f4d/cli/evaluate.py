@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from f4d.cli.options import config_file
 from f4d.cli.train import print_bad_videos
 
 __all__ = ["register"]
@@ -18,9 +19,11 @@ def register(subparsers: Any) -> None:
         description="Test a checkpoint on the validation/test split of the config's dataset. "
         "`checkpoint=PATH` is short for test.checkpoint=PATH (default: the run's best). "
         "test.views=multi averages data.test_units x data.test_crops views per video; "
-        "test.views=single uses data.units units and one centre crop.",
+        "test.views=single uses data.units units and one centre crop. Results (predictions, "
+        "confusion matrix, results json) go into the tested run's test/ folder, e.g. "
+        "runs/mine/test/multi_results.json (test.output=STEM: elsewhere).",
     )
-    parser.add_argument("config", help="YAML config file")
+    parser.add_argument("config", type=config_file, help="YAML config file")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
     parser.set_defaults(func=_main)
 

@@ -82,8 +82,10 @@ def _saved_shape(path: str, meta: dict) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     """Export, then (unless --no-verify) re-run the file and print the max difference."""
-    from f4d.engine.export import export_model, verify_export
+    from f4d.engine.export import export_model, require_onnx_packages, verify_export
 
+    if args.format == "onnx":  # before loading anything: the extra may be missing
+        require_onnx_packages(("onnx", "onnxscript") + (() if args.no_verify else ("onnxruntime",)))
     model, saved = _load(args)
     shape = {"units": 4, "frames": 8, "size": 224} | saved
     shape |= {k: getattr(args, k) for k in shape if getattr(args, k) is not None}

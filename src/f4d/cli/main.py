@@ -1,6 +1,7 @@
 """The ``f4d`` command line: one sub-command per module in :mod:`f4d.cli`.
 
-Each sub-command module exposes ``register(subparsers)``, which adds its parser and sets
+:func:`main` first tunes the process (:mod:`f4d.runtime`), before torch is imported. Each
+sub-command module exposes ``register(subparsers)``, which adds its parser and sets
 ``func`` (called with the parsed namespace, returns an exit code). Commands let errors
 propagate: :func:`main` turns them into one line and an exit code (:mod:`f4d.cli.guard`).
 """
@@ -9,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Iterator, Sequence
 
 from f4d.cli.guard import call_command
+from f4d.runtime import tune_process
 
 # Sub-command modules, in the order `f4d --help` lists them.
 COMMAND_MODULES = (
@@ -60,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         # `f4d COMMAND ... --debug` works too; SUPPRESS keeps `f4d --debug COMMAND` intact.
         sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                          help=_DEBUG_HELP)  # fmt: skip
-        sub.set_defaults(prog=sub.prog)
+        sub.set_defaults(prog=sub.prog, parser=sub)
     return parser
 
 
@@ -85,7 +88,12 @@ def _version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``f4d`` console script; returns the exit code (see f4d.errors)."""
+    """Entry point of the ``f4d`` console script; returns the exit code (see f4d.errors).
+
+    Tunes the process first (:func:`f4d.runtime.tune_process`), before any command module
+    imports torch, which reads ``THP_MEM_ALLOC_ENABLE`` at import.
+    """
+    tune_process()
     argv = sys.argv[1:] if argv is None else list(argv)
     parsed: list[argparse.Namespace] = []
     code = call_command(lambda: _parse(argv, parsed), prog="f4d", debug="--debug" in argv)
@@ -96,14 +104,34 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parse(argv: list[str], out: list[argparse.Namespace]) -> int:
-    """Parse ``argv`` into ``out``; print the help (exit 2) when no command is given."""
+    """Parse ``argv`` into ``out``; print the help (exit 2) when no command is given.
+
+    ``key=value`` overrides may also follow a command's options (``f4d train cfg --resume
+    optim.epochs=4``): argparse leaves those as extras; they join the command's ``overrides``
+    in command-line order. Any other extra is refused as usual (exit 2).
+    """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
     if not getattr(args, "func", None):
+        if extras:
+            parser.error(f"unrecognized arguments: {' '.join(extras)}")
         parser.print_help()
         return 2
+    if extras:
+        _append_overrides(args, extras)
     out.append(args)
     return 0
+
+
+def _append_overrides(args: argparse.Namespace, extras: list[str]) -> None:
+    """Add trailing ``key=value`` extras to ``args.overrides``; refuse anything else."""
+    stray = [item for item in extras if not _OVERRIDE.match(item)]
+    if stray or not isinstance(getattr(args, "overrides", None), list):
+        args.parser.error(f"unrecognized arguments: {' '.join(stray or extras)}")
+    args.overrides.extend(extras)
+
+
+_OVERRIDE = re.compile(r"^[A-Za-z_][\w.]*=")
 
 
 if __name__ == "__main__":

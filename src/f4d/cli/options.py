@@ -24,6 +24,7 @@ __all__ = [
     "MAX_FRAMES",
     "MAX_SIZE",
     "MAX_WORKERS",
+    "config_file",
     "device_name",
     "existing_dir",
     "existing_file",
@@ -33,6 +34,7 @@ __all__ = [
     "new_or_writable_dir",
     "positive_float",
     "probability",
+    "video_input",
     "writable_file",
 ]
 
@@ -100,6 +102,14 @@ def existing_file(text: str) -> Path:
         raise argparse.ArgumentTypeError(f"{text} is a folder, expected a file")
     if path.stat().st_size == 0:
         raise argparse.ArgumentTypeError(f"{text} is empty (0 bytes)")
+    return path
+
+
+def config_file(text: str) -> Path:
+    """A YAML config: a file that exists (an empty one means all defaults)."""
+    path = existing_path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text} is a folder, expected a YAML config file")
     return path
 
 
@@ -180,4 +190,18 @@ def device_name(text: str) -> str:
             raise argparse.ArgumentTypeError(
                 f"{text}: this machine has {count} CUDA device(s); use cpu or auto"
             )
+    return text
+
+
+def video_input(text: str) -> str:
+    """A video to predict that exists: a file, or a frame folder; a folder of videos (or a
+    dataset folder) is refused with what it holds and what to give instead (an unreadable file
+    is reported when it is read)."""
+    from f4d.data.media import not_a_frame_folder
+
+    existing_path(text)
+    if Path(text).is_dir():
+        problem = not_a_frame_folder(text)
+        if problem is not None:
+            raise argparse.ArgumentTypeError(problem)
     return text

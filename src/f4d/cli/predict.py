@@ -6,7 +6,14 @@ import argparse
 import json
 import sys
 
-from f4d.cli.options import MAX_COUNT, MAX_FRAMES, device_name, int_in, new_or_writable_dir
+from f4d.cli.options import (
+    MAX_COUNT,
+    MAX_FRAMES,
+    device_name,
+    int_in,
+    new_or_writable_dir,
+    video_input,
+)
 from f4d.cli.timeline import add_timeline_options, check_timeline_args, run_timeline
 
 
@@ -27,7 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "(U=4 single; U=10 x 3 crops multi)."
         ),
     )
-    parser.add_argument("videos", nargs="+", metavar="VIDEO", help="video file or frame folder")
+    parser.add_argument("videos", nargs="+", type=video_input, metavar="VIDEO",
+                        help="video file or frame folder")  # fmt: skip
     parser.add_argument(
         "--checkpoint", required=True, help="checkpoint .safetensors, its stem, or a run folder"
     )
@@ -69,7 +77,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="predict a truncated file (cut short, e.g. a partial download) from the part that "
         "decodes instead of refusing it (as data.allow_truncated=true does in training/testing)",
     )
-    parser.add_argument("--json", action="store_true", help="print results as JSON")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print a JSON list with one entry per VIDEO, in the order given: its result, or "
+        '{"video": ..., "error": ...} for a video that could not be predicted',
+    )
     parser.add_argument(
         "--device",
         type=device_name,
@@ -108,14 +121,16 @@ def run(args: argparse.Namespace) -> int:
         name = getattr(predictor.model, "model_name", type(predictor.model).__name__)
         if ta or sta:
             out_dirs = explain_dirs(args.videos, args.explain)
+            for folder in out_dirs:  # an output that cannot be written stops here (exit 5)
+                folder.mkdir(parents=True, exist_ok=True)
         else:
             print(
                 f"--explain: model '{name}' has no temporal (TA) or spatio-temporal (STA) "
                 "attention modules; nothing to explain, predicting only",
                 file=sys.stderr,
             )
-    predictions, failed = [], 0
-    for video, out_dir in zip(args.videos, out_dirs):
+    predictions, entries, failed = [], [], 0
+    for video, out_dir in zip(map(str, args.videos), out_dirs):
         try:
             prediction = predict_video(
                 predictor, video, topk=args.topk, explain_dir=out_dir,
@@ -127,13 +142,15 @@ def run(args: argparse.Namespace) -> int:
             if isinstance(err, TruncatedVideoError):
                 message += "; --allow-truncated predicts from the part that decodes"
             print(f"error: {message}", file=sys.stderr)
+            entries.append({"video": video, "error": message})
             continue
         if prediction.truncated:
             print(f"note: {video}: {prediction.truncated}; predicted from the part that decodes",
                   file=sys.stderr)  # fmt: skip
         predictions.append(prediction)
+        entries.append(prediction.to_dict())
     if args.json:
-        print(json.dumps([p.to_dict() for p in predictions], indent=2))
+        print(json.dumps(entries, indent=2))
     elif predictions:
         print(predictions_table(predictions))
     return 1 if failed else 0

@@ -1,11 +1,16 @@
-"""``f4d profile``: parameters, multiply-adds and measured videos/s of a registered model."""
+"""``f4d profile``: parameters, multiply-adds and measured videos/s of a registered model.
+
+The paper's Table 1 and the harness that counts and times it live in :mod:`f4d.bench.table1`;
+this module parses options and draws the tables.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-from dataclasses import replace
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 from rich.console import Console
@@ -20,6 +25,20 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from f4d.bench.table1 import (
+    PROTOCOLS,
+    Input,
+    SpeedSetting,
+    Table1Row,
+    count_input,
+    count_rows,
+    speed_ratio,
+    speed_setting,
+    table1_payload,
+    time_inputs,
+    time_rows,
+    timing_jobs,
+)
 from f4d.cli.options import (
     MAX_BATCH,
     MAX_COUNT,
@@ -30,64 +49,7 @@ from f4d.cli.options import (
     model_name,
     writable_file,
 )
-from f4d.errors import OptionError
-from f4d.models import create_model, profile_model
-from f4d.models.profile import ProfileResult, measure_speed
-
-
-class PaperRow(NamedTuple):
-    """One row of the paper's Table 1 (Something-Something v1, single crop, as printed).
-
-    ``frames`` is the paper's "Frames" column. For FLOPs and speed the paper "equally sample[s]
-    8 or 16 frames from a video" (section 4.5, following Jiang et al. 2019): frames per video.
-    Its models train on U=4 action units of 8 (or 16) frames each (section 4.3).
-    """
-
-    approach: str
-    model: str
-    frames: int
-    top1: float
-    gflops: float
-    videos_per_s: float
-    params_m: float
-
-
-PAPER_TABLE1 = (
-    PaperRow("V4D", "v4d_r50", 8, 50.4, 167.0, 38.1, 36.2),
-    PaperRow("F4D", "f4d_r50", 8, 57.5, 72.0, 52.3, 36.8),
-    PaperRow("F4D", "f4d_r50", 16, 58.4, 143.0, 27.5, 36.8),
-)
-# V4D-R50 without its two 4D blocks, counted next to the rows (not timed): the paper's V4D
-# FLOPs match this backbone at the training input.
-BACKBONE = ("V4D backbone", "slow_r50", 8)
-
-
-class SpeedSetting(NamedTuple):
-    """How speed is measured: videos per batch, untimed passes, timed passes (median)."""
-
-    batch: int
-    warmup: int
-    iters: int
-
-
-SPEED_DEFAULTS = {"cuda": SpeedSetting(16, 3, 10), "cpu": SpeedSetting(1, 1, 3)}
-# Table 1's two inputs per row: the paper's FLOPs/speed protocol (section 4.5: 8 or 16 frames
-# per video, U x T with T = frames / U) and the training input (section 4.3: U x 8 or 16 frames)
-PROTOCOLS = {
-    "paper_protocol": "the paper's FLOPs protocol: 8 or 16 frames per video (U x frames/U)",
-    "training_input": "the training input: U action units of 8 or 16 frames",
-}
-
-
-class Input(NamedTuple):
-    """One model at one input: ``units`` x ``frames`` per video (``frames`` = T per unit)."""
-
-    model: str
-    units: int
-    frames: int
-
-    def label(self) -> str:
-        return f"{self.units}x{self.frames}"
+from f4d.models.profile import ProfileResult
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -135,37 +97,24 @@ def _device(name: str) -> torch.device:
 
 def _setting(args: argparse.Namespace, device: torch.device) -> SpeedSetting:
     """The speed settings given on the command line, the device's defaults for the rest."""
-    default = SPEED_DEFAULTS["cuda" if device.type == "cuda" else "cpu"]
-    given = {f: getattr(args, f) for f in SpeedSetting._fields if getattr(args, f) is not None}
-    return default._replace(**given)
+    return speed_setting(device, **{f: getattr(args, f) for f in SpeedSetting._fields})
 
 
 def _count(
     args: argparse.Namespace, spec: Input, setting: SpeedSetting, device: Any
 ) -> ProfileResult:
     """Parameters and MACs of ``spec`` (built on the meta device: nothing is computed)."""
-    with torch.device("meta"):
-        model = create_model(spec.model, args.num_classes)
-    return profile_model(
-        model,
-        frames=spec.frames,
-        units=spec.units,
-        size=args.size,
-        batch=setting.batch,
-        device=device,
-        speed=False,
+    return count_input(
+        spec, num_classes=args.num_classes, size=args.size, batch=setting.batch, device=device
     )
 
 
-def _time(
-    args: argparse.Namespace,
-    jobs: list[tuple[Input, ProfileResult]],
-    setting: SpeedSetting,
-    device: torch.device,
-    console: Console,
-) -> list[ProfileResult]:
-    """Measure videos/s of every job, one model built at a time, under a progress bar whose ETA
-    weighs each pass by its multiply-adds."""
+@contextlib.contextmanager
+def _timing_bar(
+    console: Console, jobs: list[tuple[Input, ProfileResult]], setting: SpeedSetting, device: Any
+) -> Iterator[Callable[[Input, int], None]]:
+    """Say what will be timed; yield the ``on_pass`` of :func:`f4d.bench.table1.time_inputs`:
+    a progress bar whose ETA weighs each pass by its multiply-adds."""
     passes = setting.warmup + setting.iters
     console.print(
         f"timing {len(jobs)} input(s) on {device}, batch {setting.batch}, passes per input: "
@@ -180,30 +129,13 @@ def _time(
         TimeRemainingColumn(),
     )
     total = sum(r.macs for _, r in jobs) * setting.batch * passes
-    timed = []
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("timing", total=total)
-        models: dict[str, torch.nn.Module] = {}
-        for spec, counted in jobs:
-            progress.update(task, description=f"{spec.model} {spec.label()}")
-            if spec.model not in models:
-                models.clear()  # one model in memory at a time (jobs come grouped by model)
-                with device:
-                    models[spec.model] = create_model(spec.model, args.num_classes)
-            step = counted.macs * setting.batch
-            speed = measure_speed(
-                models[spec.model],
-                frames=spec.frames,
-                units=spec.units,
-                batch=setting.batch,
-                size=args.size,
-                device=device,
-                warmup=setting.warmup,
-                iters=setting.iters,
-                on_pass=lambda step=step: progress.advance(task, step),
-            )
-            timed.append(replace(counted, videos_per_s=speed))
-    return timed
+
+        def on_pass(spec: Input, macs: int) -> None:
+            progress.update(task, description=f"{spec.model} {spec.label()}", advance=macs)
+
+        yield on_pass
 
 
 def _speed(result: ProfileResult) -> str:
@@ -238,54 +170,26 @@ def _run_one(args: argparse.Namespace, console: Console, device: torch.device) -
     result = _count(args, spec, setting, device)
     console.print(_table([result], f"{args.model}: parameters and multiply-adds"))
     if not args.no_speed:
-        (result,) = _time(args, [(spec, result)], setting, device, console)
+        jobs = [(spec, result)]
+        with _timing_bar(console, jobs, setting, device) as on_pass:
+            (result,) = time_inputs(
+                jobs, num_classes=args.num_classes, size=args.size, setting=setting,
+                device=device, on_pass=on_pass,
+            )  # fmt: skip
         note = f"batch {setting.batch}, median of {setting.iters} passes on {device}"
         console.print(_table([result], f"{args.model}: {note}"))
     return result.as_dict()
-
-
-class Table1Row(NamedTuple):
-    """A Table 1 row (or the backbone reference): its two inputs and our results for each."""
-
-    label: str
-    paper: PaperRow | None
-    inputs: dict[str, Input]
-    ours: dict[str, ProfileResult]
-
-
-def _table1_inputs(model: str, frames: int, units: int) -> dict[str, Input]:
-    """The two inputs of a Table 1 row: ``frames`` per video, and ``units`` x ``frames``."""
-    if frames % units:
-        raise OptionError(
-            f"--units {units} does not divide the paper's {frames} frames per video "
-            "(Table 1's protocol); use --units 1, 2, 4 or 8"
-        )
-    return {
-        "paper_protocol": Input(model, units, frames // units),
-        "training_input": Input(model, units, frames),
-    }
-
-
-def _table1_specs(units: int) -> list[tuple[str, PaperRow | None, dict[str, Input]]]:
-    rows: list[tuple[str, PaperRow | None, dict[str, Input]]] = [
-        (f"{p.approach} {p.frames}f", p, _table1_inputs(p.model, p.frames, units))
-        for p in PAPER_TABLE1
-    ]
-    label, model, frames = BACKBONE
-    return [*rows, (label, None, _table1_inputs(model, frames, units))]
 
 
 def _table1_counts(
     args: argparse.Namespace, setting: SpeedSetting, device: Any, console: Console
 ) -> list[Table1Row]:
     """Count every row's inputs, the table growing row by row on a terminal (seconds in all)."""
-    rows: list[Table1Row] = []
     with Live(console=console, transient=True) as live:
-        for label, paper, inputs in _table1_specs(args.units):
-            ours = {p: _count(args, spec, setting, device) for p, spec in inputs.items()}
-            rows.append(Table1Row(label, paper, inputs, ours))
-            live.update(_counts_table(rows, args))
-    return rows
+        return count_rows(
+            units=args.units, num_classes=args.num_classes, size=args.size, setting=setting,
+            device=device, on_row=lambda rows: live.update(_counts_table(rows, args)),
+        )  # fmt: skip
 
 
 def _table1_speeds(
@@ -295,15 +199,13 @@ def _table1_speeds(
     device: torch.device,
     console: Console,
 ) -> list[Table1Row]:
-    """Time both inputs of the paper's rows, grouped by model so one is built at a time."""
-    keys = [(i, p) for i, row in enumerate(rows) if row.paper is not None for p in row.inputs]
-    keys.sort(key=lambda key: rows[key[0]].inputs[key[1]].model)  # stable: rows stay in order
-    jobs = [(rows[i].inputs[p], rows[i].ours[p]) for i, p in keys]
-    timed = dict(zip(keys, _time(args, jobs, setting, device, console), strict=True))
-    return [
-        row._replace(ours={p: timed.get((i, p), result) for p, result in row.ours.items()})
-        for i, row in enumerate(rows)
-    ]
+    """Time both inputs of the paper's rows under a progress bar."""
+    jobs = [(rows[i].inputs[p], rows[i].ours[p]) for i, p in timing_jobs(rows)]
+    with _timing_bar(console, jobs, setting, device) as on_pass:
+        return time_rows(
+            rows, num_classes=args.num_classes, size=args.size, setting=setting, device=device,
+            on_pass=on_pass,
+        )  # fmt: skip
 
 
 def _add_columns(table: Table, headers: tuple[str, ...]) -> None:
@@ -344,11 +246,8 @@ def _counts_table(rows: list[Table1Row], args: argparse.Namespace) -> Table:
 
 def _ratio(rows: list[Table1Row], protocol: str | None) -> str:
     """F4D 8f over V4D 8f videos/s (``protocol`` None: the paper's own columns)."""
-    v4d, f4d = rows[0], rows[1]
-    if protocol is None:
-        return f"{f4d.paper.videos_per_s / v4d.paper.videos_per_s:.2f}x"  # type: ignore[union-attr]
-    ours = [r.ours[protocol].videos_per_s for r in (f4d, v4d)]
-    return f"{ours[0] / ours[1]:.2f}x" if None not in ours else "-"  # type: ignore[operator]
+    ratio = speed_ratio(rows, protocol)
+    return "-" if ratio is None else f"{ratio:.2f}x"
 
 
 def _speed_table(rows: list[Table1Row], setting: SpeedSetting, device: torch.device) -> Table:
@@ -383,18 +282,7 @@ def _run_table1(args: argparse.Namespace, console: Console, device: torch.device
     if not args.no_speed:
         rows = _table1_speeds(args, rows, setting, device, console)
         console.print(_speed_table(rows, setting, device))
-    return {
-        "protocols": PROTOCOLS,
-        "speed": None if args.no_speed else setting._asdict(),
-        "rows": [
-            {
-                "row": row.label,
-                "paper": None if row.paper is None else row.paper._asdict(),
-                **{p: result.as_dict() for p, result in row.ours.items()},
-            }
-            for row in rows
-        ],
-    }
+    return table1_payload(rows, None if args.no_speed else setting)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import ipaddress
+import socket
 import sys
 
 from f4d.cli.options import MAX_COUNT, MAX_SIZE, MAX_WORKERS, device_name, int_in, positive_float
+from f4d.errors import OptionError
 
 _count = int_in(1, MAX_COUNT)
 
@@ -105,13 +108,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load the checkpoint and run uvicorn until interrupted."""
+    """Bind the address, load the checkpoint and run uvicorn until interrupted."""
     import uvicorn
 
     from f4d.engine.predict import load_predictor
     from f4d.serve.app import ServeSettings, create_app
     from f4d.serve.worker import Limits
 
+    sock = bind_address(args.host, args.port)  # before the model loads: a busy port is exit 2
     if args.threads is not None:
         import torch
 
@@ -132,8 +136,42 @@ def run(args: argparse.Namespace) -> int:
         print(f"f4d serve: listening on {args.host}, reachable from other machines; there is "
               "no authentication (see docs/serve.md, security)", file=sys.stderr)  # fmt: skip
     app = create_app(predictor, settings)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"f4d serve: listening on http://{shown}:{port}/ (Ctrl-C to stop)", file=sys.stderr)
+    config = uvicorn.Config(app, host=args.host, port=port, log_level=args.log_level)
+    uvicorn.Server(config).run(sockets=[sock])
     return 0
+
+
+def bind_address(host: str, port: int) -> socket.socket:
+    """A listening-ready TCP socket bound to ``host:port`` (as uvicorn binds it), or an
+    :class:`OptionError` (exit 2) saying why not: the port is in use, not allowed, or the host
+    is not an address of this machine."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    except socket.gaierror as err:
+        raise OptionError(
+            f"--host {host}: not a known host name or address ({err.strerror})"
+        ) from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as err:
+        sock.close()
+        raise OptionError(f"--host {host} --port {port}: cannot listen there: "
+                          f"{err.strerror or err}", hint=_bind_hint(err)) from None  # fmt: skip
+    return sock
+
+
+def _bind_hint(err: OSError) -> str:
+    if err.errno == errno.EADDRINUSE:
+        return "another program (another f4d serve?) uses it; pick another --port (0 = any free)"
+    if err.errno == errno.EACCES:
+        return "ports below 1024 need privileges; pick a --port of 1024 or above"
+    return "give --host an address of this machine (127.0.0.1, 0.0.0.0 for all)"
 
 
 def _is_loopback(host: str) -> bool:

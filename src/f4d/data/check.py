@@ -28,9 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from f4d.data.annotations import DatasetIndex, VideoRecord, load_csv, load_index
+from f4d.data.formats import DatasetIndex, VideoRecord
 
 PROBLEM_KINDS = ("missing", "unreadable", "truncated", "short", "label")
+# Kinds that training copes with (it repeats frames): reported, but not a failed check.
+WARNING_KINDS = ("short",)
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,13 @@ class CheckReport:
 
     @property
     def ok(self) -> bool:
+        """No problem of any kind, warnings included."""
         return not self.problems
+
+    @property
+    def failed(self) -> bool:
+        """A problem that is not only a warning (:data:`WARNING_KINDS`): exit code 1."""
+        return any(p.kind not in WARNING_KINDS for p in self.problems)
 
     def counts(self) -> dict[str, int]:
         """Problems per kind, every kind listed."""
@@ -168,32 +176,3 @@ def read_data_config(path: Path, overrides: Sequence[str] = ()) -> dict[str, Any
     if not isinstance(data, dict) or "root" not in data:
         raise ValueError(f"{path}: needs data.root (and data.format, default 'csv')")
     return data
-
-
-def index_from_config(data: dict[str, Any], *, split: str = "train") -> DatasetIndex:
-    """Parse the ``split`` (``train`` or ``val``/``test``) described by a data-config dict.
-
-    ``train_list`` / ``val_list`` name the csv (format ``csv``) or the split's list file
-    (other formats), relative to ``root`` unless absolute; ``split`` in the dict is the fold.
-    """
-    fmt = data.get("format", "csv")
-    root = Path(data["root"])
-    is_train = split == "train"
-    list_file = _under(root, data.get("train_list" if is_train else "val_list"))
-    if fmt == "csv" and list_file is not None:
-        units = _under(root, data.get("train_unit_labels" if is_train else "val_unit_labels"))
-        classes = _under(root, data.get("classes"))
-        return load_csv(list_file, root=root, class_file=classes, units_file=units)
-    annotations = list_file or _under(root, data.get("annotations"))
-    if fmt in ("ucf101", "hmdb51") and split in ("val", "validation"):
-        split = "test"  # no validation split: the official test list serves as one
-    return load_index(
-        fmt, root, split=split, fold=int(data.get("split", 1)),
-        annotations=annotations if fmt not in ("csv", "folder") else None,
-    )  # fmt: skip
-
-
-def _under(root: Path, name: str | None) -> Path | None:
-    if not name:
-        return None
-    return Path(name) if Path(name).is_absolute() else root / name

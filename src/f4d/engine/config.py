@@ -120,7 +120,7 @@ class RunConfig:
     compile: bool = False
     cudnn_benchmark: bool = True
     deterministic: bool = False
-    resume: str | None = None  # None | auto | path
+    resume: str | None = None  # None (new run) | latest (--resume) | auto | checkpoint path
     init_from: str | None = None  # same-arch checkpoint; classifier re-init if K differs
     init_exclude: list[str] = field(default_factory=list)  # key prefixes init_from leaves fresh
     freeze_bn: bool = False

@@ -31,9 +31,19 @@ from f4d.engine.distributed import (
 )
 from f4d.engine.loaders import build_eval_loader, load_split
 from f4d.engine.metrics import classification_report
+from f4d.engine.progress import progress_bar
 from f4d.errors import InputError
 
-__all__ = ["default_checkpoint", "evaluate", "predict_loader", "write_results"]
+__all__ = [
+    "count_skips",
+    "default_checkpoint",
+    "evaluate",
+    "log_skips",
+    "new_skip_log",
+    "predict_loader",
+    "results_folder",
+    "write_results",
+]
 
 
 def default_checkpoint(cfg: DictConfig) -> Path:
@@ -43,12 +53,23 @@ def default_checkpoint(cfg: DictConfig) -> Path:
     return ckpt.resolve_checkpoint(Path(cfg.run.out_dir))
 
 
+def results_folder(checkpoint: Path) -> Path:
+    """The run a checkpoint belongs to: the folder above its ``checkpoints/`` folder, or, for
+    a checkpoint outside a run, the folder that holds it."""
+    from f4d.engine.runs import CHECKPOINT_DIR
+
+    folder = checkpoint.parent
+    return folder.parent if folder.name == CHECKPOINT_DIR else folder
+
+
 def evaluate(cfg: DictConfig, *, quiet: bool = False) -> dict[str, Any]:
     """Test the checkpoint named by ``cfg`` on the validation/test split; return the metrics.
 
     Writes ``<stem>_predictions.json/.csv``, ``<stem>_confusion.npy/.csv`` and
-    ``<stem>_results.json`` where ``stem`` is ``test.output`` or ``<out_dir>/test_<views>``,
-    plus ``confusion.npy`` / ``classes.json`` in ``run.out_dir`` for the plots.
+    ``<stem>_results.json`` where ``stem`` is ``test.output`` or ``<run>/test/<views>``, with
+    ``<run>`` the run of the tested checkpoint (:func:`results_folder`), plus
+    ``confusion.npy`` / ``classes.json`` in ``<run>`` for its plots (``plots/confusion.png``).
+    A progress bar (rate, time left) runs on rank 0 unless ``run.progress=false``.
     """
     info = init_distributed(cfg.run.device)
     try:
@@ -70,6 +91,13 @@ def _evaluate(cfg: DictConfig, info: DistInfo, *, quiet: bool) -> dict[str, Any]
         cfg.data, index, views=cfg.test.views, batch_size=cfg.test.batch_size,
         rank=info.rank, world_size=info.world_size, seed=cfg.run.seed,
     )  # fmt: skip
+    stem = (
+        Path(cfg.test.output) if cfg.test.output else results_folder(path) / "test" / cfg.test.views
+    )
+    if info.is_main and not quiet:
+        units, crops = _views(cfg)
+        print(f"test: {path} on {len(index)} videos of {index.source or cfg.data.root} "
+              f"({units} units x {crops} crops per video) -> {stem}_*", flush=True)  # fmt: skip
     start = time.perf_counter()
     skips = SkipCounter(cfg.data.max_bad_videos)
     indices, logits = predict_loader(model, loader, cfg=cfg, info=info, skips=skips)
@@ -80,16 +108,16 @@ def _evaluate(cfg: DictConfig, info: DistInfo, *, quiet: bool) -> dict[str, Any]
     result.update(bad_videos=skips.count, bad_video_reasons=dict(skips.reasons),
                   truncated_videos=dict(skips.truncated))  # fmt: skip
     if info.is_main:
-        stem = _output_stem(cfg)
+        run = results_folder(path)
         result["files"] = write_results(
             stem, report=report, indices=indices, logits=logits, labels=labels, index=index,
             classes=classes, summary=result,
         )  # fmt: skip
-        _write_plot_inputs(Path(cfg.run.out_dir), report["confusion"], classes)
+        _write_plot_inputs(run, report["confusion"], classes)
         if cfg.run.plots:
             from f4d.engine.train import draw_plots
 
-            result["plots"] = [str(p) for p in draw_plots(Path(cfg.run.out_dir))]
+            result["plots"] = [str(p) for p in draw_plots(run)]
         if not quiet:
             print_results(result, report, classes)
     return result
@@ -115,10 +143,15 @@ def predict_loader(
     model.eval()
     amp = OmegaConf.select(cfg, "run.amp", default="auto")
     rows: list[tuple[int, np.ndarray]] = []
-    seen = {key: [] for key in _SKIP_KEYS}
+    seen = new_skip_log()
+    bar = progress_bar(
+        _num_videos(loader), desc="test", unit="video",
+        enabled=info.is_main and OmegaConf.select(cfg, "run.progress", default=True), leave=True,
+    )  # fmt: skip
     for batch in loader:
-        for key in _SKIP_KEYS:
-            seen[key] += batch.get(key, [])
+        log_skips(seen, batch)
+        if bar is not None:
+            bar.update(len(batch["label"]) + len(batch.get("skipped_paths", ())))
         views = batch["num_views"]
         if views == 0:
             continue
@@ -128,10 +161,12 @@ def predict_loader(
             out = model(video).float()  # (B·V, K)
         out = out.reshape(-1, views, out.shape[-1]).mean(dim=1)  # (B, K)
         rows += list(zip(batch["index"].tolist(), out.cpu().numpy()))
+    if bar is not None:
+        bar.close()
     gathered = [row for part in all_gather_objects(rows) for row in part]
     gathered.sort(key=lambda r: r[0])
     if skips is not None:
-        _count_skips(skips, all_gather_objects(seen))
+        count_skips(skips, seen, what="the test")
     if not gathered:
         raise InputError(
             f"no video of the test split of {cfg.data.root} could be read",
@@ -144,8 +179,30 @@ def predict_loader(
 _SKIP_KEYS = ("skipped_paths", "skipped_reasons", "truncated_paths", "truncated_reasons")
 
 
-def _count_skips(skips: SkipCounter, parts: list[dict[str, list[str]]]) -> None:
-    """Feed every rank's skipped and truncated videos to ``skips`` (the test's bad-video policy)."""
+def _num_videos(loader: Any) -> int | None:
+    """Videos this rank's ``loader`` yields (its sampler's length), ``None`` if unknown."""
+    sampler = getattr(loader, "sampler", None)
+    try:
+        return len(sampler) if sampler is not None else len(loader.dataset)
+    except TypeError:
+        return None
+
+
+def new_skip_log() -> dict[str, list[str]]:
+    """An empty record of one rank's skipped and truncated videos (see :func:`count_skips`)."""
+    return {key: [] for key in _SKIP_KEYS}
+
+
+def log_skips(seen: dict[str, list[str]], batch: dict[str, Any]) -> None:
+    """Add a collated batch's skipped and truncated videos to ``seen``."""
+    for key in _SKIP_KEYS:
+        seen[key] += batch.get(key, [])
+
+
+def count_skips(skips: SkipCounter, seen: dict[str, list[str]], *, what: str) -> None:
+    """Gather every rank's ``seen`` and feed it to ``skips`` (the bad-video policy); past its
+    limit raise :class:`TrainingError` with their table (every rank alike)."""
+    parts = all_gather_objects(seen)
     merged = {key: [v for part in parts for v in part[key]] for key in _SKIP_KEYS}
     try:
         skips.update({"skipped": len(merged["skipped_paths"]), **merged})
@@ -153,20 +210,25 @@ def _count_skips(skips: SkipCounter, parts: list[dict[str, list[str]]]) -> None:
         from f4d.engine.train import TrainingError
 
         raise TrainingError(
-            f"stopping the test: more than data.max_bad_videos={skips.limit} videos could not "
+            f"stopping {what}: more than data.max_bad_videos={skips.limit} videos could not "
             f"be read.\n{err}"
         ) from err
+
+
+def _views(cfg: DictConfig) -> tuple[int, int]:
+    """``(units, crops)`` per video of ``test.views``: multi = test_units x test_crops."""
+    if cfg.test.views == "multi":
+        return cfg.data.test_units, cfg.data.test_crops
+    return cfg.data.units, 1
 
 
 def _summary(
     report: dict[str, Any], *, cfg: DictConfig, checkpoint: Path, seconds: float
 ) -> dict[str, Any]:
-    views = cfg.test.views
-    units = cfg.data.test_units if views == "multi" else cfg.data.units
-    crops = cfg.data.test_crops if views == "multi" else 1
+    units, crops = _views(cfg)
     return {
         "checkpoint": str(checkpoint),
-        "views": views,
+        "views": cfg.test.views,
         "units": units,
         "crops": crops,
         "num_videos": report["num_videos"],
@@ -175,12 +237,6 @@ def _summary(
         "mean_class_accuracy": report["mean_class_accuracy"],
         "seconds": seconds,
     }
-
-
-def _output_stem(cfg: DictConfig) -> Path:
-    if cfg.test.output:
-        return Path(cfg.test.output)
-    return Path(cfg.run.out_dir) / f"test_{cfg.test.views}"
 
 
 def write_results(

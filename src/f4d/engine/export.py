@@ -11,7 +11,12 @@ if the former fails; :func:`export_model` records which one was used in its resu
 
 from __future__ import annotations
 
+import importlib.util
+import io
+import logging
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,10 +28,43 @@ from f4d.errors import RunError
 FORMATS = ("onnx", "torchscript")
 EXPORTERS = ("auto", "dynamo", "legacy")
 INPUT_NAME, OUTPUT_NAME = "video", "logits"
+# The packages of the `export` extra: ONNX export (onnx, onnxscript) and its check (onnxruntime).
+ONNX_PACKAGES = ("onnx", "onnxscript", "onnxruntime")
+EXTRA_HINT = "pip install 'f4d[export]'"
+# torch's ONNX exporter logs one warning per torchvision op it cannot register; f4d uses none.
+_TORCHVISION_NOTE = "torchvision is not installed"
+_REGISTRATION_LOGGER = "torch.onnx._internal.exporter._registration"
 
 
 class ExportError(RunError, RuntimeError):
     """Exporting failed; the message names the format, the exporter and the cause."""
+
+
+def require_onnx_packages(packages: tuple[str, ...] = ONNX_PACKAGES) -> None:
+    """Raise :class:`ExportError` naming ``pip install 'f4d[export]'`` when any of ``packages``
+    is not installed (before any work, instead of a bare ``No module named ...``)."""
+    missing = [name for name in packages if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ExportError(
+            f"ONNX export needs {', '.join(packages)}; not installed: {', '.join(missing)}",
+            hint=f"{EXTRA_HINT} (or --format torchscript, which needs nothing more)",
+        )
+
+
+@contextmanager
+def _without_torchvision_notes() -> Iterator[None]:
+    """Drop torch's "torchvision is not installed. Skipping torchvision::..." log lines for
+    the duration of an export (the logger is left as it was)."""
+    logger = logging.getLogger(_REGISTRATION_LOGGER)
+
+    def keep(record: logging.LogRecord) -> bool:
+        return _TORCHVISION_NOTE not in record.getMessage()
+
+    logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        logger.removeFilter(keep)
 
 
 @dataclass(frozen=True)
@@ -81,7 +119,11 @@ def export_model(
         _export_torchscript(model, x, out)
         used = "trace"
     else:
-        used = _export_onnx(model, x, out, opset=opset, dynamic=dynamic_batch, exporter=exporter)
+        require_onnx_packages(("onnx", "onnxscript"))
+        with _without_torchvision_notes():
+            used = _export_onnx(
+                model, x, out, opset=opset, dynamic=dynamic_batch, exporter=exporter
+            )
     return ExportResult(out, format, used, tuple(x.shape), dynamic_batch)
 
 
@@ -90,7 +132,9 @@ def _export_torchscript(model: nn.Module, x: Tensor, out: Path) -> None:
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         traced = torch.jit.trace(model, (x,), check_trace=False)
-    traced.save(str(out))
+        buffer = io.BytesIO()  # written by Python, so a refused path is an OSError naming it
+        torch.jit.save(traced, buffer)
+    out.write_bytes(buffer.getvalue())
 
 
 def _export_onnx(
@@ -144,12 +188,21 @@ def run_torchscript(path: str | Path, x: Tensor) -> Tensor:
 
 def verify_export(model: nn.Module, result: ExportResult, *, batch: int = 3) -> float:
     """Max |exported - PyTorch| on a fresh input whose batch differs from the export example
-    when the batch is dynamic (so that property is checked too)."""
+    when the batch is dynamic (so that property is checked too). A file that onnxruntime or
+    TorchScript cannot run is an :class:`ExportError` naming it."""
     _, units, channels, frames, size, _ = result.input_shape
     batch = batch if result.dynamic_batch else result.input_shape[0]
     x = example_input(units=units, frames=frames, size=size, batch=batch, channels=channels) * 0.5
     with torch.no_grad():
         expected = model.cpu().eval()(x)
     runner = run_onnx if result.format == "onnx" else run_torchscript
-    got = runner(result.path, x)
+    try:
+        got = runner(result.path, x)
+    except Exception as err:  # onnxruntime and torch.jit raise their own types
+        first = (str(err).strip().splitlines() or [""])[0][:300]
+        raise ExportError(
+            f"{result.path} was written ({result.format} via {result.exporter}) but does not "
+            f"run: {type(err).__name__}: {first}",
+            hint="try another --opset (default 18) or --exporter; --no-verify skips this check",
+        ) from err
     return float((got.double() - expected.double()).abs().max())

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
-from f4d.data.annotations import DatasetIndex, load_csv, load_index
 from f4d.data.dataset import VideoDataset, build_loader
+from f4d.data.formats import DatasetIndex, index_from_config
 from f4d.data.transforms import TestTransform, TrainTransform
 
 __all__ = [
@@ -30,17 +30,6 @@ __all__ = [
     "load_split",
 ]
 
-# The name of the held-out split in each format's own files.
-_VAL_SPLITS = {
-    "csv": ("val", "test"),
-    "folder": ("val", "test"),
-    "ucf101": ("test",),
-    "hmdb51": ("test",),
-    "sthv1": ("validation",),
-    "sthv2": ("validation",),
-    "k400": ("validation",),
-}
-
 
 def _under_root(root: Path, name: str | None) -> Path | None:
     if name is None:
@@ -50,42 +39,16 @@ def _under_root(root: Path, name: str | None) -> Path | None:
 
 
 def load_split(data: Any, split: str) -> DatasetIndex:
-    """Parse the ``train`` or ``val`` split described by the data config ``data``."""
+    """Parse the ``train`` or ``val`` split described by the data config ``data``.
+
+    Through the one split resolver (:func:`f4d.data.formats.index_from_config`): ``val`` is
+    the format's held-out split, e.g. UCF101's test list or a folder dataset's ``test/``;
+    ``index.split.note`` says so when they differ. A dataset without such a split raises a
+    ``FileNotFoundError`` (training then runs without validation).
+    """
     if split not in ("train", "val"):
         raise ValueError(f"split must be 'train' or 'val', got {split!r}")
-    root = Path(data.root)
-    list_file = _under_root(root, data.train_list if split == "train" else data.val_list)
-    units_file = _under_root(
-        root, data.train_unit_labels if split == "train" else data.val_unit_labels
-    )
-    classes = _under_root(root, data.classes)
-    if data.format == "csv":
-        if list_file is None:
-            list_file = _default_csv(root, split)
-        return load_csv(list_file, root=root, class_file=classes, units_file=units_file)
-    names = ("train",) if split == "train" else _VAL_SPLITS[data.format]
-    errors = []
-    for name in names:
-        try:
-            return load_index(
-                data.format, root, split=name, fold=data.split,
-                annotations=list_file if data.format not in ("csv", "folder") else None,
-            )  # fmt: skip
-        except (OSError, ValueError) as err:
-            errors.append(f"{name}: {err}")
-    raise FileNotFoundError(
-        f"cannot find the {split} split of {data.format} dataset at {root}: " + "; ".join(errors)
-    )
-
-
-def _default_csv(root: Path, split: str) -> Path:
-    """``root/train.csv``, or ``root/val.csv`` / ``root/test.csv`` for the held-out split."""
-    names = ("train",) if split == "train" else _VAL_SPLITS["csv"]
-    for name in names:
-        if (root / f"{name}.csv").is_file():
-            return root / f"{name}.csv"
-    tried = ", ".join(str(root / f"{n}.csv") for n in names)
-    raise FileNotFoundError(f"no {split} list for the csv dataset at {root} (tried {tried})")
+    return index_from_config(data, split)
 
 
 def _flip_map(data: Any, classes: tuple[str, ...]) -> dict[int, int] | None:

@@ -26,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from f4d.engine import checkpoint as ckpt
+from f4d.engine import runs
 from f4d.engine.amp import amp_dtype
 from f4d.engine.config import ConfigError, save_config
 from f4d.engine.distributed import (
@@ -37,6 +38,7 @@ from f4d.engine.distributed import (
 )
 from f4d.engine.loaders import build_eval_loader, build_train_loader, load_split
 from f4d.engine.metrics import RunningAverage, topk_correct
+from f4d.engine.progress import progress_bar
 from f4d.engine.schedule import LRSchedule, scaled_lr
 from f4d.errors import InputError, RunError
 
@@ -50,9 +52,9 @@ __all__ = [
     "train",
 ]
 
-CHECKPOINT_DIR = "checkpoints"
-METRICS_FILE = "metrics.jsonl"
-STEPS_FILE = "steps.jsonl"
+CHECKPOINT_DIR = runs.CHECKPOINT_DIR
+METRICS_FILE = runs.METRICS_FILE
+STEPS_FILE = runs.STEPS_FILE
 
 
 class TrainingError(RunError, RuntimeError):
@@ -115,19 +117,22 @@ def prepare_batch(
     return video, labels.to(device, non_blocking=True)
 
 
-def train(cfg: DictConfig, *, task: str | None = None) -> dict[str, Any]:
+def train(cfg: DictConfig, *, task: str | None = None, overwrite: bool = False) -> dict[str, Any]:
     """Train the model described by ``cfg``; return the final metrics (rank 0's view).
 
-    ``task`` overrides ``cfg.run.task`` (``video`` or ``units``). A process group that this
-    call creates (under ``torchrun``) is destroyed again before it returns or raises; one the
-    caller created is left alone.
+    ``task`` overrides ``cfg.run.task`` (``video`` or ``units``). A new run (``run.resume``
+    unset) refuses a ``run.out_dir`` that already holds a run (:class:`runs.RunExistsError`)
+    unless ``overwrite``, which removes the old run's files first. Resuming a run that is
+    already complete trains nothing and returns its summary with ``already_complete: True``.
+    A process group that this call creates (under ``torchrun``) is destroyed again before it
+    returns or raises; one the caller created is left alone.
     """
     if task is not None:
         cfg = cfg.copy()
         cfg.run.task = task
     info = init_distributed(cfg.run.device)
     try:
-        trainer = Trainer(cfg, info)
+        trainer = Trainer(cfg, info, overwrite=overwrite)
         try:
             return trainer.fit()
         finally:
@@ -145,11 +150,12 @@ def _seed_all(seed: int) -> None:
 class Trainer:
     """One training run; see :func:`train`. Attributes are the run's live objects."""
 
-    def __init__(self, cfg: DictConfig, info: DistInfo) -> None:
+    def __init__(self, cfg: DictConfig, info: DistInfo, *, overwrite: bool = False) -> None:
         self.cfg, self.info, self.device = cfg, info, info.device
         self.task = cfg.run.task
         self.out_dir = Path(cfg.run.out_dir)
         self.ckpt_dir = self.out_dir / CHECKPOINT_DIR
+        self._resume_from = self._claim_run_folder(overwrite)
         self.plan = batch_plan(cfg.optim, info.world_size)
         _seed_all(cfg.run.seed)
         self._configure_backends()
@@ -190,8 +196,10 @@ class Trainer:
         self._rng_to_restore: dict | None = None
         self._val_loader: Any = None
         self._maybe_resume()
+        self.complete = self._resume_from is not None and self._done()
         self.net = self._wrap_model()
-        self._prepare_output()
+        if not self.complete:
+            self._prepare_output()
 
     # ------------------------------------------------------------------------------- set-up
     def _configure_backends(self) -> None:
@@ -203,10 +211,13 @@ class Trainer:
 
     def _try_val_split(self) -> Any:
         try:
-            return load_split(self.cfg.data, "val")
+            index = load_split(self.cfg.data, "val")
         except FileNotFoundError as err:
             self._log(f"no validation split ({err}); training without validation")
             return None
+        if index.split is not None and index.split.note:  # e.g. "validation uses test/ (...)"
+            self._log(index.split.note)
+        return index
 
     def _class_names(self) -> list[str]:
         if self.task == "video":
@@ -238,7 +249,10 @@ class Trainer:
         try:
             model = create_model(cfg.model.name, num_classes, **args)
         except (ValueError, TypeError) as err:  # unknown name or attention, unknown argument
-            raise ConfigError(f"model.name={cfg.model.name!r}, model.args={args}: {err}") from err
+            raise ConfigError(
+                f"model.name={cfg.model.name!r}, model.args={args}: {err}"
+                f"{_did_you_mean(cfg.model.name, err)}"
+            ) from err
         if cfg.model.pretrained_2d:
             _inflate(model, cfg.model.pretrained_2d)
         if cfg.run.init_from:
@@ -285,23 +299,48 @@ class Trainer:
         if not self.info.is_main:
             return
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        save_config(self.cfg, self.out_dir / "config.yaml")
+        if self._resume_from is None:  # a new run: no steps of a start that saved nothing
+            (self.out_dir / STEPS_FILE).unlink(missing_ok=True)
+        # the run as it is, not how it was launched: `f4d train <out_dir>/config.yaml
+        # run.out_dir=...` must start a new run, not resume one
+        described = self.cfg.copy()
+        described.run.resume = None
+        save_config(described, self.out_dir / "config.yaml")
         (self.out_dir / "classes.json").write_text(json.dumps(self.classes))
         from torch.utils.tensorboard import SummaryWriter
 
         self.writer = SummaryWriter(str(self.out_dir / "tb"))
 
     # ------------------------------------------------------------------------------- resume
+    def _claim_run_folder(self, overwrite: bool) -> Path | None:
+        """Apply the run-folder policy (:mod:`f4d.engine.runs`); return the checkpoint to
+        resume from, or ``None`` for a new run."""
+        path = self._resume_path()
+        if path is not None:
+            return path
+        held = runs.existing_run(self.out_dir)
+        if held is not None and not overwrite:
+            raise runs.run_exists_error(held)
+        if held is not None and self.info.is_main:
+            runs.remove_run(self.out_dir, log=self._log)
+        return None
+
     def _resume_path(self) -> Path | None:
         resume = self.cfg.run.resume
         if not resume:
             return None
-        if resume == "auto":  # the newest checkpoint whose files are all from one save
-            return ckpt.latest_complete_checkpoint(self.ckpt_dir, log=self._log)
-        return ckpt.resolve_checkpoint(resume)
+        if resume not in (runs.RESUME_AUTO, runs.RESUME_LATEST):
+            return ckpt.resolve_checkpoint(resume)
+        # the newest checkpoint whose files are all from one save
+        path = ckpt.latest_complete_checkpoint(self.ckpt_dir, log=self._log)
+        if path is None and resume == runs.RESUME_LATEST:
+            raise runs.missing_checkpoint_error(self.out_dir)
+        if path is None:
+            self._log(f"run.resume=auto: no checkpoint in {self.ckpt_dir}; starting a new run")
+        return path
 
     def _maybe_resume(self) -> None:
-        path = self._resume_path()
+        path = self._resume_from
         if path is None:
             return
         meta = ckpt.load_meta(path)
@@ -323,11 +362,68 @@ class Trainer:
         self.skipped_steps = int(meta.get("skipped_steps", 0))
         self._rng_to_restore = state["rng"]
         self._log(f"resumed from {path}: epoch {self.epoch}, step {self.step}")
+        self._note_changed_config(state.get("config") or {}, path)
+
+    def _note_changed_config(self, saved: dict[str, Any], path: Path) -> None:
+        """Say which config keys differ from the ones the checkpoint was trained with."""
+        current = OmegaConf.to_container(self.cfg, resolve=True)
+        changed = runs.changed_keys(saved, current, ignore=("run.resume",)) if saved else {}
+        if changed:
+            rows = "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
+            self._log(f"note: resuming {path} with a config that differs from the one it was "
+                      f"trained with ({len(changed)} keys; the new values apply from here on): "
+                      f"{rows}")  # fmt: skip
+
+    def _banner(self) -> str:
+        """What is about to run: data, validation split, model, device, precision, batch, lr."""
+        cfg, plan = self.cfg, self.plan
+        val = (f"{len(self.val_index)} videos of {self.val_index.source or 'the val split'}"
+               if self.val_index is not None else "none (no validation split)")  # fmt: skip
+        params = sum(p.numel() for p in self.model.parameters())
+        precision = "float32" if self.amp_dtype is None else str(self.amp_dtype).split(".")[-1]
+        lr = f"lr {plan.lr:.4g}"
+        if cfg.optim.scale_lr and plan.lr != cfg.optim.lr:
+            lr += (f" (optim.lr={cfg.optim.lr:g} x global batch {plan.global_batch} / "
+                   f"optim.base_batch_size={cfg.optim.base_batch_size})")  # fmt: skip
+        start = "starting" if self._resume_from is None else f"resuming at epoch {self.epoch + 1}"
+        return "\n".join([
+            f"train: {start}, {cfg.optim.epochs} epochs x {self.steps_per_epoch} steps -> "
+            f"{self.out_dir}",
+            f"  data: {len(self.train_index)} training videos of "
+            f"{self.train_index.source or cfg.data.root}, {len(self.classes)} classes",
+            f"  validation: {val}",
+            f"  model: {cfg.model.name} ({params:,} parameters); device {self.device}, "
+            f"precision {precision} (run.amp={cfg.run.amp})",
+            f"  batch: {plan.global_batch} videos per step = {plan.batch_size} x "
+            f"{plan.world_size} process(es) x {plan.accum_steps} accumulation; {lr}",
+        ])  # fmt: skip
+
+    def _done(self) -> bool:
+        return self.epoch >= self.cfg.optim.epochs or self._step_limit_reached()
+
+    def _already_complete(self) -> dict[str, Any]:
+        """The summary of a resumed run that has nothing left to train, with a note saying so."""
+        summary_file = self.out_dir / runs.SUMMARY_FILE
+        saved = json.loads(summary_file.read_text()) if summary_file.is_file() else {}
+        limit = f"optim.epochs={self.cfg.optim.epochs}"
+        if self.cfg.run.max_steps:
+            limit += f" / run.max_steps={self.cfg.run.max_steps}"
+        message = (
+            f"{self.out_dir} is already complete: {self.epoch} epochs, {self.step} steps "
+            f"({limit}); nothing to train. To train longer, resume with a larger optim.epochs."
+        )
+        self._log(message)
+        return {**saved, "epoch": self.epoch, "step": self.step, "best_metric": self.best_metric,
+                "out_dir": str(self.out_dir), "already_complete": True,
+                "message": message}  # fmt: skip
 
     # ------------------------------------------------------------------------------- loop
     def fit(self) -> dict[str, Any]:
         """Train until ``optim.epochs`` (or ``run.max_steps``); return the final metrics."""
         cfg = self.cfg
+        if self.complete:
+            return self._already_complete()
+        self._log(self._banner())
         start = time.perf_counter()
         if self._rng_to_restore is not None:
             ckpt.restore_rng_state(self._rng_to_restore)
@@ -500,7 +596,13 @@ class Trainer:
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
-        """Single-view loss / top-1 / top-5 on the validation split, reduced over ranks."""
+        """Single-view loss / top-1 / top-5 on the validation split, reduced over ranks.
+
+        Bad validation videos are skipped and counted with the training ones (``bad_videos``
+        in the summary; the same ``data.max_bad_videos`` limit).
+        """
+        from f4d.engine.evaluate import count_skips, log_skips, new_skip_log
+
         if self._val_loader is None:
             self._val_loader = build_eval_loader(
                 self.cfg.data, self.val_index, views="single",
@@ -510,8 +612,12 @@ class Trainer:
         loader = self._val_loader
         self.net.eval()
         sums = {"loss": 0.0, "top1": 0.0, "top5": 0.0, "count": 0.0}
+        seen = new_skip_log()
+        bar = self._progress(len(loader), "validation")
         for batch in loader:
-            self.skips.note_truncated(batch)
+            log_skips(seen, batch)
+            if bar is not None:
+                bar.update(1)
             if batch["video"].shape[0] == 0:
                 continue
             video, labels = prepare_batch(
@@ -525,6 +631,9 @@ class Trainer:
             sums["top1"] += hits[1]
             sums["top5"] += hits[5]
             sums["count"] += labels.shape[0]
+        if bar is not None:
+            bar.close()
+        count_skips(self.skips, seen, what=f"at the validation of epoch {self.epoch}")
         sums = all_reduce_sums(sums, self.device)
         count = max(sums["count"], 1.0)
         self.net.train()
@@ -586,17 +695,36 @@ class Trainer:
             return nullcontext()
         return torch.autocast(device_type="cuda", dtype=self.amp_dtype)
 
-    def _progress(self, total: int) -> Any:
-        if not (self.info.is_main and self.cfg.run.progress):
-            return None
-        from tqdm.auto import tqdm
-
-        return tqdm(total=total, desc=f"epoch {self.epoch + 1}/{self.cfg.optim.epochs}",
-                    unit="batch", leave=False, dynamic_ncols=True)  # fmt: skip
+    def _progress(self, total: int, what: str = "epoch") -> Any:
+        """A bar for the epoch in progress, or for the validation after the epoch just done."""
+        epoch = self.epoch + 1 if what == "epoch" else self.epoch
+        return progress_bar(
+            total, desc=f"{what} {epoch}/{self.cfg.optim.epochs}", unit="batch",
+            enabled=self.info.is_main and self.cfg.run.progress,
+        )  # fmt: skip
 
     def _log(self, message: str) -> None:
         if self.info.is_main:
             print(message, flush=True)
+
+
+def _did_you_mean(name: str, err: Exception) -> str:
+    """For ``unexpected keyword argument 'dropuot'``: the model's arguments closest to it."""
+    import difflib
+    import re
+
+    from f4d.models import create_model
+
+    match = re.search(r"unexpected keyword argument '(\w+)'", str(err))
+    if match is None:
+        return ""
+    try:
+        valid = sorted(getattr(create_model(name, 2), "model_args", {}))
+    except Exception:  # the model itself cannot be built: nothing to compare with
+        return ""
+    close = difflib.get_close_matches(match.group(1), valid, n=3, cutoff=0.5)
+    hint = f"; did you mean model.args.{close[0]}?" if close else ""
+    return f"{hint} (model.args of {name}: {', '.join(valid)})"
 
 
 def _training_video_length(index: Any) -> dict[str, Any]:

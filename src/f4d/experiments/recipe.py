@@ -116,7 +116,7 @@ def pretrain(out: Path, data: Path, scale: Scale) -> dict[str, Any]:
         saved = json.loads(done.read_text())
         if saved.get("config") == config:
             return saved
-    result = train(cfg)
+    result = train(cfg, overwrite=True)  # a stale or half-finished pretraining is redone
     summary = {"model": cfg.model.name, "checkpoint": str(result["checkpoint"]),
                "unit_top1": result.get("val_top1"), "wall_time_s": result["wall_time_s"],
                "scale": asdict(scale), "config": config}  # fmt: skip

@@ -57,9 +57,44 @@ def count_macs(model: nn.Module, *, frames: int, units: int, size: int = 224) ->
     return counter.get_total_flops() // 2
 
 
-def _sync(device: torch.device) -> None:
+def synchronize(device: torch.device) -> None:
+    """Wait for all queued work on ``device`` (a no-op on CPU)."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def time_call(
+    fn: Callable[[], object],
+    *,
+    device: torch.device,
+    warmup: int = 2,
+    repeats: int = 5,
+    on_call: Callable[[], None] | None = None,
+) -> list[float]:
+    """The one timing harness of f4d (``f4d profile``, ``f4d bench``, :func:`measure_speed`).
+
+    Runs ``fn`` ``warmup`` times untimed, then returns ``repeats`` wall times (s), each call
+    bracketed by a device synchronisation so CUDA kernels are finished, not just queued.
+    ``on_call`` runs after every call, warm-up included (e.g. to advance a progress bar), outside
+    the timed span.
+    """
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"need repeats >= 1 and warmup >= 0, got repeats={repeats}, "
+                         f"warmup={warmup}")  # fmt: skip
+    for _ in range(warmup):
+        fn()
+        if on_call is not None:
+            on_call()
+    synchronize(device)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        synchronize(device)
+        times.append(time.perf_counter() - start)
+        if on_call is not None:
+            on_call()
+    return times
 
 
 def measure_speed(
@@ -75,7 +110,8 @@ def measure_speed(
     on_pass: Callable[[], None] | None = None,
 ) -> float:
     """Inference throughput in videos/s: ``batch`` over the median time of ``iters`` forward
-    passes of a random ``(batch, U, C, T, size, size)`` batch, after ``warmup`` passes.
+    passes of a random ``(batch, U, C, T, size, size)`` batch, after ``warmup`` passes
+    (timed by :func:`time_call`).
 
     ``on_pass`` is called after every pass, warm-up included (e.g. to advance a progress bar).
     """
@@ -84,17 +120,10 @@ def measure_speed(
     device = torch.device(device)
     model = model.to(device).eval()
     x = _video(batch, units, getattr(model, "in_channels", 3), frames, size, device)
-    times = []
     with torch.inference_mode():
-        for i in range(warmup + iters):
-            _sync(device)
-            start = time.perf_counter()
-            model(x)
-            _sync(device)
-            if i >= warmup:
-                times.append(time.perf_counter() - start)
-            if on_pass is not None:
-                on_pass()
+        times = time_call(
+            lambda: model(x), device=device, warmup=warmup, repeats=iters, on_call=on_pass
+        )
     return batch / statistics.median(times)
 
 

@@ -107,8 +107,9 @@ def dense_conv(
         raise ValueError(f"dense_conv needs one dilation per kernel and axis, got {dilations}")
     n, c_in = x.shape[:2]
     c_out, positions = weights[0].shape[0], math.prod(size)
-    table = _selection(size, kernels, tuple(tuple(d) for d in dilations), x.device, x.dtype)
     taps = torch.cat([w.reshape(c_out * c_in, -1) for w in weights], dim=1)  # (O·I, K)
+    # the table meets the taps in the product: it follows their device and dtype
+    table = _selection(size, kernels, tuple(tuple(d) for d in dilations), taps.device, taps.dtype)
     matrix = (taps @ table).view(c_out, c_in, positions, positions)  # (O, I, S_in, S_out)
     matrix = matrix.permute(1, 2, 0, 3).reshape(c_in * positions, c_out * positions)
     rows = x.reshape(n, c_in * positions)  # (N, C_in·S)

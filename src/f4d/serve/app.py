@@ -1,9 +1,10 @@
 """The FastAPI app: ``POST /v1/predict``, ``GET /v1/model``, ``GET /healthz``, the page at ``/``.
 
 :func:`create_app` takes a loaded :class:`~f4d.engine.predict.Predictor` and serving settings;
-``f4d serve`` runs the result with uvicorn. The OpenAPI schema is at ``/openapi.json``;
-FastAPI's interactive docs at ``/docs`` load Swagger UI from its CDN in the browser (the page
-at ``/`` loads nothing from elsewhere).
+``f4d serve`` runs the result with uvicorn. The OpenAPI schema is at ``/openapi.json``; the
+interactive docs at ``/docs`` are Swagger UI served from the ``swagger-ui-bundle`` package
+under ``/docs-assets/`` (no CDN: they work offline), and the page at ``/`` loads nothing from
+elsewhere either.
 """
 
 from __future__ import annotations
@@ -107,7 +108,10 @@ def create_app(predictor: Predictor, settings: ServeSettings | None = None) -> F
         summary="Video action recognition with a trained f4d model",
         version=_version(),
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's /docs and /redoc load their assets from a CDN
+        redoc_url=None,
     )
+    _add_offline_docs(app)
     _add_error_handlers(app)
     _add_routes(app, lambda: state_box["state"])
     app.add_middleware(
@@ -115,6 +119,28 @@ def create_app(predictor: Predictor, settings: ServeSettings | None = None) -> F
         paths=("/v1/predict", "/v1/timeline"),
     )  # fmt: skip
     return app
+
+
+DOCS_ASSETS = "/docs-assets"
+
+
+def _add_offline_docs(app: FastAPI) -> None:
+    """``/docs``: Swagger UI from the ``swagger-ui-bundle`` package, served by this app."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} - API docs",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+        )
 
 
 def _start(predictor: Predictor, settings: ServeSettings) -> ServerState:
