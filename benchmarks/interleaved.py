@@ -10,7 +10,11 @@ alike. Report: median and minimum seconds per step, videos/s and the ratio to th
 
 Model specs: a registry name (``f4d_r50``), optionally with ``@ncthw`` (converted to the NCTHW
 layout), ``@thp0`` (THP_MEM_ALLOC_ENABLE=0 in that worker) and/or ``@malloc0``
-(F4D_MALLOC_TUNING=0: glibc's default malloc thresholds), or ``module:function`` for a
+(F4D_MALLOC_TUNING=0: glibc's default malloc thresholds); precision (issue 23): ``@autocast``
+(plain ``torch.autocast`` bf16 around the model, or the training step), ``@prep_fp32`` /
+``@prep_bf16`` / ``@prep_auto`` (inference through ``f4d.models.for_inference`` in that
+precision) and ``@compile`` (``torch.compile`` of the prepared model, inductor with freezing;
+its compile time is printed in the worker's ready line); or ``module:function`` for a
 third-party builder ``function(frames, units, num_classes)`` importable from ``--path`` (how the
 public V4D code was measured for issue 13; such code is never committed here).
 On a shared machine, run it under ``chrt -f 10`` (root) so other processes cannot distort it.
@@ -54,25 +58,47 @@ def _worker(spec: str, train: bool, shape: list[int], path: list[str]) -> None:
     x = torch.randn(batch, units, 3, frames, size, size)
     y = torch.randint(0, 400, (batch,))
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    cast = torch.autocast("cpu", torch.bfloat16, enabled="autocast" in flags)
+    runner = _prepared(model.eval(), flags) if not train else model
 
     def step() -> None:
         if train:
             model.train()
             opt.zero_grad(set_to_none=True)
-            torch.nn.functional.cross_entropy(model(x), y).backward()
+            with cast:
+                loss = torch.nn.functional.cross_entropy(model(x).float(), y)
+            loss.backward()
             opt.step()
         else:
-            model.eval()
-            with torch.no_grad():
-                model(x)
+            with torch.no_grad(), cast:
+                runner(x)
 
-    step()  # warm-up
+    start = time.perf_counter()
+    step()  # warm-up (and compilation)
     print(json.dumps({"ready": True, "thp": os.environ.get("THP_MEM_ALLOC_ENABLE", "unset"),
-                      "threads": torch.get_num_threads()}), flush=True)  # fmt: skip
+                      "threads": torch.get_num_threads(),
+                      "first_step_s": time.perf_counter() - start}), flush=True)  # fmt: skip
     for _ in sys.stdin:
         start = time.perf_counter()
         step()
         print(time.perf_counter() - start, flush=True)
+
+
+def _prepared(model, flags: list[str]):
+    """``model`` through ``f4d.models.for_inference`` per the ``@prep_*`` / ``@compile`` flags."""
+    prep = [f.removeprefix("prep_") for f in flags if f.startswith("prep_")]
+    if not prep:
+        return model
+    from f4d.models import for_inference
+
+    runner = for_inference(model, "cpu", prep[0])
+    if "compile" in flags:
+        import torch
+        import torch._inductor.config as inductor_config
+
+        inductor_config.freezing = True
+        runner.model = torch.compile(runner.model)
+    return runner
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ try:
     from f4d.bench.data import bench_data
 except ImportError:  # before issue 24 the data benchmark lived in f4d.data.bench
     from f4d.data.bench import bench_data
-from f4d.data.annotations import DatasetIndex, VideoRecord
+from f4d.data.formats import DatasetIndex, VideoRecord
 if os.environ.get("F4D_SEEK"):
     from f4d.data.decode import timeline
     timeline.PACKET_BUDGET_BYTES = 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import f4d.bench.data as bench
-from f4d.data.annotations import DatasetIndex
+from f4d.data.formats import DatasetIndex
 
 
 def test_rounds_interleave_and_ratios_are_per_round(monkeypatch):
@@ -35,7 +35,7 @@ def test_rounds_interleave_and_ratios_are_per_round(monkeypatch):
 
 
 def test_naive_reader_decodes_everything_and_refuses_frame_folders(tmp_path, realdata):
-    from f4d.data.annotations import VideoRecord
+    from f4d.data.formats import VideoRecord
 
     webm = VideoRecord(realdata / "videos" / "human2bot_task5_0.webm", 0)
     naive = bench.NaiveVideoDataset(DatasetIndex((webm,), ("a",)), units=2, frames_per_unit=3,

@@ -120,3 +120,27 @@ def test_models_are_benched_as_created_or_converted_to_ncthw() -> None:
               "machine": {"device_name": "cpu", "torch": "x", "cpu_threads": 2},
               "peak_tflops": None, "peak_source": "n/a"}  # fmt: skip
     assert "NCTHW model" in model_caption(report)
+
+
+def test_precision_runs_through_for_inference_and_training_autocasts(monkeypatch) -> None:
+    import f4d.models.precision as precision_module
+
+    monkeypatch.setattr(precision_module, "cpu_supports_bf16", lambda: False)
+    settings = ModelBenchSettings(frames=2, units=2, batch=1, size=16, repeats=1, warmup=0,
+                                  num_classes=5, train=True, precision="bf16")  # fmt: skip
+    result = model_bench.bench_model("f4d_tiny", settings=settings, device=CPU)
+    assert result["inference"]["precision"] == "bf16"  # asked for: runs even without hardware
+    assert result["train"]["precision"] == "bf16"
+    auto = ModelBenchSettings(frames=2, units=2, batch=1, size=16, repeats=1, warmup=0,
+                              precision="auto")  # fmt: skip
+    result = model_bench.bench_model("tsn_tiny", settings=auto, device=CPU)
+    assert result["inference"]["precision"] == "fp32"  # auto without bf16 hardware
+    raw = model_bench.bench_model("tsn_tiny", settings=TINY, device=CPU)
+    assert raw["inference"]["precision"] == "fp32"  # plain autocast path, dtype fp32
+
+
+def test_precision_and_plain_autocast_dtype_exclude_each_other() -> None:
+    with pytest.raises(ValueError, match="leave dtype at fp32"):
+        ModelBenchSettings(precision="bf16", dtype="bf16")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        ModelBenchSettings(precision="fp8")

@@ -86,6 +86,8 @@ ROWS = [
     ("test", ["test", "{d}/ok.yaml", "checkpoint={d}/model.pt"], INPUT, "pickled PyTorch file"),
     ("test", ["test", "{d}/ok.yaml", "data.test_units=0"], CONFIG, "data.test_units=0"),
     ("test", ["test", "{d}/ok.yaml", "test.views=nope"], CONFIG, "test.views"),
+    ("test", ["test", "{d}/ok.yaml", "--precision", "fp8"], USAGE, "argument --precision"),
+    ("test", ["test", "{d}/ok.yaml", "run.amp=fp8"], CONFIG, "run.amp='fp8'"),
     # f4d predict
     ("predict", ["predict", "{d}/nope.mp4", "--checkpoint", "{d}/ckpt"], USAGE, "nope.mp4"),
     ("predict", ["predict", "{d}/empty.mp4", "--checkpoint", "{d}/ckpt"], FAILED, "empty.mp4"),

@@ -18,6 +18,8 @@ def test_bench_model_then_report(tmp_path, capsys) -> None:
     report = json.loads(out.read_text())
     assert [r["model"] for r in report["results"]] == ["tsn_tiny", "f4d_tiny"]
     assert report["settings"]["size"] == 16 and "train" not in report["results"][0]
+    assert report["settings"]["precision"] == "auto"  # through for_inference by default
+    assert report["results"][0]["inference"]["precision"] in ("fp32", "bf16")
     assert "f4d bench model" in capsys.readouterr().out
     md = tmp_path / "summary.md"
     assert main(["bench", "report", str(out), "--out", str(md)]) == 0
@@ -48,10 +50,15 @@ def test_bench_rejects_bad_arguments(capsys) -> None:
         (["ops", "--widths", "64,x"], "argument --widths: expected comma-separated integers"),
         (["ops", "--kernel", "3,3,1"], "argument --kernel: expected 4 integers, got '3,3,1'"),
         (["model", "--models", "nope_r50"], "argument --models: unknown model 'nope_r50'"),
+        (["model", "--precision", "fp8"], "argument --precision: invalid choice: 'fp8'"),
     ]:
         with pytest.raises(SystemExit) as exit_info:
             main(["bench", *argv])
         assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert main(["bench", "model", "--dtype", "bf16"]) == 2
+    assert "--dtype bf16 is plain autocast of the unprepared model: add --raw" in (
+        capsys.readouterr().err
+    )
     assert main(["bench", "data"]) == 2
     assert "f4d bench data: error: give either a dataset PATH or --synthetic" in (
         capsys.readouterr().err

@@ -168,3 +168,21 @@ def test_truncated_video_is_refused_unless_allowed(assets, tmp_path, capsys):
     (result,) = json.loads(captured.out)
     assert result["truncated"].startswith("truncated: decodes ")
     assert f"note: {cut}: truncated: decodes " in captured.err
+
+
+def test_precision_is_printed_and_fp16_on_cpu_is_refused(assets, capsys):
+    video, run = str(assets["video"]), str(assets["f4d"])
+    assert main(["predict", video, "--checkpoint", run, "--precision", "bf16", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "precision: bf16" in captured.err
+    bf16 = json.loads(captured.out)[0]["topk"]
+    assert main(["predict", video, "--checkpoint", run, "--precision", "fp32", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "precision: fp32" in captured.err
+    fp32 = json.loads(captured.out)[0]["topk"]
+    assert bf16[0]["index"] == fp32[0]["index"]
+    assert abs(bf16[0]["prob"] - fp32[0]["prob"]) < 0.02
+    assert (
+        main(["predict", video, "--checkpoint", run, "--precision", "fp16", "--device", "cpu"]) == 2
+    )
+    assert "fp16 needs a CUDA device" in capsys.readouterr().err

@@ -9,9 +9,8 @@ import pytest
 from PIL import Image
 
 from f4d.bench.data import bench_data
-from f4d.data.annotations import DatasetIndex, VideoRecord
 from f4d.data.check import check_index, read_data_config
-from f4d.data.formats import index_from_config
+from f4d.data.formats import DatasetIndex, VideoRecord, index_from_config
 
 
 def _frame_folder(folder: Path, count: int) -> Path:

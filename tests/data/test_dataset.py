@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 
-from f4d.data.annotations import DatasetIndex, VideoRecord
 from f4d.data.dataset import (
     BadVideo,
     SkipCounter,
@@ -20,6 +19,7 @@ from f4d.data.dataset import (
     build_loader,
     collate,
 )
+from f4d.data.formats import DatasetIndex, VideoRecord
 from f4d.data.sampling import sample_segments
 from f4d.data.transforms import TestTransform, TrainTransform
 from f4d.data.video import VideoDecodeError, probe
@@ -200,7 +200,7 @@ def test_real_videos_decode_and_corrupt_file_is_skipped(realdata):
 
 
 def test_synthetic_dataset_end_to_end(tmp_path):
-    from f4d.data.annotations import load_index
+    from f4d.data.formats import load_index
     from f4d.data.synthetic import generate
 
     generate(tmp_path, num_train=4, num_test=1, size=32, frames=16, seed=0)

@@ -69,3 +69,17 @@ def test_not_a_frame_folder(tmp_path):
 def test_counts_say_one_video_not_one_videos(tmp_path):
     _touch(tmp_path / "one" / "a.mp4")
     assert "is a folder of 1 video (a.mp4)," in media.not_a_frame_folder(tmp_path / "one")
+
+
+def test_the_frame_reader_says_a_folder_of_videos_is_not_a_frame_folder(tmp_path):
+    """Every caller of the one reader (not only `f4d predict`'s option check) gets the message
+    that says what the folder holds instead of "frame folder holds no images"."""
+    from f4d.data.decode import VideoDecodeError, open_video
+
+    _touch(tmp_path / "closing" / "a.mp4")
+    _touch(tmp_path / "closing" / "b.mp4")
+    with pytest.raises(VideoDecodeError, match=r"is a folder of 2 videos .*give the video files"):
+        open_video(tmp_path / "closing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(VideoDecodeError, match=r"frame folder holds no images \(\.jpg"):
+        open_video(tmp_path / "empty")

@@ -14,9 +14,9 @@ import torch.nn.functional as F
 
 import f4d.data.prepare as prep
 from f4d.cli.main import main
-from f4d.data.annotations import load_csv
 from f4d.data.dataset import VideoDataset
 from f4d.data.decode import FrameFolder, VideoFile, open_video
+from f4d.data.formats import load_csv
 from f4d.data.prepare import PrepareError, PrepareOptions, output_size, prepare
 from f4d.data.transforms import TrainTransform
 

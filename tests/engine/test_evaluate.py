@@ -123,3 +123,16 @@ def test_allow_truncated_tests_the_decodable_part(trained, cut_synth) -> None:
     assert result["num_videos"] == 8 and result["bad_videos"] == 0
     assert list(result["truncated_videos"]) == [str(cut)]
     assert result["truncated_videos"][str(cut)].startswith("truncated: decodes ")
+
+
+def test_precision_follows_run_amp_and_the_capability_check(trained, monkeypatch) -> None:
+    import f4d.models.precision as precision_module
+
+    monkeypatch.setattr(precision_module, "cpu_supports_bf16", lambda: True)
+    trained.test.views = "single"
+    bf16 = evaluate(trained, quiet=True)
+    assert bf16["precision"] == "bf16"  # run.amp=auto, a bf16 CPU
+    trained.run.amp = "none"  # the old word for fp32
+    fp32 = evaluate(trained, quiet=True)
+    assert fp32["precision"] == "fp32"
+    assert abs(bf16["top1"] - fp32["top1"]) <= 100 / 8  # at most one of 8 videos differs

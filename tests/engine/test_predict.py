@@ -13,8 +13,8 @@ import torch
 from omegaconf import OmegaConf
 from PIL import Image
 
-from f4d.data.annotations import DatasetIndex, VideoRecord
 from f4d.data.decode import VideoDecodeError, read_frames
+from f4d.data.formats import DatasetIndex, VideoRecord
 from f4d.data.sampling import sample_segments
 from f4d.data.transforms import normalize, resize_frames
 from f4d.engine import predict

@@ -225,7 +225,7 @@ def test_training_starts_with_a_banner(make_cfg, capsys) -> None:
     assert banner[0] == f"train: starting, 1 epochs x 4 steps -> {cfg.run.out_dir}"
     assert banner[1].startswith("  data: 16 training videos of ") and "4 classes" in banner[1]
     assert banner[2].startswith("  validation: 8 videos of ") and "test" in banner[2]
-    assert "device cpu, precision float32 (run.amp=auto)" in banner[3]
+    assert "device cpu, precision: fp32 (auto on cpu) (run.amp=auto)" in banner[3]
     assert banner[4] == (
         "  batch: 4 videos per step = 4 x 1 process(es) x 1 accumulation; "
         "lr 0.005 (optim.lr=0.01 x global batch 4 / optim.base_batch_size=8)"
@@ -237,3 +237,33 @@ def test_training_says_which_split_validates(make_cfg, synth_root, capsys) -> No
     test.csv for validation and training says so (issue 27.6)."""
     train(make_cfg("optim.epochs=1", "run.max_steps=1"))
     assert f"validation uses test.csv ({synth_root} has no val.csv)" in capsys.readouterr().out
+
+
+def test_cpu_bf16_training_autocasts_with_float32_master_weights(
+    make_cfg, monkeypatch, capsys
+) -> None:
+    calls: list[tuple[str, torch.dtype]] = []
+    real = torch.autocast
+
+    def spy(device_type: str, dtype: torch.dtype | None = None, **kwargs):
+        calls.append((device_type, dtype))
+        return real(device_type, dtype=dtype, **kwargs)
+
+    monkeypatch.setattr(torch, "autocast", spy)
+    cfg = make_cfg("optim.epochs=1", "run.max_steps=2", "run.amp=bf16", "model.name=f4d_tiny")
+    result = train(cfg)
+    assert ("cpu", torch.bfloat16) in calls
+    assert "precision: bf16" in capsys.readouterr().out
+    assert result["step"] == 2
+    saved = weights(cfg.run.out_dir)
+    assert all(v.dtype in (torch.float32, torch.int64) for v in saved.values())
+
+
+def test_cpu_auto_trains_in_float32_and_fp16_is_refused(make_cfg, monkeypatch, capsys) -> None:
+    import f4d.models.precision as precision_module
+
+    monkeypatch.setattr(precision_module, "cpu_supports_bf16", lambda: True)
+    train(make_cfg("optim.epochs=1", "run.max_steps=1", out="auto"))
+    assert "precision: fp32 (auto on cpu)" in capsys.readouterr().out
+    with pytest.raises(ConfigError, match=r"run\.amp=fp16.*bf16, fp32 or auto"):
+        train(make_cfg("optim.epochs=1", "run.max_steps=1", "run.amp=fp16", out="fp16"))

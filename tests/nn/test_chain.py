@@ -187,3 +187,17 @@ def test_torch_compile_traces_the_chain():
     got = torch.autograd.grad(compiled(x, units=2).sum(), list(block.parameters()))
     for g, r in zip(got, want):
         torch.testing.assert_close(g, r)
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_reduced_precision_sums_follow_float64(dim):
+    """bf16 sums over S or C go through a product with ones (no float32 copy); the result is
+    the float64 sum to bf16 rounding, and float32 keeps torch's own sum."""
+    from f4d.nn.chain import _sum
+
+    v = torch.randn(2, 3, 49, 16, dtype=torch.float64)
+    ref = v.sum(dim)
+    got = _sum(v.bfloat16(), dim)
+    assert got.dtype == torch.bfloat16 and got.shape == ref.shape
+    torch.testing.assert_close(got.double(), ref, rtol=2e-2, atol=0.1)
+    torch.testing.assert_close(_sum(v.float(), dim), ref.float(), rtol=1e-5, atol=1e-5)

@@ -278,6 +278,7 @@ def test_model_endpoint_describes_the_checkpoint(client, predictor):
     assert info["input"]["multi"]["units"] == 10 and info["input"]["multi"]["crops"] == 3
     assert info["explain_available"] is True and info["default_views"] == "single"
     assert info["serving"] == {"workers": 1, "max_batch": 4, "max_pending": 16}
+    assert info["precision"] == predictor.model.precision and info["precision"] in ("fp32", "bf16")
 
 
 def test_healthz_reports_load(client):

@@ -27,8 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from f4d.data.annotations import DatasetIndex
 from f4d.data.dataset import VideoDataset, collate, seed_worker
+from f4d.data.formats import DatasetIndex
 from f4d.data.transforms import TrainTransform, centre_crop_box, resize_short_side
 from f4d.errors import OptionError
 
@@ -317,7 +317,7 @@ def bench_dataset(
     num_videos: int,
 ) -> dict:
     """Parse the dataset at ``path`` (format ``fmt``) and time loading ``num_videos`` of it."""
-    from f4d.data.annotations import load_index
+    from f4d.data.formats import load_index
 
     index = load_index(fmt, Path(path), split=split)
     result = bench_data(
@@ -369,7 +369,7 @@ def compare_datasets(
     The prepared copy is parsed with the same format and split, its root swapped, so both
     read the same list of videos.
     """
-    from f4d.data.annotations import load_index
+    from f4d.data.formats import load_index
 
     index = load_index(fmt, Path(path), split=split)
     variants: dict[str, tuple[Any, bool]] = {}

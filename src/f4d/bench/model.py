@@ -3,6 +3,11 @@
 All models in one call run on one device with the same input `(B, U, 3, T, H, W)`, so their
 ratios are fair. Each figure is the median of ``repeats`` synchronised timings after ``warmup``
 untimed calls (which also absorb ``torch.compile`` time, reported separately).
+
+With ``precision`` set (``f4d bench model``'s default, ``auto``) inference runs through
+:func:`f4d.models.for_inference` as ``f4d predict`` does, and the training step autocasts in
+the precision training would use; with ``precision=None`` (``--raw``) the model runs as
+``create_model`` gives it, under plain autocast per ``dtype`` (the path before issue 23).
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from f4d.bench.timing import (
     track_peak_memory,
     wrap_report,
 )
+from f4d.models.inference import for_inference
+from f4d.models.precision import PRECISION_DTYPES, normalize_precision, resolve_precision
 from f4d.models.profile import count_macs, count_parameters
 
 
@@ -39,7 +46,8 @@ class ModelBenchSettings:
     units: int = 4
     batch: int = 16
     size: int = 224
-    dtype: str = "fp32"
+    dtype: str = "fp32"  # plain autocast dtype of the unprepared model (precision None)
+    precision: str | None = None  # auto | fp32 | bf16 | fp16: through for_inference
     compile: bool = False
     compile_backend: str = "inductor"
     channels_last: bool = False  # input laid out channels-last too (weights are by default)
@@ -54,6 +62,13 @@ class ModelBenchSettings:
 
     def __post_init__(self) -> None:
         resolve_dtype(self.dtype)
+        if self.precision is not None:
+            normalize_precision(self.precision)
+            if self.dtype != "fp32":
+                raise ValueError(
+                    f"dtype={self.dtype} is plain autocast of the unprepared model; with "
+                    f"precision={self.precision} (for_inference) leave dtype at fp32"
+                )
         for name in ("frames", "units", "batch", "size", "repeats", "num_classes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -73,12 +88,21 @@ def make_input(settings: ModelBenchSettings, device: torch.device, batch: int) -
     return channels_last_6d(x) if s.channels_last else x
 
 
+def compute_dtype(settings: ModelBenchSettings, device: torch.device, *, training: bool) -> str:
+    """``fp32`` / ``bf16`` / ``fp16``: what the model computes in (``precision`` resolved for
+    ``device``, or the plain autocast ``dtype``)."""
+    if settings.precision is None:
+        return settings.dtype
+    return resolve_precision(settings.precision, device, training=training)
+
+
 def _autocast(
-    settings: ModelBenchSettings, device: torch.device
+    settings: ModelBenchSettings, device: torch.device, *, training: bool = False
 ) -> contextlib.AbstractContextManager:
-    if settings.dtype == "fp32":
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=resolve_dtype(settings.dtype))
+    name = compute_dtype(settings, device, training=training)
+    if name == "fp32" or (settings.precision is not None and not training):
+        return contextlib.nullcontext()  # for_inference sets its own precision
+    return torch.autocast(device.type, dtype=PRECISION_DTYPES[name])
 
 
 def build_model(name: str, settings: ModelBenchSettings, device: torch.device) -> nn.Module:
@@ -165,8 +189,8 @@ def _train_fn(model: nn.Module, settings: ModelBenchSettings, device: torch.devi
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
-        with _autocast(settings, device):
-            loss = F.cross_entropy(model(x), target)
+        with _autocast(settings, device, training=True):
+            loss = F.cross_entropy(model(x).float(), target)
         loss.backward()
         optimizer.step()
 
@@ -193,25 +217,38 @@ def bench_model(name: str, *, settings: ModelBenchSettings, device: torch.device
     model = build_model(name, settings, device)
     result: dict = {"model": name, "params": count_parameters(model)}
     result.update(count_model_flops(model, settings))
-    runner = torch.compile(model, backend=settings.compile_backend) if settings.compile else model
+    runner = _compiled(model, settings)
     runner.eval()
-    result["inference"] = _measure(_inference_fn(runner, settings, device), settings, device)
+    infer = runner
+    if settings.precision is not None:
+        infer = for_inference(model, device, settings.precision)
+        infer.model = _compiled(infer.model, settings)
+    result["inference"] = _measure(_inference_fn(infer, settings, device), settings, device)
+    result["inference"]["precision"] = compute_dtype(settings, device, training=False)
+    del infer
     result["inference"].update(
         _achieved(result["flops_per_video"], result["inference"]["videos_per_s"], peak)
     )
     if settings.train:
         runner.train()
         result["train"] = _measure(_train_fn(runner, settings, device), settings, device)
+        result["train"]["precision"] = compute_dtype(settings, device, training=True)
         result["train"].update(
             _achieved(result["train_flops_per_video"], result["train"]["videos_per_s"], peak)
         )
     return result
 
 
+def _compiled(model: nn.Module, settings: ModelBenchSettings) -> nn.Module:
+    if not settings.compile:
+        return model
+    return torch.compile(model, backend=settings.compile_backend)
+
+
 def _peak(settings: ModelBenchSettings, device: torch.device) -> tuple[float | None, str]:
     if settings.peak_tflops is not None:
         return settings.peak_tflops, "--peak-tflops"
-    return peak_tflops(device, settings.dtype)
+    return peak_tflops(device, compute_dtype(settings, device, training=False))
 
 
 @contextlib.contextmanager

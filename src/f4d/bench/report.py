@@ -84,7 +84,9 @@ def model_caption(report: dict) -> str:
     """Device, software and settings of a model report in one line."""
     s, m = report["settings"], report["machine"]
     compiled = f"compiled ({s.get('compile_backend', 'inductor')})"
-    flags = [s["dtype"], compiled if s["compile"] else "eager"]
+    precision = s.get("precision")
+    dtype = f"{precision} via for_inference" if precision else f"{s['dtype']} (plain autocast)"
+    flags = [dtype, compiled if s["compile"] else "eager"]
     flags.append(_layout(s))
     peak = report.get("peak_tflops")
     peak_text = f"{peak:g} TFLOP/s ({report['peak_source']})" if peak else report["peak_source"]

@@ -30,6 +30,7 @@ from f4d.cli.options import (
     MAX_FRAMES,
     MAX_SIZE,
     MAX_WORKERS,
+    add_precision_option,
     device_name,
     existing_dir,
     existing_file,
@@ -107,7 +108,8 @@ def _add_shape(
     parser.add_argument("--size", type=int_in(1, MAX_SIZE), default=224, help="crop size H = W")
     parser.add_argument("--num-classes", type=int_in(1, MAX_COUNT), default=174,
                         help="classifier width (174: SSv1)")  # fmt: skip
-    parser.add_argument("--dtype", choices=("bf16", "fp32"), default="fp32", help="autocast dtype")
+    parser.add_argument("--dtype", choices=("bf16", "fp32"), default=None,
+                        help="plain autocast dtype (fp32); bench model: with --raw")  # fmt: skip
 
 
 def _add_model_parser(subparsers) -> None:
@@ -130,6 +132,13 @@ def _add_model_parser(subparsers) -> None:
     p.add_argument("--compile-backend", default="inductor", help="torch.compile backend")
     _add_layout_options(p)
     p.add_argument("--train", action="store_true", help="also time a training step (SGD)")
+    add_precision_option(p)
+    p.add_argument(
+        "--raw",
+        action="store_true",
+        help="time the model as create_model gives it, under plain autocast per --dtype "
+        "(the path before issue 23), instead of through f4d.models.for_inference",
+    )
     p.add_argument(
         "--peak-tflops",
         type=positive_float,
@@ -345,7 +354,8 @@ def _run_model_bench(
         device = _setup(args)
         settings = ModelBenchSettings(
             frames=args.frames, units=args.units, batch=args.batch, size=args.size,
-            dtype=args.dtype, channels_last=args.channels_last, contiguous=args.contiguous,
+            dtype=args.dtype or "fp32", channels_last=args.channels_last,
+            contiguous=args.contiguous,
             cudnn_benchmark=not args.no_cudnn_benchmark, repeats=args.repeats,
             warmup=args.warmup, num_classes=args.num_classes, **extra,
         )  # fmt: skip
@@ -366,12 +376,20 @@ def run_model(args: argparse.Namespace) -> int:
         speed = result["inference"]
         low, high = speed["videos_per_s_min"], speed["videos_per_s_max"]
         median = speed["videos_per_s"]
-        return f"{result['model']}: {median:.2f} videos/s (min {low:.2f}, max {high:.2f})"
+        return (
+            f"{result['model']}: {median:.2f} videos/s (min {low:.2f}, max {high:.2f}; "
+            f"{speed['precision']})"
+        )
 
+    if args.dtype is not None and not args.raw:
+        raise OptionError(
+            f"--dtype {args.dtype} is plain autocast of the unprepared model: add --raw, or "
+            f"use --precision {args.dtype} (through f4d.models.for_inference)"
+        )
     return _run_model_bench(
         args, "f4d bench model", "benchmarking", bench_models, make_report, line,
         compile=args.compile, compile_backend=args.compile_backend, train=args.train,
-        peak_tflops=args.peak_tflops,
+        peak_tflops=args.peak_tflops, precision=None if args.raw else args.precision,
     )  # fmt: skip
 
 

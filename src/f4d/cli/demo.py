@@ -123,6 +123,7 @@ def _train_and_test(
         "macs": macs,
         "test_top1": test["top1"],
         "test_top5": test["top5"],
+        "test_precision": test.get("precision"),
         "train_videos_per_s": sum(speeds) / len(speeds),
         "train_seconds": result["wall_time_s"],
         "epochs": result["epoch"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from f4d.cli.options import config_file
+from f4d.cli.options import add_precision_option, config_file
 from f4d.cli.train import print_bad_videos
 
 __all__ = ["register"]
@@ -25,6 +25,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("config", type=config_file, help="YAML config file")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+    add_precision_option(parser, default=None)
     parser.set_defaults(func=_main)
 
 
@@ -36,7 +37,10 @@ def _main(args: argparse.Namespace) -> int:
     from f4d.engine.config import load_config
     from f4d.engine.evaluate import evaluate
 
-    _print_files(evaluate(load_config(args.config, _expand(list(args.overrides)))))
+    overrides = _expand(list(args.overrides))
+    if args.precision is not None:  # the same word as run.amp, which it overrides
+        overrides.append(f"run.amp={args.precision}")
+    _print_files(evaluate(load_config(args.config, overrides)))
     return 0
 
 

@@ -24,6 +24,8 @@ __all__ = [
     "MAX_FRAMES",
     "MAX_SIZE",
     "MAX_WORKERS",
+    "PRECISION_CHOICES",
+    "add_precision_option",
     "config_file",
     "device_name",
     "existing_dir",
@@ -43,6 +45,20 @@ MAX_SIZE = 4096  # pixels (crop / frame side)
 MAX_BATCH = 65536  # videos per batch
 MAX_WORKERS = 1024  # processes / threads
 MAX_COUNT = 10**8  # videos, classes, repeats
+# f4d.models.precision.PRECISIONS (not imported: `f4d --help` stays free of torch)
+PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")
+
+
+def add_precision_option(parser: argparse.ArgumentParser, *, default: str | None = "auto") -> None:
+    """``--precision auto|fp32|bf16|fp16``, the same word as ``run.amp`` (docs/training.md)."""
+    parser.add_argument(
+        "--precision",
+        choices=PRECISION_CHOICES,
+        default=default,
+        help="numeric precision: auto (bf16 on CUDA and on CPUs with bf16 hardware such as "
+        "AMX / AVX512-BF16, else fp32), fp32, bf16, fp16 (CUDA only)"
+        + ("" if default else "; default: the config's run.amp"),
+    )
 
 
 def int_in(low: int, high: int | None = None, *, even: bool = False) -> Callable[[str], int]:

@@ -9,6 +9,7 @@ import sys
 from f4d.cli.options import (
     MAX_COUNT,
     MAX_FRAMES,
+    add_precision_option,
     device_name,
     int_in,
     new_or_writable_dir,
@@ -89,6 +90,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="auto",
         help="auto (cuda if available), cpu, cuda or cuda:N",
     )
+    add_precision_option(parser)
     add_timeline_options(parser)
     parser.set_defaults(func=run)
 
@@ -107,10 +109,11 @@ def run(args: argparse.Namespace) -> int:
     check_timeline_args(args)
     predictor = load_predictor(
         args.checkpoint, units=args.units, frames=args.frames, stride=args.stride,
-        views=args.views, crops=args.crops, device=args.device,
+        views=args.views, crops=args.crops, device=args.device, precision=args.precision,
     )  # fmt: skip
     print(
-        f"clip: {predictor.settings.describe()} (settings from {predictor.settings_source})",
+        f"clip: {predictor.settings.describe()} (settings from {predictor.settings_source}); "
+        f"precision: {predictor.model.precision}",
         file=sys.stderr,
     )
     if args.timeline:

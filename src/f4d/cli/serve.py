@@ -8,7 +8,15 @@ import ipaddress
 import socket
 import sys
 
-from f4d.cli.options import MAX_COUNT, MAX_SIZE, MAX_WORKERS, device_name, int_in, positive_float
+from f4d.cli.options import (
+    MAX_COUNT,
+    MAX_SIZE,
+    MAX_WORKERS,
+    add_precision_option,
+    device_name,
+    int_in,
+    positive_float,
+)
 from f4d.errors import OptionError
 
 _count = int_in(1, MAX_COUNT)
@@ -101,6 +109,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--device", type=device_name, default="auto",
                    help="auto (cuda if available), cpu, cuda or cuda:N")  # fmt: skip
+    add_precision_option(p)
     p.add_argument(
         "--log-level", default="info", choices=("critical", "error", "warning", "info", "debug")
     )
@@ -120,7 +129,9 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    predictor = load_predictor(args.checkpoint, views=args.views, device=args.device)
+    predictor = load_predictor(
+        args.checkpoint, views=args.views, device=args.device, precision=args.precision
+    )
     limits = Limits(
         max_upload_mb=args.max_upload_mb, max_frames=args.max_frames, max_side=args.max_side,
         decode_timeout_s=args.decode_timeout,
@@ -131,7 +142,8 @@ def run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     name = getattr(predictor.model, "model_name", type(predictor.model).__name__)
     print(f"f4d serve: {name}, {len(predictor.classes)} classes; clip: "
-          f"{predictor.settings.describe()}", file=sys.stderr)  # fmt: skip
+          f"{predictor.settings.describe()}; precision: {predictor.model.precision}",
+          file=sys.stderr)  # fmt: skip
     if not _is_loopback(args.host):
         print(f"f4d serve: listening on {args.host}, reachable from other machines; there is "
               "no authentication (see docs/serve.md, security)", file=sys.stderr)  # fmt: skip

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, get_worker_info
 
-from f4d.data.annotations import DatasetIndex, VideoRecord
+from f4d.data.formats import DatasetIndex, VideoRecord
 from f4d.errors import InputError
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """``f4d data prepare``: a copy of a dataset that decodes fast (short side, frequent keyframes).
 
-Every video file under ``src`` (by extension, :data:`f4d.data.annotations.VIDEO_EXTENSIONS`) is
+Every video file under ``src`` (by extension, :data:`f4d.data.media.VIDEO_EXTENSIONS`) is
 decoded once and written to the same relative path under ``out``:
 
 - as a video (default): short side scaled to ``short_side`` (aspect kept, sides even, never
@@ -38,7 +38,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from f4d.data.annotations import VIDEO_EXTENSIONS
+from f4d.data.media import VIDEO_EXTENSIONS
 from f4d.errors import InputError, OptionError
 
 OPTIONS_FILE = ".f4d-prepare.json"

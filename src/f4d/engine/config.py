@@ -40,7 +40,7 @@ __all__ = [
 
 DATA_FORMATS = ("csv", "folder", "sthv1", "sthv2", "k400", "ucf101", "hmdb51")
 SCHEDULES = ("step", "cosine", "constant")
-AMP_MODES = ("auto", "none", "bf16", "fp16")
+AMP_MODES = ("auto", "fp32", "bf16", "fp16", "none")  # none: old name of fp32 (engine/amp.py)
 VIEW_MODES = ("multi", "single")
 NONFINITE_POLICIES = ("stop", "skip")
 TASKS = ("video", "units")
@@ -115,7 +115,7 @@ class RunConfig:
     out_dir: str = "runs/${model.name}"
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    amp: str = "auto"  # auto (bf16 on cuda, off on cpu) | none | bf16 | fp16
+    amp: str = "auto"  # auto | fp32 | bf16 | fp16 (none = fp32); f4d.models.precision
     channels_last: bool = True  # channels_last_3d weights/activations (CPU and GPU); false: NCTHW
     compile: bool = False
     cudnn_benchmark: bool = True

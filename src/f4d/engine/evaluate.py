@@ -22,7 +22,7 @@ from torch import nn
 
 from f4d.data.dataset import SkipCounter, TooManyBadVideos
 from f4d.engine import checkpoint as ckpt
-from f4d.engine.amp import autocast
+from f4d.engine.config import ConfigError
 from f4d.engine.distributed import (
     DistInfo,
     all_gather_objects,
@@ -33,6 +33,7 @@ from f4d.engine.loaders import build_eval_loader, load_split
 from f4d.engine.metrics import classification_report
 from f4d.engine.progress import progress_bar
 from f4d.errors import InputError
+from f4d.models.inference import for_inference
 
 __all__ = [
     "count_skips",
@@ -81,6 +82,10 @@ def evaluate(cfg: DictConfig, *, quiet: bool = False) -> dict[str, Any]:
 def _evaluate(cfg: DictConfig, info: DistInfo, *, quiet: bool) -> dict[str, Any]:
     path = default_checkpoint(cfg)
     model, classes, _meta = ckpt.load_for_inference(path, device=info.device)
+    try:  # run.amp (f4d test --precision): bf16 by default on CUDA and bf16 CPUs
+        model = for_inference(model, info.device, cfg.run.amp, inplace=True)
+    except ValueError as err:  # fp16 on a CPU
+        raise ConfigError(f"run.amp={cfg.run.amp}: {err}") from err
     index = load_split(cfg.data, "val")
     if len(index.classes) != len(classes):
         raise ckpt.CheckpointError(
@@ -105,6 +110,7 @@ def _evaluate(cfg: DictConfig, info: DistInfo, *, quiet: bool) -> dict[str, Any]
     labels = np.array([index.records[i].label for i in indices], dtype=np.int64)
     report = classification_report(logits, labels)
     result = _summary(report, cfg=cfg, checkpoint=path, seconds=seconds)
+    result["precision"] = model.precision
     result.update(bad_videos=skips.count, bad_video_reasons=dict(skips.reasons),
                   truncated_videos=dict(skips.truncated))  # fmt: skip
     if info.is_main:
@@ -136,12 +142,12 @@ def predict_loader(
 
     Returns ``(indices (N,), logits (N, K))`` sorted by dataset index. ``skips`` receives the
     bad videos and the truncated ones of every rank once the loop is done (so that no rank
-    stops alone); past its limit it raises :class:`TrainingError` with their table.
+    stops alone); past its limit it raises :class:`TrainingError` with their table. ``model``
+    runs as given (float32 in, logits out): :func:`f4d.models.for_inference` sets the precision.
     """
     from f4d.data.transforms import normalize
 
     model.eval()
-    amp = OmegaConf.select(cfg, "run.amp", default="auto")
     rows: list[tuple[int, np.ndarray]] = []
     seen = new_skip_log()
     bar = progress_bar(
@@ -157,8 +163,7 @@ def predict_loader(
             continue
         video = batch["video"].to(info.device, non_blocking=True)  # pinned on CUDA
         video = normalize(video, cfg.data.mean, cfg.data.std)
-        with autocast(amp, info.device):  # bf16 on CUDA by default, fp32 on CPU
-            out = model(video).float()  # (B·V, K)
+        out = model(video).float()  # (B·V, K); precision: see f4d.models.for_inference
         out = out.reshape(-1, views, out.shape[-1]).mean(dim=1)  # (B, K)
         rows += list(zip(batch["index"].tolist(), out.cpu().numpy()))
     if bar is not None:
@@ -308,7 +313,8 @@ def print_results(result: dict[str, Any], report: dict[str, Any], classes: list[
     from rich.table import Table
 
     table = Table(title=f"test ({result['views']}-view: {result['units']} units x "
-                  f"{result['crops']} crops, {result['num_videos']} videos)")  # fmt: skip
+                  f"{result['crops']} crops, {result['num_videos']} videos, "
+                  f"precision {result.get('precision', 'fp32')})")  # fmt: skip
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key in ("top1", "top5", "mean_class_accuracy"):

@@ -53,6 +53,7 @@ from f4d.engine.explain import (  # re-exported: their public home was this modu
     upsample_map,
     write_explanation,
 )
+from f4d.models.inference import for_inference
 
 __all__ = [
     "ClipSettings",
@@ -178,6 +179,7 @@ def load_predictor(
     views: str = "single",
     crops: int | None = None,
     device: str = "auto",
+    precision: str = "auto",
 ) -> Predictor:
     """Load a checkpoint for prediction; clip settings come from its training config.
 
@@ -185,12 +187,15 @@ def load_predictor(
     :class:`ClipSettings` defaults (the paper's 8 x 4, U=4, 224) apply. ``views`` picks the
     ``f4d test`` view mode (see :func:`view_settings`); ``units``/``crops`` override its unit
     and crop counts, ``frames``/``stride`` the trained values (U at test may differ from U at
-    training). ``device="auto"`` picks CUDA when available. Raises ``CheckpointError`` for a
-    missing or foreign checkpoint, ``ValueError`` for a bad view mode, crop count or size.
+    training). ``device="auto"`` picks CUDA when available; ``precision`` is that of
+    :func:`f4d.models.for_inference` (``auto``: bf16 on CUDA and bf16 CPUs). Raises
+    ``CheckpointError`` for a missing or foreign checkpoint, ``ValueError`` for a bad view
+    mode, crop count or size or precision.
     """
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     model, classes, meta = load_for_inference(checkpoint, device=device)
+    model = for_inference(model, device, precision, inplace=True)
     num_classes = int(meta.get("num_classes", len(classes)))
     if len(classes) != num_classes:
         classes = [str(i) for i in range(num_classes)]

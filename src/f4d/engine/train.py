@@ -27,7 +27,7 @@ from torch import nn
 
 from f4d.engine import checkpoint as ckpt
 from f4d.engine import runs
-from f4d.engine.amp import amp_dtype
+from f4d.engine.amp import amp_dtype, precision_line
 from f4d.engine.config import ConfigError, save_config
 from f4d.engine.distributed import (
     DistInfo,
@@ -281,10 +281,12 @@ class Trainer:
         )  # fmt: skip
 
     def _amp_dtype(self) -> torch.dtype | None:
-        amp = self.cfg.run.amp
-        if self.device.type != "cuda" and amp in ("bf16", "fp16"):
-            self._log(f"run.amp={amp} is only used on CUDA; training in float32 on CPU")
-        return amp_dtype(amp, self.device)
+        amp = self.cfg.run.amp  # autocast on CPU too; auto = fp32 there (docs/training.md)
+        try:
+            dtype = amp_dtype(amp, self.device, training=True)
+        except ValueError as err:  # fp16 on a CPU
+            raise ConfigError(f"run.amp={amp}: {err}") from err
+        return dtype
 
     def _wrap_model(self) -> nn.Module:
         net: nn.Module = self.model
@@ -380,7 +382,7 @@ class Trainer:
         val = (f"{len(self.val_index)} videos of {self.val_index.source or 'the val split'}"
                if self.val_index is not None else "none (no validation split)")  # fmt: skip
         params = sum(p.numel() for p in self.model.parameters())
-        precision = "float32" if self.amp_dtype is None else str(self.amp_dtype).split(".")[-1]
+        precision = precision_line(cfg.run.amp, self.device, training=True)
         lr = f"lr {plan.lr:.4g}"
         if cfg.optim.scale_lr and plan.lr != cfg.optim.lr:
             lr += (f" (optim.lr={cfg.optim.lr:g} x global batch {plan.global_batch} / "
@@ -393,7 +395,7 @@ class Trainer:
             f"{self.train_index.source or cfg.data.root}, {len(self.classes)} classes",
             f"  validation: {val}",
             f"  model: {cfg.model.name} ({params:,} parameters); device {self.device}, "
-            f"precision {precision} (run.amp={cfg.run.amp})",
+            f"{precision} (run.amp={cfg.run.amp})",
             f"  batch: {plan.global_batch} videos per step = {plan.batch_size} x "
             f"{plan.world_size} process(es) x {plan.accum_steps} accumulation; {lr}",
         ])  # fmt: skip
@@ -693,7 +695,7 @@ class Trainer:
     def _autocast(self) -> Any:
         if self.amp_dtype is None:
             return nullcontext()
-        return torch.autocast(device_type="cuda", dtype=self.amp_dtype)
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
 
     def _progress(self, total: int, what: str = "epoch") -> Any:
         """A bar for the epoch in progress, or for the validation after the epoch just done."""

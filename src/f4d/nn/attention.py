@@ -198,8 +198,8 @@ class TemporalAttention(nn.Module):
         b, u, t = pooled.shape
         seq = pooled.reshape(b, 1, u * t)  # (B, 1, U·T): one sequence across the action units
         attn = torch.sigmoid(self.conv(seq)).view(b, 1, u, t, 1, 1)
-        if self.record:
-            self.last_map = attn.detach()
+        if self.record:  # at least float32: a bf16 model's map is widened for the plots
+            self.last_map = attn.detach().to(torch.promote_types(attn.dtype, torch.float32))
         return attn
 
 
@@ -255,8 +255,8 @@ class SpatioTemporalAttention(nn.Module):
         """`M_ST (N, 1, T, H, W)` (eqn 11) from `m_st = [avg_C(F), max_C(F)] (N, 2, T, H, W)`
         (eqn 10); kept, detached, in `last_map` if `record`."""
         attn = torch.sigmoid(self.temporal(self.act(self.spatial(m_st))))  # (N, 1, T, H, W)
-        if self.record:
-            self.last_map = attn.detach()
+        if self.record:  # at least float32: a bf16 model's map is widened for the plots
+            self.last_map = attn.detach().to(torch.promote_types(attn.dtype, torch.float32))
         return attn
 
 

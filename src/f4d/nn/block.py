@@ -134,7 +134,7 @@ class Residual4dBlock(nn.Module):
             return torch.addcmul(x, y, scale)  # x + scale·y
         # inference: y is this block's own tensor, so BN (a fixed affine map in eval), the
         # activation and the residual are written into it instead of three new tensors
-        norm_scale, norm_shift = affine
+        norm_scale, norm_shift = (t.to(y.dtype) for t in affine)  # bf16 y: no mixed-type op
         y = torch.addcmul(
             norm_shift.view(1, -1, 1, 1, 1), y, norm_scale.view(1, -1, 1, 1, 1), out=y
         )

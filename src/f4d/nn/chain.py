@@ -88,14 +88,24 @@ def _chain_forward(
     ta, ca, sta = modules
     n, c, t, h, w = x.shape
     v = _rows_view(x)  # (N, T, S, C)
-    sums, peaks = v.sum(2), v.amax(2)  # (N, T, C): Σ and max over (H, W) of F
+    sums, peaks = _sum(v, 2), v.amax(2)  # (N, T, C): Σ and max over (H, W) of F
     alpha, beta = _stage1(sums, peaks, units, ta, ca, (h, w), keep)  # (N, T, 1), (N, C)
     # STA (eqns 10-12) on F·α·β = Z·α
     z = v.mul_(beta[:, None, None]) if inplace else v * beta[:, None, None]  # (N, T, S, C)
-    z_mean, z_max = z.mean(3), z.amax(3)  # (N, T, S)
+    z_mean, z_max = _sum(z, 3) / c, z.amax(3)  # (N, T, S)
     gain = _stage2(z_mean, z_max, alpha, sta, (h, w), keep)  # (N, T, S): α·(1 + M_ST)
     out = z.mul_(gain[..., None]) if inplace else z * gain[..., None]  # (N, T, S, C)
     return out.view(n, t, h, w, c).permute(0, 4, 1, 2, 3), z  # (N, C, T, H, W)
+
+
+def _sum(v: Tensor, dim: int) -> Tensor:
+    """`v.sum(dim)` of `(N, T, S, C)` over S (2) or C (3). On a CPU in bf16/fp16 as a product
+    with ones (float32 accumulation in oneDNN): torch's CPU sum of a reduced-precision tensor
+    first copies all of it to float32, which cost more than the chain's other passes."""
+    if v.dtype not in (torch.bfloat16, torch.float16) or v.device.type != "cpu":
+        return v.sum(dim)
+    ones = v.new_ones(v.shape[dim], 1)
+    return (v @ ones).squeeze(3) if dim == 3 else (ones.mT @ v).squeeze(2)
 
 
 def _leaf(x: Tensor, keep: dict[str, Any] | None, name: str) -> Tensor:

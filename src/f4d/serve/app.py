@@ -186,6 +186,7 @@ def model_info(predictor: Predictor, settings: ServeSettings) -> ModelResponse:
         checkpoint_id=meta.get("save_id"), epoch=meta.get("epoch"), step=meta.get("step"),
         default_views=predictor.settings.views, input=inputs,
         explain_available=bool(ta or sta),
+        precision=getattr(model, "precision", "fp32"),
         limits={"max_upload_mb": limits.max_upload_mb, "max_frames": limits.max_frames,
                 "max_side": limits.max_side, "decode_timeout_s": limits.decode_timeout_s,
                 "explain_ttl_s": settings.explain_ttl_s},

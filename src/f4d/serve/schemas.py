@@ -121,6 +121,7 @@ class ModelResponse(BaseModel):
     default_views: str = Field(description="view mode used when a request names none")
     input: dict[str, ClipInput] = Field(description="clip settings per view mode")
     explain_available: bool = Field(description="the model has TA or STA attention to explain")
+    precision: str = Field(default="fp32", description="fp32, bf16 or fp16 (f4d serve --precision)")
     limits: dict[str, int | float] = Field(description="max_upload_mb, max_frames, max_side, ...")
     serving: dict[str, int] = Field(description="workers, max_batch, max_pending")
 

@@ -7,7 +7,6 @@ import av
 import numpy as np
 import pytest
 
-from f4d.data.annotations import DatasetIndex, VideoRecord
 from f4d.data.dataset import VideoDataset
 from f4d.data.decode import (
     FrameFolder,
@@ -18,6 +17,7 @@ from f4d.data.decode import (
     read_frames,
 )
 from f4d.data.decode.video_file import VideoFile
+from f4d.data.formats import DatasetIndex, VideoRecord
 from f4d.data.transforms import TrainTransform
 from tests.data.decode.test_reader import H264, REAL_VIDEOS, _write
 

@@ -16,17 +16,19 @@ from PIL import Image
 
 from f4d.data.decode.errors import VideoDecodeError
 from f4d.data.decode.frames import VideoInfo, check_in_range, check_indices, stack_frames
+from f4d.data.media import IMAGE_SUFFIXES, not_a_frame_folder
 
 __all__ = ["IMAGE_SUFFIXES", "FrameFolder", "frame_files"]
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
 def frame_files(path: Path) -> list[Path]:
     """Image files of a frame folder in natural order; `VideoDecodeError` when there are none."""
     files = [p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
     if not files:
-        raise VideoDecodeError(path, f"frame folder holds no images ({', '.join(IMAGE_SUFFIXES)})")
+        why = not_a_frame_folder(path)  # a folder of videos or a dataset says what it is
+        raise VideoDecodeError(
+            path, why or f"frame folder holds no images ({', '.join(IMAGE_SUFFIXES)})"
+        )
     return sorted(files, key=_natural_key)
 
 

@@ -1,0 +1,164 @@
+"""One inference entry: :func:`for_inference` prepares a trained model once for fast prediction.
+
+What it does to a copy of the model (the original is left as it was, so it can still be
+trained, saved or exported in float32):
+
+1. eval mode, no gradients;
+2. every BatchNorm that directly follows a convolution is folded into it once (the weights
+   and a bias; :data:`FOLD_PAIRS` names the pairs), in float32, instead of on every call;
+3. in bf16/fp16, the weights are stored once in that dtype (channels_last_3d), while the
+   BatchNorms that cannot be folded (the 4D block's, after the attention) keep float32
+   statistics; no weight is cast per call. On a CPU there is no autocast (its fp32 list would
+   run max-pooling and sums in float32, casting full activations there and back); on CUDA the
+   forward runs under autocast, which keeps softmax and norms in float32;
+4. on a CPU, every folded ResNet block runs as oneDNN convolutions with the ReLU and the
+   residual add fused in (:mod:`f4d.models.fused`);
+5. the float32 input is cast once; the logits come back as float32.
+
+Measured on a 2-core Intel Xeon with AMX: see ``docs/benchmarks.md`` ("Issue 23: bf16 on CPU").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import itertools
+
+import torch
+from torch import Tensor, nn
+
+from f4d.models.fused import can_fuse, fuse_blocks
+from f4d.models.precision import PRECISION_DTYPES, resolve_precision
+from f4d.models.resnet3d import BasicBlock3d, Bottleneck3d, VideoResNet
+from f4d.ops.factorized import Factorized4d
+from f4d.ops.fold import fold_batch_norm
+
+__all__ = ["FOLD_PAIRS", "InferenceModel", "fold_batch_norms", "for_inference"]
+
+# module class -> (convolution, BatchNorm) attribute pairs its forward computes as
+# norm(conv(x)) (resnet3d.conv_norm, Factorized4d's spatial half, the stem); nn.Sequential
+# is handled apart (any adjacent Conv3d, BatchNorm)
+FOLD_PAIRS: dict[type[nn.Module], tuple[tuple[str, str], ...]] = {
+    VideoResNet: (("conv1", "bn1"),),
+    BasicBlock3d: (("conv1", "bn1"), ("conv2", "bn2")),
+    Bottleneck3d: (("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3")),
+    Factorized4d: (("spatial", "norm"),),
+}
+
+
+class InferenceModel(nn.Module):
+    """A model prepared by :func:`for_inference`: float32 ``(B, U, C, T, H, W)`` in, float32
+    logits ``(B, K)`` out, computed in ``precision`` (``"fp32"``, ``"bf16"`` or ``"fp16"``).
+
+    ``model`` is the prepared copy (its TA/STA modules still record maps for ``--explain``);
+    ``model_name``, ``model_args`` and ``num_classes`` are the original's.
+    """
+
+    def __init__(self, model: nn.Module, *, device: torch.device, precision: str) -> None:
+        super().__init__()
+        self.model = model
+        self.device = device
+        self.precision = precision
+        self.dtype = PRECISION_DTYPES[precision]
+        for name in ("model_name", "model_args", "num_classes"):
+            if hasattr(model, name):
+                setattr(self, name, getattr(model, name))
+        super().train(False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``(B, U, C, T, H, W)`` (any float dtype, any device) -> float32 logits ``(B, K)``."""
+        x = x.to(self.device, self.dtype, non_blocking=True)
+        with torch.no_grad(), self._autocast():
+            return self.model(x).float()
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        # CPU: none. Its autocast runs max-pooling and sums in float32 (two casts of a full
+        # activation each), and every weight is already in the compute dtype.
+        if self.precision == "fp32" or self.device.type != "cuda":
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.dtype)
+
+    def train(self, mode: bool = True) -> InferenceModel:
+        """Stays in eval mode: BatchNorms are folded, so this copy cannot be trained."""
+        if mode:
+            raise RuntimeError(
+                "an InferenceModel cannot be trained (its BatchNorms are folded); "
+                "train the original model"
+            )
+        return super().train(False)
+
+    def extra_repr(self) -> str:
+        return f"precision={self.precision}, device={self.device}"
+
+
+def for_inference(
+    model: nn.Module,
+    device: str | torch.device = "cpu",
+    precision: str = "auto",
+    *,
+    inplace: bool = False,
+) -> InferenceModel:
+    """A copy of ``model`` prepared for inference on ``device`` in ``precision``.
+
+    ``precision``: ``auto`` (bf16 on CUDA and on CPUs with bf16 hardware, else fp32), ``fp32``,
+    ``bf16`` (on any CPU; without bf16 hardware it is correct but slower) or ``fp16`` (CUDA
+    only), see :mod:`f4d.models.precision`. Returns an :class:`InferenceModel` taking the usual
+    float32 ``(B, U, C, T, H, W)`` batch and returning float32 logits ``(B, K)``; its
+    ``precision`` attribute says what runs. ``model`` itself is not changed, unless
+    ``inplace=True`` (a loader's own copy: saves the copy's memory and time).
+    """
+    if isinstance(model, InferenceModel):
+        raise ValueError("the model is already prepared for inference; pass the original model")
+    device = torch.device(device)
+    resolved = resolve_precision(precision, device)
+    prepared = model if inplace else copy.deepcopy(model)
+    prepared = prepared.to(device).eval().requires_grad_(False)
+    fold_batch_norms(prepared)
+    if resolved != "fp32":
+        _store_in(prepared, PRECISION_DTYPES[resolved])
+    if can_fuse(device):
+        fuse_blocks(prepared)
+    return InferenceModel(prepared, device=device, precision=resolved)
+
+
+def fold_batch_norms(model: nn.Module) -> int:
+    """Fold every eval-mode BatchNorm that directly follows a convolution into that convolution
+    (weight and bias), replacing the norm by ``nn.Identity``; in place. Returns how many.
+
+    Only for a model in eval mode (running statistics), never to be trained again.
+    """
+    count = 0
+    for module in list(model.modules()):
+        for conv_name, norm_name in _pairs(module):
+            count += _fold_pair(module, conv_name, norm_name)
+    return count
+
+
+def _pairs(module: nn.Module) -> tuple[tuple[str, str], ...]:
+    if isinstance(module, nn.Sequential):
+        names = list(module._modules)
+        return tuple(
+            (a, b) for a, b in itertools.pairwise(names)
+            if isinstance(module._modules[a], nn.Conv3d)
+        )  # fmt: skip
+    return FOLD_PAIRS.get(type(module), ())
+
+
+def _fold_pair(owner: nn.Module, conv_name: str, norm_name: str) -> int:
+    conv, norm = getattr(owner, conv_name), getattr(owner, norm_name)
+    folded = fold_batch_norm(conv.weight, conv.bias, norm)
+    if folded is None:  # not a BatchNorm in eval mode (already folded, or another norm)
+        return 0
+    weight, bias = folded
+    conv.weight = nn.Parameter(weight.detach(), requires_grad=False)
+    conv.bias = nn.Parameter(bias.detach(), requires_grad=False)
+    setattr(owner, norm_name, nn.Identity())
+    return 1
+
+
+def _store_in(model: nn.Module, dtype: torch.dtype) -> None:
+    """Parameters in ``dtype`` (channels_last_3d for 5D weights); BatchNorms stay float32."""
+    model.to(dtype=dtype, memory_format=torch.channels_last_3d)
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.float()
