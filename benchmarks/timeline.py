@@ -28,7 +28,7 @@ from pathlib import Path
 
 
 def _child(checkpoint: str, video: str, window: float | None, hop: float | None,
-           batch: int, threads: int) -> None:  # fmt: skip
+           batch: int, threads: int, precision: str) -> None:  # fmt: skip
     """One timed run in this fresh process; prints one JSON line."""
     start = time.perf_counter()
     import torch
@@ -38,7 +38,7 @@ def _child(checkpoint: str, video: str, window: float | None, hop: float | None,
     from f4d.engine.predict import load_predictor
     from f4d.engine.timeline import predict_timeline
 
-    predictor = load_predictor(checkpoint, device="cpu")
+    predictor = load_predictor(checkpoint, device="cpu", precision=precision)
     loaded = time.perf_counter()
     result = predict_timeline(predictor, video, window_s=window, hop_s=hop, batch=batch)
     end = time.perf_counter()
@@ -51,13 +51,15 @@ def _child(checkpoint: str, video: str, window: float | None, hop: float | None,
         "frames_held_peak": result.frames_held_peak,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "torch_threads": __import__("torch").get_num_threads(), "batch": batch,
+        "precision": str(predictor.model.precision),
     }))  # fmt: skip
 
 
 def run_child(checkpoint: Path, video: Path, window: float | None = None,
-              hop: float | None = None, batch: int = 8, threads: int = 0) -> dict:  # fmt: skip
+              hop: float | None = None, batch: int = 8, threads: int = 0,
+              precision: str = "auto") -> dict:  # fmt: skip
     argv = [sys.executable, __file__, "child", str(checkpoint), str(video),
-            str(window or ""), str(hop or ""), str(batch), str(threads)]  # fmt: skip
+            str(window or ""), str(hop or ""), str(batch), str(threads), precision]  # fmt: skip
     load = os.getloadavg()[0]
     out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
     return {**json.loads(out.strip().splitlines()[-1]), "video": video.name, "load_1min": load}
@@ -123,9 +125,12 @@ def bench_tiny(args: argparse.Namespace) -> dict:
             print(f"wrote {path} in {time.perf_counter() - tic:.0f} s", flush=True)
         videos[label] = path
     runs = []
-    for case in args.order.split(","):  # e.g. 10min@1: the 10-minute video with 1 thread
-        label, _, threads = case.partition("@")
-        run = run_child(Path(args.checkpoint), videos[label], threads=int(threads or 0))
+    for case in args.order.split(","):  # 10min@1@fp32: the 10-minute video, 1 thread, fp32
+        parts = case.split("@")
+        threads = int(parts[1]) if len(parts) > 1 else 0
+        precision = parts[2] if len(parts) > 2 else "fp32"
+        run = run_child(Path(args.checkpoint), videos[parts[0]], threads=threads,
+                        precision=precision)  # fmt: skip
         print(json.dumps(run), flush=True)
         runs.append({"case": case, **run})
     example = None if args.no_example else docs_example(Path(args.checkpoint), clips, out)
@@ -187,18 +192,19 @@ def bench_r50(args: argparse.Namespace) -> dict:
             image = np.roll(base, 3 * i, axis=1)
             container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
         container.mux(stream.encode(None))
-    runs = [run_child(ckpt, video, batch=args.batch, threads=threads)
-            for _ in range(args.rounds) for threads in (0, 1)]  # fmt: skip
+    runs = [run_child(ckpt, video, batch=args.batch, threads=threads, precision=precision)
+            for _ in range(args.rounds) for threads in args.threads
+            for precision in args.precisions]  # fmt: skip
     for run in runs:
         print(json.dumps(run), flush=True)
-    return {"runs": runs, "precision": "fp32"}
+    return {"runs": runs}
 
 
 def main() -> None:
     if sys.argv[1:2] == ["child"]:
-        _, _, checkpoint, video, window, hop, batch, threads = sys.argv
+        _, _, checkpoint, video, window, hop, batch, threads, precision = sys.argv
         _child(checkpoint, video, float(window) if window else None,
-               float(hop) if hop else None, int(batch), int(threads))  # fmt: skip
+               float(hop) if hop else None, int(batch), int(threads), precision)  # fmt: skip
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("case", choices=("tiny", "r50"))
@@ -213,6 +219,18 @@ def main() -> None:
     parser.add_argument("--no-example", action="store_true", help="tiny: skip the docs PNG")
     parser.add_argument("--rounds", type=int, default=2, help="r50: runs")
     parser.add_argument("--batch", type=int, default=2, help="r50: windows per forward")
+    parser.add_argument(
+        "--threads",
+        type=lambda t: [int(x) for x in t.split(",")],
+        default=[0, 1],
+        help="r50: torch threads per run (0: default)",
+    )
+    parser.add_argument(
+        "--precisions",
+        type=lambda t: t.split(","),
+        default=["fp32", "auto"],
+        help="r50: precisions per run (auto: bf16 on bf16 CPUs)",
+    )
     args = parser.parse_args()
     lines = Path("/proc/cpuinfo").read_text().splitlines()
     cpu = next((x.split(":", 1)[1].strip() for x in lines if x.startswith("model name")), "?")
