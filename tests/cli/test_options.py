@@ -21,6 +21,10 @@ from f4d.cli import options
         (options.positive_float, "0", "expected a finite number > 0, got '0'"),
         (options.positive_float, "inf", "got 'inf'"),
         (options.positive_float, "nan", "got 'nan'"),
+        (options.probability, "1.01", "expected a number in 0..1, got '1.01'"),
+        (options.probability, "-0.1", "expected a number in 0..1, got '-0.1'"),
+        (options.probability, "nan", "expected a number in 0..1, got 'nan'"),
+        (options.probability, "half", "expected a number in 0..1, got 'half'"),
         (options.device_name, "gpu", "expected auto, cpu, cuda or cuda:N, got 'gpu'"),
         (options.device_name, "cuda:99", "cuda:99: this machine has"),
         (options.model_name, "f4d_r5", "unknown model 'f4d_r5'; did you mean"),
@@ -34,6 +38,7 @@ def test_bad_values_are_refused_by_name(parse, text, message) -> None:
 def test_good_values_pass() -> None:
     assert options.int_in(16, 64, even=True)("32") == 32
     assert options.positive_float("0.5") == 0.5
+    assert [options.probability(t) for t in ("0", "0.25", "1")] == [0.0, 0.25, 1.0]
     assert options.device_name("cpu") == "cpu" and options.model_name("f4d_tiny") == "f4d_tiny"
 
 

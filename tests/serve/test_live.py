@@ -140,3 +140,49 @@ def test_browser_uploads_a_real_video_and_shows_the_apis_top1(live, realdata, tm
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     if os.environ.get("F4D_SCREENSHOT_DIR"):
         shutil.copy(shot, Path(os.environ["F4D_SCREENSHOT_DIR"]) / "serve_page.png")
+
+
+def test_browser_timeline_mode_draws_the_strip_and_seeks_the_player(live, realdata, tmp_path):
+    """Timeline mode: the page draws the API's segments and windows; a click seeks the video."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    webdriver, options, service = browser_or_skip()
+    url = live[0]
+    video = realdata / "videos" / "human2bot_task5_0.webm"  # VP9, 12 fps, 52 frames (4.33 s)
+    api = httpx.post(url + "/v1/timeline", files={"video": ("v.webm", video.read_bytes())},
+                     data={"window": "1", "hop": "0.5"}, timeout=60).json()  # fmt: skip
+    assert len(api["windows"]) == 8 and api["windows"][-1]["start_s"] == round(40 / 12, 4)
+    options.add_argument(f"--user-data-dir={tmp_path / 'profile'}")
+    driver = webdriver.Chrome(service=service, options=options)
+    try:
+        driver.get(url + "/")
+        wait = WebDriverWait(driver, 60)
+        wait.until(lambda d: "classes" in d.find_element(By.ID, "model").text)
+        driver.find_element(By.ID, "file").send_keys(str(video))
+        driver.find_element(By.ID, "timeline").click()
+        driver.find_element(By.ID, "window").send_keys("1")
+        driver.find_element(By.ID, "hop").send_keys("0.5")
+        driver.find_element(By.ID, "run").click()
+        wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-state")
+                   in ("done", "error"))  # fmt: skip
+        assert driver.find_element(By.TAG_NAME, "body").get_attribute("data-state") == "done"
+        segments = driver.find_elements(By.CSS_SELECTOR, "#strip .seg")
+        shown = [(float(s.get_attribute("data-start")), int(s.get_attribute("data-index")),
+                  s.text) for s in segments]  # fmt: skip
+        assert shown == [(s["start_s"], s["index"], s["class"]) for s in api["segments"]]
+        cells = driver.find_elements(By.CSS_SELECTOR, "#wstrip .seg")
+        assert [float(c.get_attribute("data-start")) for c in cells] == [
+            w["start_s"] for w in api["windows"]
+        ]
+        player_time = "return document.getElementById('player').currentTime;"
+        cells[-1].click()
+        assert driver.execute_script(player_time) == pytest.approx(40 / 12, abs=0.05)
+        segments[0].click()
+        assert driver.execute_script(player_time) == pytest.approx(0.0, abs=0.05)
+        shot = tmp_path / "serve_timeline.png"
+        assert driver.save_screenshot(str(shot))
+    finally:
+        driver.quit()
+    if os.environ.get("F4D_SCREENSHOT_DIR"):
+        shutil.copy(shot, Path(os.environ["F4D_SCREENSHOT_DIR"]) / "serve_timeline.png")

@@ -35,6 +35,7 @@ __all__ = [
     "model_name",
     "new_or_writable_dir",
     "positive_float",
+    "probability",
     "video_input",
     "writable_file",
 ]
@@ -88,6 +89,17 @@ def positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return value
+
+
+def probability(text: str) -> float:
+    """A number ``0 <= p <= 1`` (a probability threshold)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in 0..1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"expected a number in 0..1, got {text!r}")
     return value
 
 

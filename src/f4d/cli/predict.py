@@ -15,6 +15,7 @@ from f4d.cli.options import (
     new_or_writable_dir,
     video_input,
 )
+from f4d.cli.timeline import add_timeline_options, check_timeline_args, run_timeline
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -90,6 +91,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="auto (cuda if available), cpu, cuda or cuda:N",
     )
     add_precision_option(parser)
+    add_timeline_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -104,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         predictions_table,
     )
 
+    check_timeline_args(args)
     predictor = load_predictor(
         args.checkpoint, units=args.units, frames=args.frames, stride=args.stride,
         views=args.views, crops=args.crops, device=args.device, precision=args.precision,
@@ -113,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
         f"precision: {predictor.model.precision}",
         file=sys.stderr,
     )
+    if args.timeline:
+        return run_timeline(args, predictor)
     out_dirs: list = [None] * len(args.videos)
     if args.explain:
         ta, sta = attention_modules(predictor.model)

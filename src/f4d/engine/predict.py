@@ -453,3 +453,12 @@ def predictions_table(predictions: Sequence[Prediction]) -> str:
             lines.append(f"  {rank:>4}  {prob:7.4f}  {index:>5}  {name}")
         lines.extend(f"  explain: {path}" for path in prediction.explain)
     return "\n".join(lines)
+
+
+def __getattr__(name: str) -> Any:
+    """``predict_timeline`` lives in :mod:`f4d.engine.timeline` (imported on first use)."""
+    if name == "predict_timeline":
+        from f4d.engine.timeline import predict_timeline
+
+        return predict_timeline
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -162,6 +162,7 @@ class Trainer:
         self.train_index = load_split(cfg.data, "train")
         self.val_index = self._try_val_split()
         self.classes = self._class_names()
+        self.video_length = _training_video_length(self.train_index) if info.is_main else {}
         self.model = self._build_model()
         self.loader, self.sampler, self.dataset = build_train_loader(
             cfg.data, self.train_index, batch_size=self.plan.batch_size, seed=cfg.run.seed,
@@ -667,7 +668,8 @@ class Trainer:
         if not self.info.is_main or (periodic and self.cfg.run.keep_last == 0):
             return
         extra = {"task": self.task, "batch_in_epoch": self.batch_in_epoch,
-                 "skipped_steps": self.skipped_steps}  # fmt: skip
+                 "skipped_steps": self.skipped_steps,
+                 "video_length": self.video_length}  # fmt: skip
         ckpt.save_checkpoint(
             self.ckpt_dir, model=self.model, optimizer=self.optimizer, scheduler=self.scheduler,
             scaler=self.scaler, epoch=self.epoch, step=self.step, best_metric=self.best_metric,
@@ -725,6 +727,14 @@ def _did_you_mean(name: str, err: Exception) -> str:
     close = difflib.get_close_matches(match.group(1), valid, n=3, cutoff=0.5)
     hint = f"; did you mean model.args.{close[0]}?" if close else ""
     return f"{hint} (model.args of {name}: {', '.join(valid)})"
+
+
+def _training_video_length(index: Any) -> dict[str, Any]:
+    """The training videos' median length, for the default window of ``f4d predict
+    --timeline`` (checkpoint meta ``video_length``; see :mod:`f4d.engine.timeline`)."""
+    from f4d.engine.timeline import typical_video_length
+
+    return typical_video_length([record.path for record in index.records])
 
 
 def _inflate(model: nn.Module, path: str) -> None:

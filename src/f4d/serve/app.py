@@ -35,6 +35,7 @@ from f4d.serve.schemas import (
     Health,
     ModelResponse,
     PredictResponse,
+    TimelineResponse,
     TopClass,
 )
 from f4d.serve.upload import BodyLimit, save_upload
@@ -114,8 +115,9 @@ def create_app(predictor: Predictor, settings: ServeSettings | None = None) -> F
     _add_error_handlers(app)
     _add_routes(app, lambda: state_box["state"])
     app.add_middleware(
-        BodyLimit, max_bytes=settings.limits.max_upload_bytes, paths=("/v1/predict",)
-    )
+        BodyLimit, max_bytes=settings.limits.max_upload_bytes,
+        paths=("/v1/predict", "/v1/timeline"),
+    )  # fmt: skip
     return app
 
 
@@ -234,6 +236,34 @@ def _add_routes(app: FastAPI, get_state) -> None:
         return await _predict(get_state(), video, topk=topk, views=views, crops=crops,
                               explain=explain)  # fmt: skip
 
+    @app.post(
+        "/v1/timeline", response_model=TimelineResponse, response_model_exclude_none=True,
+        responses=ERRORS,
+        summary="windows over time and segments of one uploaded video (f4d predict --timeline)",
+    )  # fmt: skip
+    async def timeline(
+        video: Annotated[UploadFile, File(description="the video file (mp4, webm, avi, ...)")],
+        topk: Annotated[int, Form(ge=1, le=1000, description="classes per window")] = 5,
+        views: Annotated[
+            Literal["single", "multi"] | None,
+            Form(description="f4d test view mode (default: the server's --views)"),
+        ] = None,
+        crops: Annotated[
+            int | None, Form(description="1 (centre crop) or 3 crops (default: as views)")
+        ] = None,
+        window: Annotated[
+            float | None, Form(gt=0, description="window seconds (default: from the checkpoint)")
+        ] = None,
+        hop: Annotated[
+            float | None, Form(gt=0, description="seconds between windows (default: window / 2)")
+        ] = None,
+        min_score: Annotated[
+            float, Form(ge=0, le=1, description="weaker windows belong to no segment")
+        ] = 0.0,
+    ) -> dict[str, Any]:
+        options = {"topk": topk, "window_s": window, "hop_s": hop, "min_score": min_score}
+        return await _timeline(get_state(), video, views=views, crops=crops, options=options)
+
     @app.get(
         "/v1/explain/{token}/{name}", responses={404: {"model": ErrorResponse}},
         summary="one explain file of an earlier request (until it expires)",
@@ -285,6 +315,40 @@ async def _predict(
         explain_note=_explain_note(state) if explain and not explain_dir else None,
         batch_size=outcome.batch_size, timings_ms=timings,
     )  # fmt: skip
+
+
+async def _timeline(
+    state: ServerState,
+    video: UploadFile,
+    *,
+    views: str | None,
+    crops: int | None,
+    options: dict[str, Any],
+) -> dict[str, Any]:
+    start = time.perf_counter()
+    try:
+        predictor = with_views(state.predictor, views=views, crops=crops)
+    except ValueError as err:
+        raise ApiError(422, "invalid_option", str(err)) from None
+    path = state.folder.new_upload()
+    try:
+        await run_in_threadpool(
+            save_upload, video.file, path, state.settings.limits.max_upload_bytes
+        )
+        uploaded = time.perf_counter()
+        result = await state.service.timeline(path, predictor, **options)
+    finally:
+        path.unlink(missing_ok=True)
+        await video.close()
+    end = time.perf_counter()
+    timings = {"upload_ms": _ms(uploaded - start), "timeline_ms": _ms(end - uploaded),
+               "total_ms": _ms(end - start)}  # fmt: skip
+    return {**result.to_dict(), "video": "upload", "model": state.model_info.model,
+            "timings_ms": timings}  # fmt: skip
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000.0, 2)
 
 
 def _links(token: str | None, files: list[Path], state: ServerState) -> ExplainLinks:

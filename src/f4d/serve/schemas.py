@@ -52,6 +52,50 @@ class PredictResponse(BaseModel):
     timings_ms: Timings
 
 
+class TimelineWindow(BaseModel):
+    """One window of a timeline: ``[start_s, end_s)`` and its top-k."""
+
+    start_s: float
+    end_s: float
+    topk: list[TopClass]
+
+
+class TimelineSegment(BaseModel):
+    """Consecutive windows with the same top-1 class (score: their mean top-1 probability)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    start_s: float
+    end_s: float
+    class_: str = Field(alias="class", description="class name")
+    index: int = Field(description="class index")
+    score: float
+
+
+class TimelineResponse(BaseModel):
+    """``f4d predict --timeline --json`` of one uploaded video, plus the model and timings."""
+
+    video: str = Field(description="always 'upload'")
+    duration_s: float
+    fps: float
+    num_frames: int
+    window_s: float = Field(description="window length used (window_frames / fps)")
+    hop_s: float = Field(description="seconds between window starts (hop_frames / fps)")
+    window_frames: int
+    hop_frames: int
+    window_source: str = Field(description="where the window length came from")
+    views: str
+    units: int
+    crops: int
+    windows: list[TimelineWindow]
+    segments: list[TimelineSegment]
+    notes: list[str]
+    frames_held_peak: int = Field(description="most decoded frames held at once")
+    truncated: str | None = Field(None, description="why, for a truncated file (omitted else)")
+    model: str = Field(description="model registry name")
+    timings_ms: dict[str, float] = Field(description="upload_ms, timeline_ms, total_ms")
+
+
 class ClipInput(BaseModel):
     """How a video becomes model input for one view mode."""
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import queue
@@ -26,10 +27,11 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from f4d.data.decode import VideoDecodeError, open_video
+from f4d.data.decode import VideoDecodeError, VideoInfo, open_video
 from f4d.engine.predict import (
     Prediction,
     Predictor,
@@ -38,8 +40,11 @@ from f4d.engine.predict import (
     predict_clip,
     top_k,
 )
-from f4d.errors import F4DError
+from f4d.errors import F4DError, OptionError
 from f4d.serve.errors import ApiError, busy, decode_error, input_error
+
+if TYPE_CHECKING:
+    from f4d.engine.timeline import Timeline
 
 log = logging.getLogger("f4d.serve")
 
@@ -179,7 +184,7 @@ class InferenceService:
             raise input_error(err) from None
         job.timings["decode_ms"] = _ms(time.perf_counter() - start)
 
-    def _check_limits(self, info) -> None:
+    def _check_limits(self, info: VideoInfo) -> None:
         """`ApiError` 422 for a video with more frames or longer sides than allowed."""
         limits = self.limits
         if info.num_frames > limits.max_frames:
@@ -193,6 +198,44 @@ class InferenceService:
                 f"the frames are {info.width}x{info.height}; the longest side may be "
                 f"at most {limits.max_side} pixels",
             )  # fmt: skip
+
+    # ------------------------------------------------------------------ timelines
+
+    async def timeline(self, path: Path, predictor: Predictor, **options: Any) -> Timeline:
+        """The timeline of one uploaded video (``options``: of ``predict_timeline``).
+
+        Admitted like a prediction (429 past ``max_pending``); decoding and the windows'
+        forward passes run on one decode thread, under the same frame, size and decode-time
+        limits (``decode_timeout_s`` bounds the whole run).
+        """
+        if self.pending >= self.max_pending:
+            raise busy(self.retry_after_s(), self.max_pending)
+        self.pending += 1
+        loop = asyncio.get_running_loop()
+        try:
+            result = await loop.run_in_executor(
+                self._decoders, functools.partial(self._timeline, path, predictor, options)
+            )
+        finally:
+            self.pending -= 1
+        self.served += 1
+        return result
+
+    def _timeline(self, path: Path, predictor: Predictor, options: dict[str, Any]) -> Timeline:
+        from f4d.engine.timeline import predict_timeline
+
+        limits = self.limits
+        try:
+            return predict_timeline(
+                predictor, path, timeout_s=limits.decode_timeout_s,
+                check_info=self._check_limits, **options,
+            )  # fmt: skip
+        except OptionError as err:
+            raise ApiError(422, "invalid_option", str(err)) from None
+        except VideoDecodeError as err:
+            raise decode_error(err, limit_s=limits.decode_timeout_s) from None
+        except F4DError as err:
+            raise input_error(err) from None
 
     # ------------------------------------------------------------------ model thread
 
