@@ -263,6 +263,36 @@ def test_packets_are_held_only_under_the_budget(realdata, monkeypatch):
         assert video.table.payload is not None
 
 
+def test_each_held_packet_counts_its_overhead_against_the_budget(realdata):
+    """A long file of many small packets (2 hours at 12 fps: 86,400 packets of ~150 bytes)
+    must not be held whole because its payload alone is small: each packet object costs ~2 KiB
+    of native memory besides its bytes."""
+    import av
+
+    path = realdata / "videos" / "mmaction2_test.mp4"
+    with av.open(str(path)) as container:
+        payload = sum(p.size for p in container.demux(video=0) if p.size)
+    with open_video(path) as video:
+        assert video.table.bytes == payload + 300 * timeline.PACKET_OVERHEAD_BYTES
+    assert timeline.PACKET_OVERHEAD_BYTES >= 1024
+    table = timeline.PacketTable(budget=86_400 * 150)  # the 2-hour file's payload fits...
+    for i in range(86_400):
+        table.append(_TinyPacket(i))
+        if table.payload is None:
+            break
+    assert table.payload is None and len(table) < 10_000  # ...its packets do not
+
+
+class _TinyPacket:
+    """What `PacketTable.append` reads of a packet: 150 bytes of a 12-fps stream."""
+
+    size = 150
+    is_keyframe = False
+
+    def __init__(self, i: int) -> None:
+        self.pts = self.dts = i
+
+
 def test_streaming_holds_one_frame_at_a_time(realdata, monkeypatch):
     import tracemalloc
 
