@@ -213,7 +213,7 @@ def test_late_starting_streams_pass_with_the_right_frames(tmp_path, no_b_frames,
         by_formula = [
             round((p - stream.start_time) * stream.time_base * 12) for p in video.table.pts
         ]
-        assert video.timeline.index == by_formula
+        assert video.timeline.index.tolist() == by_formula
 
 
 # ---------------------------------------------------------------- colliding timestamps

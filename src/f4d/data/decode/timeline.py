@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import av
+import numpy as np
 
 __all__ = [
     "PACKET_BUDGET_BYTES",
@@ -92,20 +93,25 @@ class Timeline:
     """Frame index of every packet and of every decoded frame (see the module's rule)."""
 
     def __init__(self, table: PacketTable) -> None:
-        stamps: list[int] = [p for p in table.pts if p is not None]
-        if len(stamps) != len(table.pts):
+        if any(p is None for p in table.pts):
             raise ValueError("every packet needs a presentation timestamp")
-        order = sorted(range(len(stamps)), key=lambda p: (stamps[p], p))
-        self.index = [0] * len(stamps)  # packet position -> frame index
-        self.first: dict[int, int] = {}  # pts -> lowest frame index with that pts
-        for rank, position in enumerate(order):
-            self.index[position] = rank
-            self.first.setdefault(stamps[position], rank)
-        self.repeats = len(self.first) < len(stamps)  # some timestamp is duplicated
-        self.keys = sorted((self.index[p], p) for p, key in enumerate(table.keyframe) if key)
-        # A seek lands on a keyframe: where each keyframe's (dts, pts) sits in the table.
+        stamps = np.asarray(table.pts, dtype=np.int64)  # (packets,) in decode order
+        order = np.argsort(stamps, kind="stable")  # presentation order; ties: demux order
+        self.index = np.empty(len(stamps), dtype=np.int64)  # packet position -> frame index
+        self.index[order] = np.arange(len(stamps))
+        # Arrays, not dicts of Python ints: a 2-hour file has ~10^5 packets (docs/data.md).
+        self.sorted_pts = stamps[order]  # frame index -> pts
+        self.repeats = bool((np.diff(self.sorted_pts) == 0).any())  # a duplicated timestamp
         keys = [p for p, key in enumerate(table.keyframe) if key]
-        self.key_position = {(table.dts[p], stamps[p]): p for p in keys}
+        self.keys = sorted((int(self.index[p]), p) for p in keys)
+        # A seek lands on a keyframe: where each keyframe's (dts, pts) sits in the table.
+        self.key_position = {(table.dts[p], table.pts[p]): p for p in keys}
+
+    def first_index(self, pts: int) -> int | None:
+        """The lowest frame index whose packet has timestamp ``pts`` (None: no packet has it)."""
+        rank = int(np.searchsorted(self.sorted_pts, pts, side="left"))
+        found = rank < len(self.sorted_pts) and self.sorted_pts[rank] == pts
+        return rank if found else None
 
     def frame_indexer(self) -> Callable[[int | None], int | None]:
         """A fresh ``pts -> frame index`` for one decode pass (None: not a packet's timestamp).
@@ -115,10 +121,11 @@ class Timeline:
         seen: Counter[int] = Counter()
 
         def index_of(pts: int | None) -> int | None:
-            if pts is None or pts not in self.first:
+            first = None if pts is None else self.first_index(pts)
+            if first is None:
                 return None
             seen[pts] += 1
-            return self.first[pts] + seen[pts] - 1
+            return first + seen[pts] - 1
 
         return index_of
 
