@@ -68,8 +68,14 @@ class InferenceModel(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """``(B, U, C, T, H, W)`` (any float dtype, any device) -> float32 logits ``(B, K)``."""
         x = x.to(self.device, self.dtype, non_blocking=True)
-        with torch.no_grad(), self._autocast():
-            return self.model(x).float()
+        with torch.no_grad():
+            if not _split_head(self.model):
+                with self._autocast():
+                    return self.model(x).float()
+            with self._autocast():
+                features = self.model.forward_features(x)
+            # the head (global pool + classifier) in float32, see for_inference
+            return self.model.forward_head(features.float()).float()
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         # CPU: none. Its autocast runs max-pooling and sums in float32 (two casts of a full
@@ -156,9 +162,17 @@ def _fold_pair(owner: nn.Module, conv_name: str, norm_name: str) -> int:
     return 1
 
 
+def _split_head(model: nn.Module) -> bool:
+    """``model`` computes ``forward_head(forward_features(x))``: its head can run apart."""
+    return all(hasattr(model, n) for n in ("forward_features", "forward_head", "get_classifier"))
+
+
 def _store_in(model: nn.Module, dtype: torch.dtype) -> None:
-    """Parameters in ``dtype`` (channels_last_3d for 5D weights); BatchNorms stay float32."""
+    """Parameters in ``dtype`` (channels_last_3d for 5D weights); BatchNorms and the classifier
+    (of a model with a separate head) stay float32."""
     model.to(dtype=dtype, memory_format=torch.channels_last_3d)
     for module in model.modules():
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
             module.float()
+    if _split_head(model):
+        model.get_classifier().float()
