@@ -122,6 +122,29 @@ def test_bf16_agrees_with_fp32(name: str) -> None:
     assert agreement >= 14 / 16
 
 
+@pytest.mark.parametrize("name", ["v4d_tiny", "tsn_tiny"])
+def test_bf16_head_runs_in_float32(name: str) -> None:
+    """The rule of for_inference: in bf16 the backbone runs in bf16, the head (global pool and
+    classifier) in float32 on the float32 feature map, so the logits are never rounded to
+    bf16. The bf16 logits stay within 2% of the fp32 ones (relative, whole batch)."""
+    model = _perturbed(name, num_classes=10)
+    prepared = for_inference(model, "cpu", "bf16")
+    fc = prepared.model.get_classifier()
+    assert fc.weight.dtype == torch.float32 and fc.bias.dtype == torch.float32
+    seen: list[torch.dtype] = []
+    fc.register_forward_hook(lambda m, inp, out: seen.extend([inp[0].dtype, out.dtype]))
+    x = torch.randn(8, 2, 3, 4, 32, 32)
+    got = prepared(x)
+    assert seen == [torch.float32, torch.float32]
+    with torch.no_grad():  # the same head in float32 on the bf16 backbone's features
+        features = prepared.model.forward_features(x.to(torch.bfloat16))
+        assert features.dtype == torch.bfloat16
+        head = model.forward_head(features.float())
+    torch.testing.assert_close(got, head, rtol=1e-5, atol=1e-6)
+    fp32 = for_inference(model, "cpu", "fp32")(x)
+    assert 0 < _relative_error(got, fp32.double()) <= 0.02
+
+
 def test_bf16_weights_are_stored_once_and_batchnorms_stay_float32() -> None:
     prepared = for_inference(_perturbed("f4d_tiny"), "cpu", "bf16")
     convs = [m for m in prepared.modules() if isinstance(m, nn.Conv3d)]

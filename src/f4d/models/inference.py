@@ -169,10 +169,11 @@ def _split_head(model: nn.Module) -> bool:
 
 def _store_in(model: nn.Module, dtype: torch.dtype) -> None:
     """Parameters in ``dtype`` (channels_last_3d for 5D weights); BatchNorms and the classifier
-    (of a model with a separate head) stay float32."""
-    model.to(dtype=dtype, memory_format=torch.channels_last_3d)
-    for module in model.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            module.float()
+    (of a model with a separate head) stay float32, with their exact float32 values."""
+    kept = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if _split_head(model):
-        model.get_classifier().float()
+        kept.append(model.get_classifier())
+    saved = [copy.deepcopy(m.state_dict()) for m in kept]  # not rounded through ``dtype``
+    model.to(dtype=dtype, memory_format=torch.channels_last_3d)
+    for module, state in zip(kept, saved, strict=True):
+        module.float().load_state_dict(state)
