@@ -30,6 +30,8 @@ from torch import Tensor, nn
 from f4d.models.fused import can_fuse, fuse_blocks
 from f4d.models.precision import PRECISION_DTYPES, resolve_precision
 from f4d.models.resnet3d import BasicBlock3d, Bottleneck3d, VideoResNet
+from f4d.nn import Residual4dBlock
+from f4d.ops.conv4d import Conv4d
 from f4d.ops.factorized import Factorized4d
 from f4d.ops.fold import fold_batch_norm
 
@@ -147,6 +149,10 @@ def _pairs(module: nn.Module) -> tuple[tuple[str, str], ...]:
             (a, b) for a, b in itertools.pairwise(names)
             if isinstance(module._modules[a], nn.Conv3d)
         )  # fmt: skip
+    if isinstance(module, Residual4dBlock):
+        # op -> norm directly only without attention in between (which runs on op's output)
+        direct = not module.attention and module.attention_chain is None
+        return (("op", "norm"),) if direct and isinstance(module.op, Conv4d) else ()
     return FOLD_PAIRS.get(type(module), ())
 
 
