@@ -95,6 +95,19 @@ def test_folding_removes_every_batchnorm_after_a_convolution() -> None:
     assert fold_batch_norms(model) == 0  # idempotent
 
 
+def test_folding_takes_a_4d_blocks_norm_when_no_attention_sits_between() -> None:
+    """V4D's 4D block is Conv4d -> BatchNorm: folded like the rest (in bf16 an unfolded norm
+    would centre the bf16-rounded Conv4d output, losing bits to the subtraction)."""
+    model = _perturbed("v4d_tiny")
+    x = torch.randn(2, 2, 3, 4, 32, 32)
+    ref = _reference(model, x)
+    fold_batch_norms(model)
+    assert not [n for n, m in model.named_modules() if isinstance(m, nn.BatchNorm3d)]
+    assert all(b.op.bias is not None for b in model.blocks4d.values())
+    with torch.no_grad():
+        assert _relative_error(model(x), ref) < 1e-5
+
+
 def test_original_model_is_left_unchanged() -> None:
     model = _perturbed("f4d_tiny")
     before = {k: v.clone() for k, v in model.state_dict().items()}
