@@ -12,9 +12,9 @@ trained, saved or exported in float32):
    statistics; no weight is cast per call. The head (global pool + classifier) runs in
    float32 on the float32 feature map: the logits are never rounded to bf16's 8 mantissa
    bits, which lowers the logit error of every model at no measurable cost (the pool over the
-   last feature map costs the same in either dtype). On a CPU there is no autocast (its fp32 list would
-   run max-pooling and sums in float32, casting full activations there and back); on CUDA the
-   forward runs under autocast, which keeps softmax and norms in float32;
+   last feature map costs the same in either dtype). On a CPU there is no autocast (its fp32
+   list would run max-pooling and sums in float32, casting full activations there and back);
+   on CUDA the backbone runs under autocast, which keeps softmax and norms in float32;
 4. on a CPU, every folded ResNet block runs as oneDNN convolutions with the ReLU and the
    residual add fused in (:mod:`f4d.models.fused`);
 5. the float32 input is cast once; the logits come back as float32.
