@@ -95,6 +95,19 @@ def test_folding_removes_every_batchnorm_after_a_convolution() -> None:
     assert fold_batch_norms(model) == 0  # idempotent
 
 
+def test_folding_takes_a_4d_blocks_norm_when_no_attention_sits_between() -> None:
+    """V4D's 4D block is Conv4d -> BatchNorm: folded like the rest (in bf16 an unfolded norm
+    would centre the bf16-rounded Conv4d output, losing bits to the subtraction)."""
+    model = _perturbed("v4d_tiny")
+    x = torch.randn(2, 2, 3, 4, 32, 32)
+    ref = _reference(model, x)
+    fold_batch_norms(model)
+    assert not [n for n, m in model.named_modules() if isinstance(m, nn.BatchNorm3d)]
+    assert all(b.op.bias is not None for b in model.blocks4d.values())
+    with torch.no_grad():
+        assert _relative_error(model(x), ref) < 1e-5
+
+
 def test_original_model_is_left_unchanged() -> None:
     model = _perturbed("f4d_tiny")
     before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -120,6 +133,29 @@ def test_bf16_agrees_with_fp32(name: str) -> None:
     assert 0 < error <= 0.02  # bf16 did run (not exact) and stays close
     agreement = float((got.argmax(1) == ref.argmax(1)).double().mean())
     assert agreement >= 14 / 16
+
+
+@pytest.mark.parametrize("name", ["v4d_tiny", "tsn_tiny"])
+def test_bf16_head_runs_in_float32(name: str) -> None:
+    """The rule of for_inference: in bf16 the backbone runs in bf16, the head (global pool and
+    classifier) in float32 on the float32 feature map, so the logits are never rounded to
+    bf16. The bf16 logits stay within 2% of the fp32 ones (relative, whole batch)."""
+    model = _perturbed(name, num_classes=10)
+    prepared = for_inference(model, "cpu", "bf16")
+    fc = prepared.model.get_classifier()
+    assert fc.weight.dtype == torch.float32 and fc.bias.dtype == torch.float32
+    seen: list[torch.dtype] = []
+    fc.register_forward_hook(lambda m, inp, out: seen.extend([inp[0].dtype, out.dtype]))
+    x = torch.randn(8, 2, 3, 4, 32, 32)
+    got = prepared(x)
+    assert seen == [torch.float32, torch.float32]
+    with torch.no_grad():  # the same head in float32 on the bf16 backbone's features
+        features = prepared.model.forward_features(x.to(torch.bfloat16))
+        assert features.dtype == torch.bfloat16
+        head = model.forward_head(features.float())
+    torch.testing.assert_close(got, head, rtol=1e-5, atol=1e-6)
+    fp32 = for_inference(model, "cpu", "fp32")(x)
+    assert 0 < _relative_error(got, fp32.double()) <= 0.02
 
 
 def test_bf16_weights_are_stored_once_and_batchnorms_stay_float32() -> None:
