@@ -283,6 +283,26 @@ def test_each_held_packet_counts_its_overhead_against_the_budget(realdata):
     assert table.payload is None and len(table) < 10_000  # ...its packets do not
 
 
+def test_the_packet_table_stores_missing_timestamps_as_ffmpeg_does():
+    """8-byte arrays, with AV_NOPTS_VALUE where PyAV says None; a seek's (dts, pts) lookup
+    gets None back."""
+    table = timeline.PacketTable()
+    for pts, dts, key in ((0, None, True), (2, 1, False), (1, 2, False)):
+        packet = _TinyPacket(0)
+        packet.pts, packet.dts, packet.is_keyframe = pts, dts, key
+        table.append(packet)
+    assert table.pts.itemsize == 8 and table.dts.tolist() == [timeline.NO_TIMESTAMP, 1, 2]
+    assert not table.missing_pts()
+    line = timeline.Timeline(table)
+    assert line.index.tolist() == [0, 2, 1] and line.key_position == {(None, 0): 0}
+    packet = _TinyPacket(0)
+    packet.pts = None
+    table.append(packet)
+    assert table.missing_pts()
+    with pytest.raises(ValueError, match="every packet needs a presentation timestamp"):
+        timeline.Timeline(table)
+
+
 class _TinyPacket:
     """What `PacketTable.append` reads of a packet: 150 bytes of a 12-fps stream."""
 

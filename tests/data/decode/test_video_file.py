@@ -124,3 +124,31 @@ def test_a_cut_file_is_refused_at_open_as_probe_refuses_it(tmp_path):
     with open_video(cut, allow_truncated=True) as video:
         assert video.info.truncation is not None and 0 < video.info.num_frames < 24
         assert video.read([0]).shape == (1, 32, 32, 3)
+
+
+def _stream_growth(path) -> int:
+    """tracemalloc's peak while streaming every frame of ``path``, over what the open held."""
+    import tracemalloc
+
+    with VideoFile(path) as video:
+        tracemalloc.start()
+        try:
+            base = tracemalloc.get_traced_memory()[0]
+            for _ in video.iter_frames():
+                pass
+            return tracemalloc.get_traced_memory()[1] - base
+        finally:
+            tracemalloc.stop()
+
+
+def test_streaming_keeps_no_python_object_per_frame(tmp_path):
+    # A 2-hour file has ~10^5 frames: a set or counter entry per frame (~100 bytes each)
+    # made its peak memory grow with its length (issue 25). Four times the frames must not
+    # raise the stream's own peak by more than a few bytes a frame.
+    rng = np.random.default_rng(0)
+    pattern = rng.integers(0, 255, size=(8, 16, 16, 3), dtype=np.uint8)
+    short = _write(tmp_path / "short.mp4", np.tile(pattern, (40, 1, 1, 1)), "libx264", H264)
+    long = _write(tmp_path / "long.mp4", np.tile(pattern, (160, 1, 1, 1)), "libx264", H264)
+    _stream_growth(short)  # warm: first-use allocations of PyAV and numpy
+    grown = _stream_growth(long) - _stream_growth(short)
+    assert grown < 4 * (1280 - 320), f"streaming peak grew by {grown} bytes for 960 more frames"

@@ -27,6 +27,7 @@ Memory:
 from __future__ import annotations
 
 import bisect
+from array import array
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,26 +51,30 @@ PACKET_BUDGET_BYTES = 48 * 2**20
 # Native memory a held `av.Packet` costs besides its payload (measured on the timeline's 2-hour
 # benchmark file: 86,400 packets of 13 MB in all raised peak RSS by 200 MiB, ~2.4 KiB each).
 PACKET_OVERHEAD_BYTES = 2048
+# FFmpeg's AV_NOPTS_VALUE: how a missing timestamp (PyAV's None) is stored in the table's arrays.
+NO_TIMESTAMP = -(2**63)
 
 
 class PacketTable:
     """The non-empty video packets of one file, in decode order (filled by a demux pass).
 
-    ``pts``, ``dts``, ``keyframe``: per packet; ``payload``: the packets themselves, or None
-    once ``bytes`` (their sizes plus :data:`PACKET_OVERHEAD_BYTES` each) passed ``budget``.
+    ``pts``, ``dts``: per packet, int64 arrays (8 bytes a packet: a 2-hour file has ~10^5),
+    :data:`NO_TIMESTAMP` where the packet has none; ``keyframe``: per packet; ``payload``: the
+    packets themselves, or None once ``bytes`` (their sizes plus :data:`PACKET_OVERHEAD_BYTES`
+    each) passed ``budget``.
     """
 
     def __init__(self, budget: int | None = None) -> None:
         self.budget = PACKET_BUDGET_BYTES if budget is None else budget
-        self.pts: list[int | None] = []
-        self.dts: list[int | None] = []
-        self.keyframe: list[bool] = []
+        self.pts = array("q")
+        self.dts = array("q")
+        self.keyframe = bytearray()
         self.payload: list[av.Packet] | None = []
         self.bytes = 0
 
     def append(self, packet: av.Packet) -> None:
-        self.pts.append(packet.pts)
-        self.dts.append(packet.dts)
+        self.pts.append(NO_TIMESTAMP if packet.pts is None else packet.pts)
+        self.dts.append(NO_TIMESTAMP if packet.dts is None else packet.dts)
         self.keyframe.append(bool(packet.is_keyframe))
         self.bytes += packet.size + PACKET_OVERHEAD_BYTES
         if self.payload is not None and self.bytes > self.budget:
@@ -79,6 +84,20 @@ class PacketTable:
 
     def __len__(self) -> int:
         return len(self.pts)
+
+    def missing_pts(self) -> bool:
+        """Whether some packet has no presentation timestamp."""
+        return has_missing(self.pts)
+
+
+def has_missing(stamps) -> bool:
+    """Whether ``stamps`` (an array, or a list in tests) holds a missing timestamp."""
+    return None in stamps or NO_TIMESTAMP in stamps
+
+
+def _stamp(value: int | None) -> int | None:
+    """A table entry as PyAV gives it: None for :data:`NO_TIMESTAMP`."""
+    return None if value is None or value == NO_TIMESTAMP else int(value)
 
 
 @dataclass(frozen=True)
@@ -93,7 +112,7 @@ class Timeline:
     """Frame index of every packet and of every decoded frame (see the module's rule)."""
 
     def __init__(self, table: PacketTable) -> None:
-        if any(p is None for p in table.pts):
+        if has_missing(table.pts):
             raise ValueError("every packet needs a presentation timestamp")
         stamps = np.asarray(table.pts, dtype=np.int64)  # (packets,) in decode order
         order = np.argsort(stamps, kind="stable")  # presentation order; ties: demux order
@@ -105,7 +124,7 @@ class Timeline:
         keys = [p for p, key in enumerate(table.keyframe) if key]
         self.keys = sorted((int(self.index[p]), p) for p in keys)
         # A seek lands on a keyframe: where each keyframe's (dts, pts) sits in the table.
-        self.key_position = {(table.dts[p], table.pts[p]): p for p in keys}
+        self.key_position = {(_stamp(table.dts[p]), _stamp(table.pts[p])): p for p in keys}
 
     def first_index(self, pts: int) -> int | None:
         """The lowest frame index whose packet has timestamp ``pts`` (None: no packet has it)."""
@@ -118,12 +137,17 @@ class Timeline:
 
         Frames sharing a timestamp take its ranks in the order they come out.
         """
+        # only duplicated timestamps are counted: a pass over a 2-hour file must not keep a
+        # Python int per frame (docs/data.md, "Memory")
         seen: Counter[int] = Counter()
+        stamps = self.sorted_pts
 
         def index_of(pts: int | None) -> int | None:
             first = None if pts is None else self.first_index(pts)
             if first is None:
                 return None
+            if first + 1 == len(stamps) or stamps[first + 1] != pts:
+                return first  # a timestamp of one frame
             seen[pts] += 1
             return first + seen[pts] - 1
 

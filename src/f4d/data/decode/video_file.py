@@ -19,8 +19,9 @@ start and counts frames instead. Only wanted frames are converted to RGB and tur
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -139,7 +140,7 @@ class VideoFile:
         """The frame index by timestamp; None where timestamps cannot be used."""
         if self.container.format.name not in SEEKABLE_FORMATS:
             return None
-        if any(p is None for p in self.table.pts):
+        if self.table.missing_pts():
             return None
         return Timeline(self.table)
 
@@ -248,27 +249,31 @@ class VideoFile:
 
     def _stream(self, wanted: range) -> Iterator[tuple[int, np.ndarray]]:
         first = 0 if self.timeline is None else self.timeline.keyframe_before(wanted[0])
-        indexed = self._indexed(first or 0, None, set(wanted))
-        done: set[int] = set()
+        # ``wanted`` stays a range and what came out a bitmap: nothing here grows by a Python
+        # int per frame (a 2-hour file has ~10^5 frames)
+        indexed = self._indexed(first or 0, None, wanted)
+        done = bytearray(len(wanted))
         try:
             for index, frame in indexed:
                 if index is None:
                     raise VideoDecodeError(self.path, "frame timestamps do not match the packets")
                 if index in wanted:
-                    done.add(index)
+                    done[wanted.index(index)] = 1
                     yield index, self.to_array(frame)
                 if index >= wanted[-1]:
                     break
         except DecoderFailed as err:
             raise missing_frames(
-                self.path, list(wanted), done, self.info.num_frames, f"the decoder failed ({err})"
-            ) from err
+                self.path, list(wanted), _came_out(wanted, done), self.info.num_frames,
+                f"the decoder failed ({err})",
+            ) from err  # fmt: skip
         except Misled as err:
             raise VideoDecodeError(self.path, "a seek missed its keyframe") from err
-        if len(done) < len(wanted):
+        if not all(done):
             raise missing_frames(
-                self.path, list(wanted), done, self.info.num_frames, "the stream ended"
-            )
+                self.path, list(wanted), _came_out(wanted, done), self.info.num_frames,
+                "the stream ended",
+            )  # fmt: skip
 
     def frames(self) -> Iterator[av.VideoFrame]:
         """Every frame from the start, in presentation order, as decoded: stored orientation,
@@ -338,7 +343,7 @@ class VideoFile:
         raise missing_frames(self.path, wanted, out, self.info.num_frames, "the stream ended")
 
     def _indexed(
-        self, start: int, deadline: float | None, wanted: set[int]
+        self, start: int, deadline: float | None, wanted: Container[int]
     ) -> Iterator[tuple[int | None, av.VideoFrame]]:
         """``(frame index, frame)`` from packet ``start`` on, indexed by timestamp, or by count
         from the start when the file has no usable timestamps."""
@@ -351,7 +356,7 @@ class VideoFile:
             yield index_of(frame.pts), frame
 
     def _frames_from(
-        self, start: int, deadline: float | None, wanted: set[int] | None
+        self, start: int, deadline: float | None, wanted: Container[int] | None
     ) -> Iterator[av.VideoFrame]:
         """Frames in presentation order from a fresh decoder fed the packets from position
         ``start``, then drained; a decoder error raises `DecoderFailed`.
@@ -369,7 +374,9 @@ class VideoFile:
                 if deadline is not None and time.monotonic() > deadline:
                     raise VideoDecodeError(self.path, TIME_LIMIT)
                 if index is not None:
-                    codec.skip_frame = "DEFAULT" if index[position] in wanted else "NONREF"
+                    # int(): a range tests a Python int in O(1), a numpy integer by scanning
+                    needed = int(index[position]) in wanted
+                    codec.skip_frame = "DEFAULT" if needed else "NONREF"
                 yield from codec.decode(packet)
             codec.skip_frame = "DEFAULT"
             yield from codec.decode(None)
@@ -383,7 +390,7 @@ class VideoFile:
         else demuxed after a seek to that packet's keyframe (``start`` must be one)."""
         payload = self.table.payload
         if payload is not None:
-            yield from zip(range(start, len(payload)), payload[start:])
+            yield from zip(range(start, len(payload)), itertools.islice(payload, start, None))
             return
         self._seek_to(start)
         position = None
@@ -419,3 +426,8 @@ class VideoFile:
         if position is None or position > start:
             raise Misled
         return position
+
+
+def _came_out(wanted: range, done: bytearray) -> set[int]:
+    """The frames of ``wanted`` marked in ``done`` (for an error message)."""
+    return {index for index, flag in zip(wanted, done, strict=True) if flag}
