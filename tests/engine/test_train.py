@@ -32,6 +32,9 @@ def test_run_writes_metrics_checkpoints_and_config(make_cfg) -> None:
     assert {"last.safetensors", "best.safetensors", "last.state.pt"} <= names
     assert (out / "config.yaml").is_file() and (out / "steps.jsonl").is_file()
     assert any((out / "tb").iterdir())
+    # the training videos' median length: the default window of `f4d predict --timeline`
+    length = ckpt.load_meta(out / "checkpoints" / "last")["video_length"]
+    assert length["videos"] > 0 and length["median_s"] > 0
 
 
 def test_resume_is_bit_exact(make_cfg) -> None:
