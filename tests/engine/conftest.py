@@ -53,6 +53,7 @@ def tiny_overrides(root: Path, out_dir: Path) -> list[str]:
         "run.plots=false",
         "run.log_every=1",
         "test.batch_size=4",
+        "run.precision_check=0",  # on in tests/engine/test_precision_check.py
     ]
 
 

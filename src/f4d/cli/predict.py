@@ -116,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
         f"precision: {predictor.model.precision}",
         file=sys.stderr,
     )
+    if predictor.model.precision_note:
+        print(predictor.model.precision_note, file=sys.stderr)
     if args.timeline:
         return run_timeline(args, predictor)
     out_dirs: list = [None] * len(args.videos)

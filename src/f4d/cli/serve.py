@@ -144,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"f4d serve: {name}, {len(predictor.classes)} classes; clip: "
           f"{predictor.settings.describe()}; precision: {predictor.model.precision}",
           file=sys.stderr)  # fmt: skip
+    if predictor.model.precision_note:
+        print(f"f4d serve: {predictor.model.precision_note}", file=sys.stderr)
     if not _is_loopback(args.host):
         print(f"f4d serve: listening on {args.host}, reachable from other machines; there is "
               "no authentication (see docs/serve.md, security)", file=sys.stderr)  # fmt: skip

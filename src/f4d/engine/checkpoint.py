@@ -46,6 +46,7 @@ from f4d.errors import InputError
 __all__ = [
     "CheckpointError",
     "InitReport",
+    "amend_meta",
     "capture_rng_state",
     "check_compatible",
     "checkpoint_paths",
@@ -123,16 +124,44 @@ def save_checkpoint(
     }
     buffer = io.BytesIO()
     torch.save(state, buffer)
-    files = {
+    _commit(dir, tag, _files(weights, buffer.getvalue(), meta), meta["save_id"])
+    return dir / f"{tag}{WEIGHTS_SUFFIX}"
+
+
+def amend_meta(path: str | Path, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Add ``fields`` to the meta of the checkpoint at ``path`` (a tag of an f4d checkpoint
+    folder, e.g. ``runs/x/checkpoints/best``); returns the new meta.
+
+    Written as a new save, committed like :func:`save_checkpoint` (same weights and training
+    state, a fresh ``save_id`` in all three files), so a crash leaves the old meta or the new.
+    """
+    weights_path = resolve_checkpoint(path)
+    tag = weights_path.name[: -len(WEIGHTS_SUFFIX)]
+    state = load_training_state(weights_path)
+    meta = {**load_meta(weights_path), **dict(fields), "save_id": uuid.uuid4().hex}
+    state["meta"] = meta
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    files = _files(load_weights(weights_path), buffer.getvalue(), meta)
+    _commit(weights_path.parent, tag, files, meta["save_id"])
+    return meta
+
+
+def _files(weights: dict[str, torch.Tensor], state: bytes, meta: dict) -> dict[str, bytes]:
+    return {
         WEIGHTS_SUFFIX: safetensors_bytes(weights, metadata={_META_HEADER_KEY: json.dumps(meta)}),
-        STATE_SUFFIX: buffer.getvalue(),
+        STATE_SUFFIX: state,
         META_SUFFIX: json.dumps(meta, indent=2).encode(),
     }
+
+
+def _commit(dir: Path, tag: str, files: Mapping[str, bytes], save_id: str) -> None:
+    """Write ``files`` into a new save folder of ``dir`` and point ``tag`` at it (one rename)."""
     dir.mkdir(parents=True, exist_ok=True)
     saves = dir / SAVES_DIR
     saves.mkdir(exist_ok=True)
     _adopt_plain_files(dir, tag)
-    folder = saves / f"{tag}@{meta['save_id']}"
+    folder = saves / f"{tag}@{save_id}"
     try:
         _write_save_folder(folder, tag, files)
         _replace_symlink(saves / tag, folder.name)  # THE commit point
@@ -144,7 +173,6 @@ def save_checkpoint(
         _replace_symlink(dir / f"{tag}{suffix}", f"{SAVES_DIR}/{tag}/{tag}{suffix}")
     _fsync_dir(dir)
     _remove_unreferenced_saves(saves)
-    return dir / f"{tag}{WEIGHTS_SUFFIX}"
 
 
 def prune_checkpoints(dir: str | Path, keep_last: int) -> list[str]:

@@ -134,6 +134,9 @@ class RunConfig:
     task: str = "video"  # video | units (classify every unit by its unit label)
     progress: bool = True  # tqdm progress bar on rank 0
     plots: bool = True  # PNG plots at the end of training
+    # validation videos on which bf16 inference is compared with fp32 at the end of training;
+    # `auto` runs bf16 only where that check passed (f4d.engine.precision_check); 0: off
+    precision_check: int = 256
 
 
 @dataclass

@@ -31,6 +31,7 @@ from f4d.engine.distributed import (
 )
 from f4d.engine.loaders import build_eval_loader, load_split
 from f4d.engine.metrics import classification_report
+from f4d.engine.precision_check import inference_precision
 from f4d.engine.progress import progress_bar
 from f4d.errors import InputError
 from f4d.models.inference import for_inference
@@ -81,11 +82,15 @@ def evaluate(cfg: DictConfig, *, quiet: bool = False) -> dict[str, Any]:
 
 def _evaluate(cfg: DictConfig, info: DistInfo, *, quiet: bool) -> dict[str, Any]:
     path = default_checkpoint(cfg)
-    model, classes, _meta = ckpt.load_for_inference(path, device=info.device)
-    try:  # run.amp (f4d test --precision): bf16 by default on CUDA and bf16 CPUs
-        model = for_inference(model, info.device, cfg.run.amp, inplace=True)
+    model, classes, meta = ckpt.load_for_inference(path, device=info.device)
+    try:  # run.amp (f4d test --precision): bf16 by default on CUDA and bf16 CPUs where the
+        # checkpoint's precision check passed (f4d.engine.precision_check)
+        precision, note = inference_precision(cfg.run.amp, info.device, meta)
+        model = for_inference(model, info.device, precision, inplace=True)
     except ValueError as err:  # fp16 on a CPU
         raise ConfigError(f"run.amp={cfg.run.amp}: {err}") from err
+    if note is not None and info.is_main and not quiet:
+        print(note, flush=True)
     index = load_split(cfg.data, "val")
     if len(index.classes) != len(classes):
         raise ckpt.CheckpointError(
@@ -111,6 +116,8 @@ def _evaluate(cfg: DictConfig, info: DistInfo, *, quiet: bool) -> dict[str, Any]
     report = classification_report(logits, labels)
     result = _summary(report, cfg=cfg, checkpoint=path, seconds=seconds)
     result["precision"] = model.precision
+    if note is not None:
+        result["precision_note"] = note
     result.update(bad_videos=skips.count, bad_video_reasons=dict(skips.reasons),
                   truncated_videos=dict(skips.truncated))  # fmt: skip
     if info.is_main:

@@ -53,6 +53,7 @@ from f4d.engine.explain import (  # re-exported: their public home was this modu
     upsample_map,
     write_explanation,
 )
+from f4d.engine.precision_check import inference_precision
 from f4d.models.inference import for_inference
 
 __all__ = [
@@ -195,7 +196,10 @@ def load_predictor(
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     model, classes, meta = load_for_inference(checkpoint, device=device)
+    # auto: bf16 only where the checkpoint's precision check passed (engine/precision_check)
+    precision, note = inference_precision(precision, device, meta)
     model = for_inference(model, device, precision, inplace=True)
+    model.precision_note = note  # why auto runs fp32, for the commands to say
     num_classes = int(meta.get("num_classes", len(classes)))
     if len(classes) != num_classes:
         classes = [str(i) for i in range(num_classes)]

@@ -10,6 +10,7 @@ video labelled by its own event) -- the demo's analogue of ImageNet pretraining.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import random
@@ -38,9 +39,11 @@ from f4d.engine.distributed import (
 )
 from f4d.engine.loaders import build_eval_loader, build_train_loader, load_split
 from f4d.engine.metrics import RunningAverage, topk_correct
+from f4d.engine.precision_check import compare_precisions
 from f4d.engine.progress import progress_bar
 from f4d.engine.schedule import LRSchedule, scaled_lr
 from f4d.errors import InputError, RunError
+from f4d.models.precision import resolve_precision
 
 __all__ = [
     "NonFiniteLossError",
@@ -448,6 +451,9 @@ class Trainer:
             global_batch=self.plan.global_batch,
             accum_steps=self.plan.accum_steps,
         )
+        check = self._check_precision()
+        if check:
+            last["precision_check"] = check
         self._finish(last)
         return last
 
@@ -679,6 +685,45 @@ class Trainer:
         if periodic:
             ckpt.prune_checkpoints(self.ckpt_dir, self.cfg.run.keep_last)
 
+    def _check_precision(self) -> dict[str, Any]:
+        """Compare bf16 with fp32 inference on the validation videos for the ``best`` and
+        ``last`` checkpoints; record it in their meta (``precision_check``, which ``auto``
+        obeys: :mod:`f4d.engine.precision_check`). Rank 0, after training; ``{}`` when off,
+        without a validation split, or where ``auto`` would not run bf16 on this device."""
+        limit = self.cfg.run.precision_check
+        if not self.info.is_main or limit <= 0 or self.val_index is None or self.task != "video":
+            return {}
+        if resolve_precision("auto", self.device) == "fp32":
+            return {}
+        records = self.val_index.records
+        picked = sorted({i * len(records) // limit for i in range(min(limit, len(records)))})
+        index = dataclasses.replace(self.val_index, records=tuple(records[i] for i in picked))
+        loader = build_eval_loader(
+            self.cfg.data, index, views="single", batch_size=self.cfg.test.batch_size,
+            seed=self.cfg.run.seed,
+        )  # fmt: skip
+
+        def batches() -> Any:  # streamed: 256 videos at 224² would be gigabytes at once
+            for batch in loader:
+                if batch["video"].shape[0]:
+                    yield prepare_batch(batch, task="video", device=self.device,
+                                        mean=self.cfg.data.mean, std=self.cfg.data.std)  # fmt: skip
+
+        checks: dict[str, Any] = {}
+        for tag in ("best", "last"):
+            path = self.ckpt_dir / tag
+            if not ckpt.checkpoint_paths(path)["weights"].is_file():
+                continue
+            model, _, _ = ckpt.load_for_inference(path, device=self.device)
+            try:
+                check = compare_precisions(model, batches(), device=self.device, precision="bf16")
+            except ValueError:  # no validation video could be read
+                return {}
+            ckpt.amend_meta(path, {"precision_check": check})
+            checks[tag] = check
+        self._log(_precision_line(checks))
+        return checks
+
     def _finish(self, last: dict[str, Any]) -> None:
         if not self.info.is_main:
             return
@@ -708,6 +753,19 @@ class Trainer:
     def _log(self, message: str) -> None:
         if self.info.is_main:
             print(message, flush=True)
+
+
+def _precision_line(checks: dict[str, Any]) -> str:
+    """One line per checked checkpoint: bf16 against fp32, and what ``auto`` will run."""
+    lines = []
+    for tag, c in checks.items():
+        verdict = "auto runs bf16" if c["passed"] else "auto runs fp32 (bf16 outside the limits)"
+        lines.append(
+            f"precision check ({tag}): bf16 agrees with fp32 on {100 * c['agreement']:.1f}% of "
+            f"{c['videos']} validation videos, top-1 {100 * c['top1']:.1f}% vs "
+            f"{100 * c['top1_fp32']:.1f}%, logit error {100 * c['logit_error']:.2f}% -> {verdict}"
+        )
+    return "\n".join(lines)
 
 
 def _did_you_mean(name: str, err: Exception) -> str:

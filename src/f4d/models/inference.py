@@ -66,6 +66,7 @@ class InferenceModel(nn.Module):
         self.device = device
         self.precision = precision
         self.dtype = PRECISION_DTYPES[precision]
+        self.precision_note: str | None = None  # why this precision, when a caller chose it
         for name in ("model_name", "model_args", "num_classes"):
             if hasattr(model, name):
                 setattr(self, name, getattr(model, name))
