@@ -3,7 +3,9 @@
 For each run of an ``f4d demo`` output (``OUT/runs/{f4d_tiny,tsn_tiny,v4d_tiny}``) the best
 checkpoint is tested on its test split (the run's own ``test`` settings, as ``f4d test``) once
 through ``for_inference(..., "fp32")`` and once in ``bf16``; reported: top-1 of each, top-1
-agreement between the two, and the relative logit error ``‖bf16 − fp32‖ / ‖fp32‖``. With
+agreement between the two, and the relative logit error ``‖bf16 − fp32‖ / ‖fp32‖``; and
+what ``--precision auto`` runs for the checkpoint (bf16 where its precision check at the end
+of training passed, :mod:`f4d.engine.precision_check`) with its agreement with fp32. With
 ``--r50``, also ``f4d_r50`` (random weights, BatchNorm statistics perturbed) on one random
 1 × 4 × 8 × 224² video against a float64 run of the same model.
 
@@ -28,10 +30,11 @@ def compare_run(run_dir: Path) -> dict:
     from f4d.engine.distributed import init_distributed
     from f4d.engine.evaluate import predict_loader
     from f4d.engine.loaders import build_eval_loader, load_split
+    from f4d.engine.precision_check import inference_precision
     from f4d.models import for_inference
 
     cfg = load_config(run_dir / "config.yaml", [])
-    model, _, _ = ckpt.load_for_inference(ckpt.resolve_checkpoint(run_dir), device="cpu")
+    model, _, meta = ckpt.load_for_inference(ckpt.resolve_checkpoint(run_dir), device="cpu")
     index = load_split(cfg.data, "val")
     loader = build_eval_loader(cfg.data, index, views=cfg.test.views,
                                batch_size=cfg.test.batch_size, rank=0, world_size=1,
@@ -43,7 +46,14 @@ def compare_run(run_dir: Path) -> dict:
         prepared = for_inference(model, "cpu", precision)
         indices, logits[precision] = predict_loader(prepared, loader, cfg=cfg, info=info)
     labels = labels[indices]
-    return _summary(run_dir.name, logits["fp32"], logits["bf16"], labels)
+    row = _summary(run_dir.name, logits["fp32"], logits["bf16"], labels)
+    # what `auto` runs for this checkpoint (its precision check at the end of training)
+    auto, _ = inference_precision("auto", "cpu", meta)
+    top_auto, top_fp32 = logits[auto].argmax(1), logits["fp32"].argmax(1)
+    row.update(auto=auto, precision_check=meta.get("precision_check"),
+               auto_agreement_pct=float(100 * (top_auto == top_fp32).mean()),
+               top1_auto=float(100 * (top_auto == labels).mean()))  # fmt: skip
+    return row
 
 
 def _summary(name: str, fp32: np.ndarray, bf16: np.ndarray, labels: np.ndarray | None) -> dict:
@@ -87,11 +97,14 @@ def main() -> None:
     p.add_argument("--json", type=Path)
     args = p.parse_args()
     rows = [compare_run(args.demo_out / "runs" / m) for m in args.models.split(",")]
-    print("| model | videos | top-1 fp32 | top-1 bf16 | agreement | relative logit error |")
-    print("|---|---|---|---|---|---|")
+    print("| model | videos | top-1 fp32 | top-1 bf16 | bf16 agreement | relative logit error "
+          "| auto runs | top-1 auto | auto agreement |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['model']} | {r['videos']} | {r['top1_fp32']:.1f}% | {r['top1_bf16']:.1f}% | "
-              f"{r['agreement_pct']:.1f}% | {100 * r['relative_logit_error']:.2f}% |")  # fmt: skip
+              f"{r['agreement_pct']:.1f}% | {100 * r['relative_logit_error']:.2f}% | "
+              f"{r['auto']} | {r['top1_auto']:.1f}% | "
+              f"{r['auto_agreement_pct']:.1f}% |")  # fmt: skip
     result: dict = {"runs": rows}
     if args.r50:
         result["f4d_r50_vs_float64"] = r50_error()

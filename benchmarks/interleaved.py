@@ -13,7 +13,8 @@ layout), ``@thp0`` (THP_MEM_ALLOC_ENABLE=0 in that worker) and/or ``@malloc0``
 (F4D_MALLOC_TUNING=0: glibc's default malloc thresholds); precision (issue 23): ``@autocast``
 (plain ``torch.autocast`` bf16 around the model, or the training step), ``@prep_fp32`` /
 ``@prep_bf16`` / ``@prep_auto`` (inference through ``f4d.models.for_inference`` in that
-precision) and ``@compile`` (``torch.compile`` of the prepared model, inductor with freezing;
+precision; with ``@plain4d`` its 4D blocks run as before they were fused, for an A/B of that
+change) and ``@compile`` (``torch.compile`` of the prepared model, inductor with freezing;
 its compile time is printed in the worker's ready line); or ``module:function`` for a
 third-party builder ``function(frames, units, num_classes)`` importable from ``--path`` (how the
 public V4D code was measured for issue 13; such code is never committed here).
@@ -92,6 +93,8 @@ def _prepared(model, flags: list[str]):
     from f4d.models import for_inference
 
     runner = for_inference(model, "cpu", prep[0])
+    if "plain4d" in flags:  # the 4D blocks as before their fusion (A/B of that change)
+        _unfuse_4d(runner)
     if "compile" in flags:
         import torch
         import torch._inductor.config as inductor_config
@@ -99,6 +102,22 @@ def _prepared(model, flags: list[str]):
         inductor_config.freezing = True
         runner.model = torch.compile(runner.model)
     return runner
+
+
+def _unfuse_4d(runner) -> None:
+    """Undo the 4D blocks' fusion of ``for_inference`` and the merged-space path of
+    ``conv4d_rows``: the prepared model as it ran before both (the ``@plain4d`` flag)."""
+    import importlib
+
+    from f4d.models.fused import FusedResidual4d
+
+    conv4d = importlib.import_module("f4d.ops.conv4d")  # the module (f4d.ops.conv4d: a function)
+
+    conv4d._point_space = lambda *args: False
+    for module in list(runner.modules()):
+        for name, child in list(module.named_children()):
+            if isinstance(child, FusedResidual4d):
+                setattr(module, name, child.block)
 
 
 def main() -> None:

@@ -10,8 +10,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from f4d.models import create_model, for_inference
-from f4d.models.fused import FusedConv3d, FusedResidualBlock, can_fuse, fuse_blocks
+from f4d.models.fused import (
+    FusedConv3d,
+    FusedResidual4d,
+    FusedResidualBlock,
+    can_fuse,
+    fuse_blocks,
+)
 from f4d.models.inference import fold_batch_norms
+from f4d.nn import Residual4dBlock
 
 pytestmark = pytest.mark.skipif(not can_fuse(torch.device("cpu")), reason="torch without mkldnn")
 
@@ -54,3 +61,47 @@ def test_for_inference_fuses_on_cpu_only_through_the_capability() -> None:
     prepared = for_inference(create_model("tsn_tiny", 5), "cpu", "fp32")
     assert any(isinstance(m, FusedResidualBlock) for m in prepared.modules())
     assert can_fuse(torch.device("cuda")) is False  # CUDA keeps cuDNN's own kernels
+
+
+def _randomised(name: str) -> nn.Module:
+    """``name`` in eval mode with BatchNorm statistics, affine and the 4D blocks' branch scale
+    (zero at init, which would hide the branch) drawn at random, some scales negative."""
+    torch.manual_seed(0)
+    model = create_model(name, 5).eval()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.running_mean.uniform_(-0.3, 0.3)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+            if isinstance(m, Residual4dBlock):
+                m.scale.uniform_(-1.0, 1.0)
+    return model
+
+
+@pytest.mark.parametrize("videos", [1, 2])
+def test_fused_4d_block_computes_the_plain_model(videos) -> None:
+    """V4D's block as one convolution over the (B, C, U, T, H·W) view with its ReLU: the same
+    logits as the float64 model, unfused (F4D's blocks, with attention, are not fused)."""
+    model = _randomised("v4d_tiny")
+    prepared = for_inference(model, "cpu", "fp32")
+    assert any(isinstance(m, FusedResidual4d) for m in prepared.modules())
+    assert not any(isinstance(m, FusedResidual4d) for m in for_inference(
+        _randomised("f4d_tiny"), "cpu", "fp32").modules())  # fmt: skip
+    x = torch.randn(videos, 4, 3, 4, 32, 32)  # (B, U, C, T, H, W)
+    expected = copy.deepcopy(model).double()(x.double())
+    torch.testing.assert_close(prepared(x).double(), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_fused_4d_block_falls_back_on_a_contiguous_input() -> None:
+    model = _randomised("v4d_tiny")
+    block = next(m for m in model.modules() if isinstance(m, Residual4dBlock))
+    reference = copy.deepcopy(block).double()
+    fold_batch_norms(block)
+    fused = FusedResidual4d(block)
+    rows = torch.randn(2 * 4, block.channels, 2, 4, 4)  # (B·U, C, T, H, W), contiguous
+    want = reference(rows.double(), 4)
+    torch.testing.assert_close(fused(rows, 4).double(), want, rtol=1e-4, atol=1e-5)
+    last = rows.to(memory_format=torch.channels_last_3d)
+    torch.testing.assert_close(fused(last, 4).double(), want, rtol=1e-4, atol=1e-5)

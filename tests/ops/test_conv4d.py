@@ -180,8 +180,25 @@ ROW_CASES = [
     ((3, 3, 1, 1), 1, (1, 1, 0, 0), 1),  # unit sum, V4D
     ((2, 3, 3, 3), 1, (1, 1, 1, 1), (2, 1, 1, 1)),  # unit sum, offsets -1 and +1 only
     ((2, 1, 3, 1), 1, (0, 0, 1, 0), 1),  # unit sum, valid padding on U (U' < U)
-    ((3, 3, 1, 1), (2, 1, 1, 1), (1, 1, 0, 0), 1),  # folded
+    ((3, 3, 1, 1), (2, 1, 1, 1), (1, 1, 0, 0), 1),  # folded; channels-last: H·W merged
+    ((3, 3, 1, 1), (1, 2, 1, 1), (2, 1, 0, 0), (2, 1, 1, 1)),  # H·W merged, U dilation, T stride
+    ((2, 1, 1, 1), 1, (1, 0, 0, 0), 1),  # unit kernel, U' = U + 1
 ]
+
+
+def test_channels_last_v4d_kernel_is_one_conv3d_over_the_merged_space(monkeypatch):
+    """(u, t, 1, 1) on channels_last_3d rows: one conv3d over the (B, C, U, T, H·W) view."""
+    shapes, original = [], F.conv3d
+
+    def counting(x, *args, **kwargs):
+        shapes.append((tuple(x.shape), x.is_contiguous(memory_format=torch.channels_last_3d)))
+        return original(x, *args, **kwargs)
+
+    monkeypatch.setattr(F, "conv3d", counting)
+    rows = torch.randn(2 * 5, 3, 4, 5, 6).to(memory_format=torch.channels_last_3d)
+    out = conv4d_rows(rows, torch.randn(4, 3, 3, 3, 1, 1), None, units=5, padding=(1, 1, 0, 0))
+    assert shapes == [((2, 3, 5, 4, 30), True)]
+    assert out.shape == (10, 4, 4, 5, 6) and out.is_contiguous(memory_format=torch.channels_last_3d)
 
 
 @pytest.mark.parametrize("channels_last", [False, True])

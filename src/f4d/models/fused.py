@@ -22,8 +22,16 @@ import torch
 from torch import Tensor, nn
 
 from f4d.models.resnet3d import BasicBlock3d, Bottleneck3d, VideoResNet
+from f4d.nn import Residual4dBlock
+from f4d.ops.conv4d import Conv4d, rows_to_units, units_to_rows
 
-__all__ = ["FusedConv3d", "FusedResidualBlock", "can_fuse", "fuse_blocks"]
+__all__ = [
+    "FusedConv3d",
+    "FusedResidual4d",
+    "FusedResidualBlock",
+    "can_fuse",
+    "fuse_blocks",
+]
 
 
 def can_fuse(device: torch.device) -> bool:
@@ -35,20 +43,36 @@ class FusedConv3d(nn.Module):
     """A ``Conv3d`` (BatchNorm folded into its bias) with ReLU and/or ``+ other`` as oneDNN
     post-ops; ``(N, C, T, H, W)`` -> ``(N, O, T', H', W')``, channels_last_3d."""
 
-    def __init__(self, conv: nn.Conv3d, *, relu: bool) -> None:
+    def __init__(
+        self,
+        conv: nn.Conv3d | None = None,
+        *,
+        relu: bool,
+        weight: Tensor | None = None,
+        bias: Tensor | None = None,
+        padding: tuple[int, ...] = (0, 0, 0),
+        stride: tuple[int, ...] = (1, 1, 1),
+        dilation: tuple[int, ...] = (1, 1, 1),
+    ) -> None:
+        """From ``conv``, or from a bare 5D ``weight`` ``(O, C, t, h, w)`` and its arguments."""
         super().__init__()
-        if not isinstance(conv.padding, tuple):
-            raise ValueError(f"padding {conv.padding!r}: only explicit paddings can be fused")
-        self.padding = list(conv.padding)
-        self.stride, self.dilation = list(conv.stride), list(conv.dilation)
-        self.groups = conv.groups
+        groups = 1
+        if conv is not None:
+            if not isinstance(conv.padding, tuple):
+                raise ValueError(f"padding {conv.padding!r}: only explicit paddings can be fused")
+            weight, bias = conv.weight, conv.bias
+            padding, stride, dilation, groups = (
+                conv.padding, conv.stride, conv.dilation, conv.groups
+            )  # fmt: skip
+        self.padding, self.stride, self.dilation = list(padding), list(stride), list(dilation)
+        self.groups = groups
         self.relu = relu
-        weight = conv.weight.detach().contiguous(memory_format=torch.channels_last_3d)
+        weight = weight.detach().contiguous(memory_format=torch.channels_last_3d)
         # oneDNN's blocked layout, once (valid for any input size, checked by the tests)
         self.weight = torch.ops.mkldnn._reorder_convolution_weight(
             weight, self.padding, self.stride, self.dilation, self.groups
         )
-        self.bias = None if conv.bias is None else conv.bias.detach()
+        self.bias = None if bias is None else bias.detach()
 
     def forward(self, x: Tensor, other: Tensor | None = None) -> Tensor:
         """``relu?(conv(x))``, or ``relu?(conv(x) + other)`` with ``other`` of the output shape."""
@@ -86,6 +110,36 @@ class FusedResidualBlock(nn.Module):
         return self.last(out, shortcut)
 
 
+class FusedResidual4d(nn.Module):
+    """A folded V4D block (``Conv4d`` with an ``h = w = 1`` kernel, its BatchNorm folded, no
+    attention, ReLU) as one oneDNN convolution with the ReLU fused, then ``x + scale · y``.
+
+    The rows ``(B·U, C, T, H, W)`` in channels_last_3d are the ``(B, C, U, T, H·W)`` cube in
+    channels_last_3d (a view), so the 4D kernel ``(u, t, 1, 1)`` is one conv3d ``(u, t, 1)``
+    over it: no per-unit convolutions, no sums of them, no separate ReLU pass.
+    """
+
+    def __init__(self, block: nn.Module) -> None:
+        super().__init__()
+        op = block.op
+        self.conv = FusedConv3d(
+            relu=True, weight=op.weight.flatten(4, 5), bias=op.bias,
+            padding=(*op.padding[:2], 0), stride=(*op.stride[:2], 1),
+            dilation=(*op.dilation[:2], 1),
+        )  # fmt: skip
+        self.scale = block.scale.detach().view(1, -1, 1, 1, 1)
+        self.block = block  # the plain path, for inputs not in channels_last_3d
+
+    def forward(self, x: Tensor, units: int) -> Tensor:
+        """``(B·U, C, T, H, W)`` with ``units = U`` -> the same shape."""
+        if not x.is_contiguous(memory_format=torch.channels_last_3d) or x.is_contiguous():
+            return self.block(x, units)
+        h, w = x.shape[3:]
+        cube = rows_to_units(x, units).flatten(4, 5)  # (B, C, U, T, H·W), a view
+        y = units_to_rows(self.conv(cube).unflatten(4, (h, w)))  # relu(op(x)), rows
+        return torch.addcmul(x, y, self.scale.to(y.dtype), out=y)  # y is ours
+
+
 def fuse_blocks(model: nn.Module) -> int:
     """Swap every fusable residual block of ``model`` (norms folded, ReLU activations) for a
     :class:`FusedResidualBlock`, and fuse the stem's convolution with its ReLU; in place.
@@ -95,6 +149,9 @@ def fuse_blocks(model: nn.Module) -> int:
         for name, child in list(module.named_children()):
             if _fusable_block(child):
                 setattr(module, name, FusedResidualBlock(child))
+                count += 1
+            elif _fusable_4d_block(child):
+                setattr(module, name, FusedResidual4d(child))
                 count += 1
         if isinstance(module, VideoResNet) and _folded(module.bn1) and _relu(module.act1):
             module.conv1, module.act1 = FusedConv3d(module.conv1, relu=True), nn.Identity()
@@ -113,6 +170,19 @@ def _fusable_block(module: nn.Module) -> bool:
     down = module.downsample
     down_folded = down is None or (isinstance(down[0], nn.Conv3d) and _folded(down[1]))
     return all(map(_folded, norms)) and all(map(_relu, acts)) and down_folded
+
+
+def _fusable_4d_block(module: nn.Module) -> bool:
+    """A V4D block: ``Conv4d`` (norm folded into it) with an ``h = w = 1`` kernel mixing units,
+    no stride or padding in H, W, no attention, ReLU."""
+    if not isinstance(module, Residual4dBlock) or not isinstance(module.op, Conv4d):
+        return False
+    k_u, _, k_h, k_w = module.op.kernel_size
+    # dropout is the identity in inference
+    plain = not module.attention and module.attention_chain is None
+    plain = plain and _folded(module.norm) and _relu(module.act)
+    space = (k_h, k_w) == (1, 1) and module.op.stride == (1, 1, 1, 1)
+    return plain and space and k_u > 1 and tuple(module.op.padding[2:]) == (0, 0)
 
 
 def _folded(norm: nn.Module) -> bool:
