@@ -105,11 +105,18 @@ def _prepared(model, flags: list[str]):
 
 
 def _unfuse_4d(runner) -> None:
-    """Undo the 4D blocks' fusion of ``for_inference`` and the merged-space path of
-    ``conv4d_rows``: the prepared model as it ran before both (the ``@plain4d`` flag)."""
+    """Undo the 4D blocks' fusion of ``for_inference`` (V4D's block, F4D's spatial convolution
+    with its ReLU), the merged-space path of ``conv4d_rows`` and the tail's in-place ReLU: the
+    prepared model as it ran before them (the ``@plain4d`` flag)."""
     import importlib
 
-    from f4d.models.fused import FusedResidual4d
+    import torch
+
+    from f4d.models.fused import FusedFactorized4d, FusedResidual4d
+    from f4d.nn import Residual4dBlock
+
+    class _OutOfPlaceReLU(torch.nn.ReLU):  # not `type(act) is nn.ReLU`: the block's old path
+        pass
 
     conv4d = importlib.import_module("f4d.ops.conv4d")  # the module (f4d.ops.conv4d: a function)
 
@@ -118,6 +125,11 @@ def _unfuse_4d(runner) -> None:
         for name, child in list(module.named_children()):
             if isinstance(child, FusedResidual4d):
                 setattr(module, name, child.block)
+            elif isinstance(child, FusedFactorized4d):
+                setattr(module, name, child.op)
+    for module in runner.modules():  # the tail's ReLU out of place, as before
+        if isinstance(module, Residual4dBlock) and type(module.act) is torch.nn.ReLU:
+            module.act = _OutOfPlaceReLU()
 
 
 def main() -> None:

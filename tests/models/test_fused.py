@@ -12,6 +12,7 @@ from torch import nn
 from f4d.models import create_model, for_inference
 from f4d.models.fused import (
     FusedConv3d,
+    FusedFactorized4d,
     FusedResidual4d,
     FusedResidualBlock,
     can_fuse,
@@ -19,6 +20,7 @@ from f4d.models.fused import (
 )
 from f4d.models.inference import fold_batch_norms
 from f4d.nn import Residual4dBlock
+from f4d.ops.factorized import Factorized4d
 
 pytestmark = pytest.mark.skipif(not can_fuse(torch.device("cpu")), reason="torch without mkldnn")
 
@@ -43,7 +45,7 @@ def test_fused_conv_matches_conv3d_for_any_input_size(shape: tuple[int, ...]) ->
 def test_fuse_blocks_swaps_every_residual_block_and_the_stem() -> None:
     model = create_model("f4d_tiny", 5).eval()
     fold_batch_norms(model)
-    assert fuse_blocks(model) == 5  # tiny ResNet-10: 4 residual blocks + the stem
+    assert fuse_blocks(model) == 6  # tiny ResNet-10: 4 residual blocks, the stem, the 4D op
     blocks = [m for m in model.modules() if isinstance(m, FusedResidualBlock)]
     assert len(blocks) == 4 and sum(b.downsample is not None for b in blocks) == 3
     assert isinstance(model.conv1, FusedConv3d) and isinstance(model.act1, nn.Identity)
@@ -81,17 +83,37 @@ def _randomised(name: str) -> nn.Module:
 
 
 @pytest.mark.parametrize("videos", [1, 2])
-def test_fused_4d_block_computes_the_plain_model(videos) -> None:
-    """V4D's block as one convolution over the (B, C, U, T, H·W) view with its ReLU: the same
-    logits as the float64 model, unfused (F4D's blocks, with attention, are not fused)."""
-    model = _randomised("v4d_tiny")
+@pytest.mark.parametrize(("name", "fused", "other"), [
+    ("v4d_tiny", FusedResidual4d, FusedFactorized4d),
+    ("f4d_tiny", FusedFactorized4d, FusedResidual4d),
+])  # fmt: skip
+def test_fused_4d_blocks_compute_the_plain_model(videos, name, fused, other) -> None:
+    """V4D's block as one convolution over the (B, C, U, T, H·W) view with its ReLU; F4D's
+    factorized op with its spatial convolution and ReLU as one over (B, C, U, T·H, W): the same
+    logits as the float64 model, unfused."""
+    model = _randomised(name)
     prepared = for_inference(model, "cpu", "fp32")
-    assert any(isinstance(m, FusedResidual4d) for m in prepared.modules())
-    assert not any(isinstance(m, FusedResidual4d) for m in for_inference(
-        _randomised("f4d_tiny"), "cpu", "fp32").modules())  # fmt: skip
+    assert sum(isinstance(m, fused) for m in prepared.modules()) == 1  # one 4D block each
+    assert not any(isinstance(m, other) for m in prepared.modules())
     x = torch.randn(videos, 4, 3, 4, 32, 32)  # (B, U, C, T, H, W)
     expected = copy.deepcopy(model).double()(x.double())
     torch.testing.assert_close(prepared(x).double(), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_fused_factorized_op_runs_plain_outside_the_rows() -> None:
+    model = _randomised("f4d_tiny")
+    op = next(m for m in model.modules() if isinstance(m, Factorized4d))
+    reference = copy.deepcopy(op).double()
+    fold_batch_norms(model)
+    fused = FusedFactorized4d(op)
+    cube = torch.randn(2, op.in_channels, 4, 2, 4, 4)  # (B, C, U, T, H, W): not rows
+    torch.testing.assert_close(fused(cube).double(), reference(cube.double()), rtol=1e-4,
+                               atol=1e-5)  # fmt: skip
+    rows = cube.transpose(1, 2).reshape(8, op.in_channels, 2, 4, 4)  # contiguous rows
+    want = reference(rows.double(), units=4)
+    torch.testing.assert_close(fused(rows, 4).double(), want, rtol=1e-4, atol=1e-5)
+    last = rows.to(memory_format=torch.channels_last_3d)
+    torch.testing.assert_close(fused(last, 4).double(), want, rtol=1e-4, atol=1e-5)
 
 
 def test_fused_4d_block_falls_back_on_a_contiguous_input() -> None:

@@ -24,9 +24,11 @@ from torch import Tensor, nn
 from f4d.models.resnet3d import BasicBlock3d, Bottleneck3d, VideoResNet
 from f4d.nn import Residual4dBlock
 from f4d.ops.conv4d import Conv4d, rows_to_units, units_to_rows
+from f4d.ops.factorized import Factorized4d
 
 __all__ = [
     "FusedConv3d",
+    "FusedFactorized4d",
     "FusedResidual4d",
     "FusedResidualBlock",
     "can_fuse",
@@ -53,8 +55,11 @@ class FusedConv3d(nn.Module):
         padding: tuple[int, ...] = (0, 0, 0),
         stride: tuple[int, ...] = (1, 1, 1),
         dilation: tuple[int, ...] = (1, 1, 1),
+        reorder: bool = True,
     ) -> None:
-        """From ``conv``, or from a bare 5D ``weight`` ``(O, C, t, h, w)`` and its arguments."""
+        """From ``conv``, or from a bare 5D ``weight`` ``(O, C, t, h, w)`` and its arguments.
+        ``reorder``: put the weight in oneDNN's blocked layout once (faster for the ResNet
+        blocks; for some shapes oneDNN's choice is slower than the plain channels-last one)."""
         super().__init__()
         groups = 1
         if conv is not None:
@@ -71,7 +76,7 @@ class FusedConv3d(nn.Module):
         # oneDNN's blocked layout, once (valid for any input size, checked by the tests)
         self.weight = torch.ops.mkldnn._reorder_convolution_weight(
             weight, self.padding, self.stride, self.dilation, self.groups
-        )
+        ) if reorder else weight  # fmt: skip
         self.bias = None if bias is None else bias.detach()
 
     def forward(self, x: Tensor, other: Tensor | None = None) -> Tensor:
@@ -132,12 +137,47 @@ class FusedResidual4d(nn.Module):
 
     def forward(self, x: Tensor, units: int) -> Tensor:
         """``(B·U, C, T, H, W)`` with ``units = U`` -> the same shape."""
-        if not x.is_contiguous(memory_format=torch.channels_last_3d) or x.is_contiguous():
+        if not _channels_last(x):
             return self.block(x, units)
         h, w = x.shape[3:]
         cube = rows_to_units(x, units).flatten(4, 5)  # (B, C, U, T, H·W), a view
         y = units_to_rows(self.conv(cube).unflatten(4, (h, w)))  # relu(op(x)), rows
         return torch.addcmul(x, y, self.scale.to(y.dtype), out=y)  # y is ours
+
+
+class FusedFactorized4d(nn.Module):
+    """A folded ``Factorized4d`` with the paper's ``(u, 1, 1, 1)`` spatial kernel: its spatial
+    convolution (BatchNorm folded into it) and ReLU as one oneDNN convolution over the
+    ``(B, C, U, T·H, W)`` cube (a view of channels_last_3d rows), then the temporal one as
+    before. The weight stays channels-last: oneDNN's blocked layout for it was slower here."""
+
+    def __init__(self, op: nn.Module) -> None:
+        super().__init__()
+        spatial = op.spatial
+        self.conv = FusedConv3d(
+            relu=True, weight=spatial.weight.flatten(3, 4), bias=spatial.bias,
+            padding=(spatial.padding[0], 0, spatial.padding[3]),
+            stride=(spatial.stride[0], 1, spatial.stride[3]),
+            dilation=(spatial.dilation[0], 1, spatial.dilation[3]), reorder=False,
+        )  # fmt: skip
+        self.op = op  # its temporal convolution, and the plain path
+
+    def forward(self, x: Tensor, units: int | None = None) -> Tensor:
+        """Rows ``(B·U, C, T, H, W)`` with ``units = U`` -> ``(B·U', O, T', H', W')``; any other
+        call runs the plain ``Factorized4d``."""
+        if units is None or not _channels_last(x):
+            return self.op(x, units)
+        t, h = x.shape[2:4]
+        cube = rows_to_units(x, units).flatten(3, 4)  # (B, C, U, T·H, W), a view
+        y = units_to_rows(self.conv(cube).unflatten(3, (t, h)))  # relu(BN(spatial(x))), rows
+        return self.op.temporal(y, units=y.shape[0] // (x.shape[0] // units))
+
+
+def _channels_last(x: Tensor) -> bool:
+    """5D and laid out channels_last_3d (and not also plain contiguous)."""
+    return x.dim() == 5 and x.is_contiguous(memory_format=torch.channels_last_3d) and not (
+        x.is_contiguous()
+    )  # fmt: skip
 
 
 def fuse_blocks(model: nn.Module) -> int:
@@ -152,6 +192,9 @@ def fuse_blocks(model: nn.Module) -> int:
                 count += 1
             elif _fusable_4d_block(child):
                 setattr(module, name, FusedResidual4d(child))
+                count += 1
+            elif _fusable_factorized(child):
+                setattr(module, name, FusedFactorized4d(child))
                 count += 1
         if isinstance(module, VideoResNet) and _folded(module.bn1) and _relu(module.act1):
             module.conv1, module.act1 = FusedConv3d(module.conv1, relu=True), nn.Identity()
@@ -183,6 +226,18 @@ def _fusable_4d_block(module: nn.Module) -> bool:
     plain = plain and _folded(module.norm) and _relu(module.act)
     space = (k_h, k_w) == (1, 1) and module.op.stride == (1, 1, 1, 1)
     return plain and space and k_u > 1 and tuple(module.op.padding[2:]) == (0, 0)
+
+
+def _fusable_factorized(module: nn.Module) -> bool:
+    """A ``Factorized4d`` whose BatchNorm is folded, ReLU, a ``(u, 1, 1, 1)`` spatial kernel
+    with no stride or padding in T and H."""
+    if not isinstance(module, Factorized4d) or not _folded(module.norm):
+        return False
+    spatial = module.spatial
+    return (
+        spatial.kernel_size[1:3] == (1, 1) and spatial.padding[1:3] == (0, 0)
+        and spatial.stride[1:3] == (1, 1) and isinstance(module.act, nn.ReLU)
+    )  # fmt: skip
 
 
 def _folded(norm: nn.Module) -> bool:

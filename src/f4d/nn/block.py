@@ -138,5 +138,6 @@ class Residual4dBlock(nn.Module):
         y = torch.addcmul(
             norm_shift.view(1, -1, 1, 1, 1), y, norm_scale.view(1, -1, 1, 1, 1), out=y
         )
-        y = self.drop(self.act(y))
+        # ReLU in place too: y is ours (a new tensor cost 7.6 of a bf16 F4D block's 113 ms)
+        y = self.drop(y.relu_() if type(self.act) is nn.ReLU else self.act(y))
         return torch.addcmul(x, y, scale, out=y)
