@@ -12,7 +12,8 @@ weights reordered once into oneDNN's blocked layout. Measured in docs/benchmarks
 :func:`fuse_blocks` swaps, in place, every :class:`~f4d.models.resnet3d.Bottleneck3d` and
 :class:`~f4d.models.resnet3d.BasicBlock3d` whose norms are folded and whose activations are
 ReLUs for a fused twin computing the same function (tests hold each against the float64
-reference), and the stem's convolution + ReLU. Inference only: the fused modules have no
+reference), the stem's convolution + ReLU, V4D's 4D block (:class:`FusedResidual4d`) and
+F4D's factorized op (:class:`FusedFactorized4d`). Inference only: the fused modules have no
 gradients and no state dict worth saving.
 """
 

@@ -16,7 +16,8 @@ trained, saved or exported in float32):
    list would run max-pooling and sums in float32, casting full activations there and back);
    on CUDA the backbone runs under autocast, which keeps softmax and norms in float32;
 4. on a CPU, every folded ResNet block runs as oneDNN convolutions with the ReLU and the
-   residual add fused in (:mod:`f4d.models.fused`);
+   residual add fused in, V4D's 4D block as one convolution with its ReLU, and F4D's
+   factorized op with its spatial convolution and ReLU as one (:mod:`f4d.models.fused`);
 5. the float32 input is cast once; the logits come back as float32.
 
 Measured on a 2-core Intel Xeon with AMX: see ``docs/benchmarks.md`` ("Issue 23: bf16 on CPU").
