@@ -279,6 +279,25 @@ def test_model_endpoint_describes_the_checkpoint(client, predictor):
     assert info["explain_available"] is True and info["default_views"] == "single"
     assert info["serving"] == {"workers": 1, "max_batch": 4, "max_pending": 16}
     assert info["precision"] == predictor.model.precision and info["precision"] in ("fp32", "bf16")
+    assert info["precision_note"] is None  # the checkpoint records no failed precision check
+
+
+def test_model_endpoint_says_why_auto_runs_fp32(serve_assets, tmp_path, monkeypatch):
+    """A checkpoint whose precision check failed: auto serves fp32 and /v1/model says why."""
+    import shutil
+
+    import f4d.models.precision as precision_module
+    from f4d.engine import checkpoint as ckpt
+
+    monkeypatch.setattr(precision_module, "cpu_supports_bf16", lambda: True)
+    run = shutil.copytree(serve_assets["f4d"].parent.parent, tmp_path / "run", symlinks=True)
+    failed = {"precision": "bf16", "videos": 40, "agreement": 0.95, "top1": 0.5,
+              "top1_fp32": 0.55, "logit_error": 0.03, "passed": False}  # fmt: skip
+    ckpt.amend_meta(run / "checkpoints" / "best", {"precision_check": failed})
+    with make_client(load_predictor(run)) as test_client:
+        info = test_client.get("/v1/model").json()
+    assert info["precision"] == "fp32"
+    assert "changed 5.0% of this model's top-1 predictions" in info["precision_note"]
 
 
 def test_healthz_reports_load(client):

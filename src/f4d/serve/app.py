@@ -187,6 +187,7 @@ def model_info(predictor: Predictor, settings: ServeSettings) -> ModelResponse:
         default_views=predictor.settings.views, input=inputs,
         explain_available=bool(ta or sta),
         precision=getattr(model, "precision", "fp32"),
+        precision_note=getattr(model, "precision_note", None),
         limits={"max_upload_mb": limits.max_upload_mb, "max_frames": limits.max_frames,
                 "max_side": limits.max_side, "decode_timeout_s": limits.decode_timeout_s,
                 "explain_ttl_s": settings.explain_ttl_s},

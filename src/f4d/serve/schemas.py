@@ -122,6 +122,11 @@ class ModelResponse(BaseModel):
     input: dict[str, ClipInput] = Field(description="clip settings per view mode")
     explain_available: bool = Field(description="the model has TA or STA attention to explain")
     precision: str = Field(default="fp32", description="fp32, bf16 or fp16 (f4d serve --precision)")
+    precision_note: str | None = Field(
+        default=None,
+        description="why --precision auto runs fp32 here: bf16 failed the checkpoint's "
+        "precision check at the end of training (docs/training.md)",
+    )
     limits: dict[str, int | float] = Field(description="max_upload_mb, max_frames, max_side, ...")
     serving: dict[str, int] = Field(description="workers, max_batch, max_pending")
 
