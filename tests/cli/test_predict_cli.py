@@ -186,3 +186,26 @@ def test_precision_is_printed_and_fp16_on_cpu_is_refused(assets, capsys):
         main(["predict", video, "--checkpoint", run, "--precision", "fp16", "--device", "cpu"]) == 2
     )
     assert "fp16 needs a CUDA device" in capsys.readouterr().err
+
+
+def test_auto_says_why_it_runs_fp32(assets, tmp_path, capsys, monkeypatch):
+    """A checkpoint whose precision check failed at the end of training: `auto` predicts in
+    fp32 and says why; `--precision bf16` still runs bf16."""
+    import shutil
+
+    import f4d.models.precision as precision_module
+    from f4d.engine import checkpoint as ckpt
+
+    monkeypatch.setattr(precision_module, "cpu_supports_bf16", lambda: True)
+    run = shutil.copytree(assets["f4d"].parent.parent, tmp_path / "run", symlinks=True)
+    failed = {"precision": "bf16", "videos": 50, "agreement": 0.96, "top1": 0.4,
+              "top1_fp32": 0.42, "logit_error": 0.025, "passed": False}  # fmt: skip
+    ckpt.amend_meta(run / "checkpoints" / "best", {"precision_check": failed})
+    video = str(assets["video"])
+    assert main(["predict", video, "--checkpoint", str(run), "--json"]) == 0
+    err = capsys.readouterr().err
+    assert "precision: fp32" in err
+    assert "precision auto: fp32, not bf16: on 50 validation videos" in err
+    assert main(["predict", video, "--checkpoint", str(run), "--precision", "bf16"]) == 0
+    err = capsys.readouterr().err
+    assert "precision: bf16" in err and "precision auto" not in err
