@@ -194,12 +194,17 @@ def test_resolve_precision_table(bf16_hardware) -> None:
         resolve_precision("fp8", "cpu")
 
 
-def test_cpu_supports_bf16_reads_torch_capabilities(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
-    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
-    assert precision_module.cpu_supports_bf16() is False
-    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
-    assert precision_module.cpu_supports_bf16() is True
+def test_auto_picks_bf16_on_amx_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AMX: bf16. AVX512-BF16 without AMX: fp32 (bf16 measured no faster there). Neither: fp32."""
+    cases = [((False, False), None, "fp32"), ((False, True), "avx512_bf16", "fp32"),
+             ((True, True), "amx", "bf16"), ((True, False), "amx", "bf16")]  # fmt: skip
+    for (amx, avx512), hardware, auto in cases:
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda v=amx: v)
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda v=avx512: v)
+        assert precision_module.cpu_bf16_hardware() == hardware
+        assert precision_module.cpu_supports_bf16() is (auto == "bf16")
+        assert resolve_precision("auto", "cpu") == auto
+        assert resolve_precision("bf16", "cpu") == "bf16"  # asked for: always
 
 
 def test_inference_model_contract() -> None:

@@ -55,8 +55,8 @@ def add_precision_option(parser: argparse.ArgumentParser, *, default: str | None
         "--precision",
         choices=PRECISION_CHOICES,
         default=default,
-        help="numeric precision: auto (bf16 on CUDA and on CPUs with bf16 hardware such as "
-        "AMX / AVX512-BF16, else fp32), fp32, bf16, fp16 (CUDA only)"
+        help="numeric precision: auto (bf16 on CUDA and on CPUs with Intel AMX, else fp32; "
+        "fp32 where the checkpoint's precision check failed), fp32, bf16, fp16 (CUDA only)"
         + ("" if default else "; default: the config's run.amp"),
     )
 

@@ -83,7 +83,7 @@ def evaluate(cfg: DictConfig, *, quiet: bool = False) -> dict[str, Any]:
 def _evaluate(cfg: DictConfig, info: DistInfo, *, quiet: bool) -> dict[str, Any]:
     path = default_checkpoint(cfg)
     model, classes, meta = ckpt.load_for_inference(path, device=info.device)
-    try:  # run.amp (f4d test --precision): bf16 by default on CUDA and bf16 CPUs where the
+    try:  # run.amp (f4d test --precision): bf16 by default on CUDA and AMX CPUs where the
         # checkpoint's precision check passed (f4d.engine.precision_check)
         precision, note = inference_precision(cfg.run.amp, info.device, meta)
         model = for_inference(model, info.device, precision, inplace=True)

@@ -189,7 +189,7 @@ def load_predictor(
     ``f4d test`` view mode (see :func:`view_settings`); ``units``/``crops`` override its unit
     and crop counts, ``frames``/``stride`` the trained values (U at test may differ from U at
     training). ``device="auto"`` picks CUDA when available; ``precision`` is that of
-    :func:`f4d.models.for_inference` (``auto``: bf16 on CUDA and bf16 CPUs). Raises
+    :func:`f4d.models.for_inference` (``auto``: bf16 on CUDA and AMX CPUs). Raises
     ``CheckpointError`` for a missing or foreign checkpoint, ``ValueError`` for a bad view
     mode, crop count or size or precision.
     """

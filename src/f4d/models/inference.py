@@ -114,7 +114,7 @@ def for_inference(
 ) -> InferenceModel:
     """A copy of ``model`` prepared for inference on ``device`` in ``precision``.
 
-    ``precision``: ``auto`` (bf16 on CUDA and on CPUs with bf16 hardware, else fp32), ``fp32``,
+    ``precision``: ``auto`` (bf16 on CUDA and on CPUs with Intel AMX, else fp32), ``fp32``,
     ``bf16`` (on any CPU; without bf16 hardware it is correct but slower) or ``fp16`` (CUDA
     only), see :mod:`f4d.models.precision`. Returns an :class:`InferenceModel` taking the usual
     float32 ``(B, U, C, T, H, W)`` batch and returning float32 logits ``(B, K)``; its
