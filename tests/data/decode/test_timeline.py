@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from array import array
+
 import pytest
 
-from f4d.data.decode.timeline import PacketTable, Run, Timeline
+from f4d.data.decode.timeline import NO_TIMESTAMP, PacketTable, Run, Timeline
 
 
-def _table(pts: list[int], keys: list[int]) -> PacketTable:
-    """A table of packets in decode order (dts = position) with keyframes at ``keys``."""
+def _table(pts: list[int | None], keys: list[int]) -> PacketTable:
+    """A table of packets in decode order (dts = position) with keyframes at ``keys``, stored
+    as the demux pass stores them (a missing timestamp: ``NO_TIMESTAMP``)."""
     table = PacketTable()
-    table.pts, table.dts = list(pts), list(range(len(pts)))
-    table.keyframe = [p in keys for p in range(len(pts))]
+    table.pts = array("q", [NO_TIMESTAMP if p is None else p for p in pts])
+    table.dts = array("q", range(len(pts)))
+    table.keyframe = bytearray(p in keys for p in range(len(pts)))
     return table
 
 
@@ -55,7 +59,7 @@ def test_duplicated_timestamps_take_their_ranks_in_output_order():
 
 def test_a_seek_is_placed_by_its_keyframe_even_among_repeated_stamps():
     table = _table([0, 100, 100, 200], keys=[0, 2])
-    table.dts = [0, 100, 100, 200]  # timestamps copied to dts: (dts, pts) repeats
+    table.dts = array("q", [0, 100, 100, 200])  # timestamps copied to dts: (dts, pts) repeats
     assert Timeline(table).key_position == {(0, 0): 0, (100, 100): 2}
 
 

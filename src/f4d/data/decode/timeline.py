@@ -87,17 +87,12 @@ class PacketTable:
 
     def missing_pts(self) -> bool:
         """Whether some packet has no presentation timestamp."""
-        return has_missing(self.pts)
+        return NO_TIMESTAMP in self.pts
 
 
-def has_missing(stamps) -> bool:
-    """Whether ``stamps`` (an array, or a list in tests) holds a missing timestamp."""
-    return None in stamps or NO_TIMESTAMP in stamps
-
-
-def _stamp(value: int | None) -> int | None:
+def _stamp(value: int) -> int | None:
     """A table entry as PyAV gives it: None for :data:`NO_TIMESTAMP`."""
-    return None if value is None or value == NO_TIMESTAMP else int(value)
+    return None if value == NO_TIMESTAMP else int(value)
 
 
 @dataclass(frozen=True)
@@ -112,7 +107,7 @@ class Timeline:
     """Frame index of every packet and of every decoded frame (see the module's rule)."""
 
     def __init__(self, table: PacketTable) -> None:
-        if has_missing(table.pts):
+        if table.missing_pts():
             raise ValueError("every packet needs a presentation timestamp")
         stamps = np.asarray(table.pts, dtype=np.int64)  # (packets,) in decode order
         order = np.argsort(stamps, kind="stable")  # presentation order; ties: demux order
