@@ -120,7 +120,7 @@ def _unfuse_4d(runner) -> None:
 
     conv4d = importlib.import_module("f4d.ops.conv4d")  # the module (f4d.ops.conv4d: a function)
 
-    conv4d._point_space = lambda *args: False
+    conv4d.merges_space = lambda *args: False
     for module in list(runner.modules()):
         for name, child in list(module.named_children()):
             if isinstance(child, FusedResidual4d):

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from f4d.models.resnet3d import BasicBlock3d, Bottleneck3d, VideoResNet
 from f4d.nn import Residual4dBlock
-from f4d.ops.conv4d import Conv4d, rows_to_units, units_to_rows
+from f4d.ops.conv4d import Conv4d, is_channels_last, merges_space, rows_to_units, units_to_rows
 from f4d.ops.factorized import Factorized4d
 
 __all__ = [
@@ -138,7 +138,7 @@ class FusedResidual4d(nn.Module):
 
     def forward(self, x: Tensor, units: int) -> Tensor:
         """``(B·U, C, T, H, W)`` with ``units = U`` -> the same shape."""
-        if not _channels_last(x):
+        if not is_channels_last(x):
             return self.block(x, units)
         h, w = x.shape[3:]
         cube = rows_to_units(x, units).flatten(4, 5)  # (B, C, U, T, H·W), a view
@@ -166,19 +166,12 @@ class FusedFactorized4d(nn.Module):
     def forward(self, x: Tensor, units: int | None = None) -> Tensor:
         """Rows ``(B·U, C, T, H, W)`` with ``units = U`` -> ``(B·U', O, T', H', W')``; any other
         call runs the plain ``Factorized4d``."""
-        if units is None or not _channels_last(x):
+        if units is None or not is_channels_last(x):
             return self.op(x, units)
         t, h = x.shape[2:4]
         cube = rows_to_units(x, units).flatten(3, 4)  # (B, C, U, T·H, W), a view
         y = units_to_rows(self.conv(cube).unflatten(3, (t, h)))  # relu(BN(spatial(x))), rows
         return self.op.temporal(y, units=y.shape[0] // (x.shape[0] // units))
-
-
-def _channels_last(x: Tensor) -> bool:
-    """5D and laid out channels_last_3d (and not also plain contiguous)."""
-    return x.dim() == 5 and x.is_contiguous(memory_format=torch.channels_last_3d) and not (
-        x.is_contiguous()
-    )  # fmt: skip
 
 
 def fuse_blocks(model: nn.Module) -> int:
@@ -221,12 +214,11 @@ def _fusable_4d_block(module: nn.Module) -> bool:
     no stride or padding in H, W, no attention, ReLU."""
     if not isinstance(module, Residual4dBlock) or not isinstance(module.op, Conv4d):
         return False
-    k_u, _, k_h, k_w = module.op.kernel_size
+    op = module.op
     # dropout is the identity in inference
     plain = not module.attention and module.attention_chain is None
     plain = plain and _folded(module.norm) and _relu(module.act)
-    space = (k_h, k_w) == (1, 1) and module.op.stride == (1, 1, 1, 1)
-    return plain and space and k_u > 1 and tuple(module.op.padding[2:]) == (0, 0)
+    return plain and op.stride == (1, 1, 1, 1) and merges_space(op.weight, op.stride, op.padding)
 
 
 def _fusable_factorized(module: nn.Module) -> bool:

@@ -40,6 +40,8 @@ __all__ = [
     "conv4d_loop",
     "conv4d_output_size",
     "conv4d_rows",
+    "is_channels_last",
+    "merges_space",
     "rows_to_units",
     "to_4tuple",
     "units_to_rows",
@@ -81,7 +83,8 @@ def rows_to_units(x: Tensor, units: int) -> Tensor:
     return x.unflatten(0, (x.shape[0] // units, units)).transpose(1, 2)
 
 
-def _is_channels_last(x: Tensor) -> bool:
+def is_channels_last(x: Tensor) -> bool:
+    """`x` is laid out channels_last_3d and not also plain contiguous (False for a 6D tensor)."""
     return x.is_contiguous(memory_format=torch.channels_last_3d) and not x.is_contiguous()
 
 
@@ -94,7 +97,7 @@ def channels_last_6d(weight: Tensor) -> Tensor:
 def _like(weight: Tensor, x: Tensor) -> Tensor:
     """A 5D conv weight in `x`'s layout: conv3d with a channels-last input and a contiguous
     weight would convert the (large) input to the weight's layout instead."""
-    if _is_channels_last(x) and not weight.is_contiguous(memory_format=torch.channels_last_3d):
+    if is_channels_last(x) and not weight.is_contiguous(memory_format=torch.channels_last_3d):
         return weight.contiguous(memory_format=torch.channels_last_3d)
     return weight
 
@@ -132,7 +135,7 @@ def _select_units(x: Tensor, units: int, lo: int, hi: int) -> Tensor:
         return x
     if videos == 1:
         return x[lo:hi]
-    if _is_channels_last(x):  # copy in (N, T, H, W, C) order so the result stays channels-last
+    if is_channels_last(x):  # copy in (N, T, H, W, C) order so the result stays channels-last
         picked = x.permute(0, 2, 3, 4, 1).unflatten(0, (videos, units))[:, lo:hi]
         return picked.flatten(0, 1).permute(0, 4, 1, 2, 3)
     return x.unflatten(0, (videos, units))[:, lo:hi].flatten(0, 1)
@@ -155,7 +158,7 @@ def _unit_kernel(
     return units_to_rows(y.unflatten(3, (t, h)))  # (B·U', O, T, H, W')
 
 
-def _point_space(weight: Tensor, stride, padding) -> bool:
+def merges_space(weight: Tensor, stride, padding) -> bool:
     """`h = w = 1` kernels mixing units (`u > 1`) with no stride or padding in H, W: V4D's
     `(3, 3, 1, 1)`. H and W then merge into one axis (see :func:`_space_flat`). Taken for
     channels_last_3d rows of two videos or more: with one, torch 2.13's CPU conv3d of a batch
@@ -220,7 +223,7 @@ def _unit_sum(
         w_full = _like(weight[:, :, full[0]], x)
         out = F.conv3d(x_full, w_full, bias, **conv)  # (B·U', O, T', H', W')
     else:  # padding only reaches some units: start from zeros (+ bias)
-        layout = torch.channels_last_3d if _is_channels_last(x) else torch.contiguous_format
+        layout = torch.channels_last_3d if is_channels_last(x) else torch.contiguous_format
         out = x.new_zeros(videos * u_out, weight.shape[0], *out_size[1:])
         out = out.to(memory_format=layout)
         if bias is not None:
@@ -289,7 +292,7 @@ def conv4d_rows(
     k_t, k_h = weight.shape[3:5]
     if (k_t, k_h) == (1, 1) and stride4[1:3] == (1, 1) and padding4[1:3] == (0, 0):
         return _unit_kernel(x, weight, bias, units, stride4, padding4, dilation4)
-    if _point_space(weight, stride4, padding4) and _is_channels_last(x) and x.shape[0] > units:
+    if merges_space(weight, stride4, padding4) and is_channels_last(x) and x.shape[0] > units:
         return _space_flat(x, weight, bias, units, stride4, padding4, dilation4)
     if stride4[0] == 1 and not x.is_meta:
         return _unit_sum(x, weight, bias, units, stride4, padding4, dilation4, out)
