@@ -135,9 +135,16 @@ def test_amend_meta_rewrites_all_three_files_as_one_new_save(tmp_path):
     assert len(list((tmp_path / ckpt.SAVES_DIR).glob("best@*"))) == 1  # the old save is gone
 
 
-def test_training_records_the_check_and_auto_obeys_it(make_cfg, bf16_cpu, capsys):
+def test_training_records_the_check_and_auto_obeys_it(make_cfg, bf16_cpu, capsys, monkeypatch):
+    import f4d.engine.train as train_module
+
+    runs = []
+    real = train_module.compare_precisions
+    monkeypatch.setattr(train_module, "compare_precisions",
+                        lambda *a, **k: runs.append(1) or real(*a, **k))  # fmt: skip
     cfg = make_cfg("optim.epochs=1", "run.max_steps=2", "run.precision_check=5")
     result = train(cfg)
+    assert len(runs) == 1  # best and last are the same step's weights: checked once
     out = capsys.readouterr().out
     folder = Path(cfg.run.out_dir) / "checkpoints"
     for tag in ("best", "last"):

@@ -710,15 +710,21 @@ class Trainer:
                                         mean=self.cfg.data.mean, std=self.cfg.data.std)  # fmt: skip
 
         checks: dict[str, Any] = {}
+        by_step: dict[int, dict[str, Any]] = {}  # best saved at the last step: same weights
         for tag in ("best", "last"):
             path = self.ckpt_dir / tag
             if not ckpt.checkpoint_paths(path)["weights"].is_file():
                 continue
-            model, _, _ = ckpt.load_for_inference(path, device=self.device)
-            try:
-                check = compare_precisions(model, batches(), device=self.device, precision="bf16")
-            except ValueError:  # no validation video could be read
-                return {}
+            model, _, meta = ckpt.load_for_inference(path, device=self.device)
+            check = by_step.get(meta["step"])
+            if check is None:
+                try:
+                    check = compare_precisions(
+                        model, batches(), device=self.device, precision="bf16"
+                    )
+                except ValueError:  # no validation video could be read
+                    return {}
+                by_step[meta["step"]] = check
             ckpt.amend_meta(path, {"precision_check": check})
             checks[tag] = check
         self._log(_precision_line(checks))
