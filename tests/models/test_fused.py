@@ -100,6 +100,13 @@ def test_fused_4d_blocks_compute_the_plain_model(videos, name, fused, other) -> 
     torch.testing.assert_close(prepared(x).double(), expected, rtol=1e-4, atol=1e-4)
 
 
+def _same_in_both_layouts(fused: nn.Module, rows: torch.Tensor, units: int, want: torch.Tensor):
+    """``fused(rows, units)`` equals ``want`` for contiguous and for channels_last_3d rows."""
+    for layout in (torch.contiguous_format, torch.channels_last_3d):
+        got = fused(rows.to(memory_format=layout), units).double()
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+
+
 def test_fused_factorized_op_runs_plain_outside_the_rows() -> None:
     model = _randomised("f4d_tiny")
     op = next(m for m in model.modules() if isinstance(m, Factorized4d))
@@ -110,10 +117,7 @@ def test_fused_factorized_op_runs_plain_outside_the_rows() -> None:
     torch.testing.assert_close(fused(cube).double(), reference(cube.double()), rtol=1e-4,
                                atol=1e-5)  # fmt: skip
     rows = cube.transpose(1, 2).reshape(8, op.in_channels, 2, 4, 4)  # contiguous rows
-    want = reference(rows.double(), units=4)
-    torch.testing.assert_close(fused(rows, 4).double(), want, rtol=1e-4, atol=1e-5)
-    last = rows.to(memory_format=torch.channels_last_3d)
-    torch.testing.assert_close(fused(last, 4).double(), want, rtol=1e-4, atol=1e-5)
+    _same_in_both_layouts(fused, rows, 4, reference(rows.double(), units=4))
 
 
 def test_fused_4d_block_falls_back_on_a_contiguous_input() -> None:
@@ -123,7 +127,4 @@ def test_fused_4d_block_falls_back_on_a_contiguous_input() -> None:
     fold_batch_norms(block)
     fused = FusedResidual4d(block)
     rows = torch.randn(2 * 4, block.channels, 2, 4, 4)  # (B·U, C, T, H, W), contiguous
-    want = reference(rows.double(), 4)
-    torch.testing.assert_close(fused(rows, 4).double(), want, rtol=1e-4, atol=1e-5)
-    last = rows.to(memory_format=torch.channels_last_3d)
-    torch.testing.assert_close(fused(last, 4).double(), want, rtol=1e-4, atol=1e-5)
+    _same_in_both_layouts(fused, rows, 4, reference(rows.double(), 4))
