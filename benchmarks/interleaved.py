@@ -13,9 +13,10 @@ layout), ``@thp0`` (THP_MEM_ALLOC_ENABLE=0 in that worker) and/or ``@malloc0``
 (F4D_MALLOC_TUNING=0: glibc's default malloc thresholds); precision (issue 23): ``@autocast``
 (plain ``torch.autocast`` bf16 around the model, or the training step), ``@prep_fp32`` /
 ``@prep_bf16`` / ``@prep_auto`` (inference through ``f4d.models.for_inference`` in that
-precision; with ``@plain4d`` its 4D blocks run as before they were fused, for an A/B of that
-change) and ``@compile`` (``torch.compile`` of the prepared model, inductor with freezing;
-its compile time is printed in the worker's ready line); or ``module:function`` for a
+precision; for an A/B of one change, ``@plain4d`` runs its 4D blocks as before they were fused,
+``@plainstem`` its stem and input cast as before ``FusedStem``, ``@outofplace`` its residual
+adds into new tensors) and ``@compile`` (``torch.compile`` of the prepared model, inductor with
+freezing; its compile time is printed in the worker's ready line); or ``module:function`` for a
 third-party builder ``function(frames, units, num_classes)`` importable from ``--path`` (how the
 public V4D code was measured for issue 13; such code is never committed here).
 On a shared machine, run it under ``chrt -f 10`` (root) so other processes cannot distort it.
@@ -95,6 +96,10 @@ def _prepared(model, flags: list[str]):
     runner = for_inference(model, "cpu", prep[0])
     if "plain4d" in flags:  # the 4D blocks as before their fusion (A/B of that change)
         _unfuse_4d(runner)
+    if "plainstem" in flags:  # the stem and the input cast as before FusedStem
+        _unfuse_stem(runner)
+    if "outofplace" in flags:  # the residual add into a new tensor, as before add_into
+        _add_out_of_place(runner)
     if "compile" in flags:
         import torch
         import torch._inductor.config as inductor_config
@@ -130,6 +135,26 @@ def _unfuse_4d(runner) -> None:
     for module in runner.modules():  # the tail's ReLU out of place, as before
         if isinstance(module, Residual4dBlock) and type(module.act) is torch.nn.ReLU:
             module.act = _OutOfPlaceReLU()
+
+
+def _unfuse_stem(runner) -> None:
+    """The stem as before :class:`f4d.models.fused.FusedStem`: the 3D convolution with its ReLU,
+    then ``max_pool3d``; the input cast to the compute dtype in its own layout."""
+    from f4d.models.fused import FusedStem
+
+    model = runner.model
+    if isinstance(model.conv1, FusedStem):
+        model.conv1, model.maxpool = model.conv1.conv, model.conv1.pool
+    runner._input = lambda x: x.to(runner.device, runner.dtype)
+
+
+def _add_out_of_place(runner) -> None:
+    """Every fused residual block adds its shortcut into a new tensor (``@outofplace``)."""
+    from f4d.models.fused import FusedResidualBlock
+
+    for block in runner.modules():
+        if isinstance(block, FusedResidualBlock):
+            block.last.add_into = lambda x, other, conv=block.last: conv(x, other)
 
 
 def main() -> None:

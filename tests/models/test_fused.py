@@ -15,6 +15,7 @@ from f4d.models.fused import (
     FusedFactorized4d,
     FusedResidual4d,
     FusedResidualBlock,
+    FusedStem,
     can_fuse,
     fuse_blocks,
 )
@@ -48,7 +49,78 @@ def test_fuse_blocks_swaps_every_residual_block_and_the_stem() -> None:
     assert fuse_blocks(model) == 6  # tiny ResNet-10: 4 residual blocks, the stem, the 4D op
     blocks = [m for m in model.modules() if isinstance(m, FusedResidualBlock)]
     assert len(blocks) == 4 and sum(b.downsample is not None for b in blocks) == 3
-    assert isinstance(model.conv1, FusedConv3d) and isinstance(model.act1, nn.Identity)
+    assert isinstance(model.conv1, FusedStem) and isinstance(model.act1, nn.Identity)
+    assert isinstance(model.maxpool, nn.Identity)
+
+
+def _stem(kernel: tuple[int, int, int], pool: nn.Module) -> tuple[nn.Module, nn.Module]:
+    """A folded stem convolution (3 -> 8 channels, stride 2 in space) and its float64 twin
+    with ReLU and ``pool``, the independent reference."""
+    torch.manual_seed(0)
+    padding = tuple(k // 2 for k in kernel)
+    conv = nn.Conv3d(3, 8, kernel, stride=(1, 2, 2), padding=padding)
+    reference = nn.Sequential(copy.deepcopy(conv), nn.ReLU(), copy.deepcopy(pool)).double()
+    return FusedStem(conv, pool), reference
+
+
+@pytest.mark.parametrize("kernel", [(1, 7, 7), (3, 7, 7), (1, 3, 3)])
+@pytest.mark.parametrize("hw", [(32, 32), (27, 30)])
+def test_fused_stem_is_conv_relu_pool(kernel: tuple[int, int, int], hw: tuple[int, int]) -> None:
+    """A (1, k, k) kernel runs as a 2D convolution over the (N·T, C, H, W) view, the pool on
+    the integer view; a temporal kernel runs the 3D convolution. Both layouts, odd sizes."""
+    pool = nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))
+    fused, reference = _stem(kernel, pool)
+    assert (fused.frames is not None) == (kernel[0] == 1) and fused.pool_nonnegative
+    x = torch.randn(2, 3, 4, *hw, dtype=torch.float64)
+    with torch.no_grad():
+        want = reference(x)
+        for layout in (torch.contiguous_format, torch.channels_last_3d):
+            got = fused(x.float().contiguous(memory_format=layout))
+            assert got.is_contiguous(memory_format=torch.channels_last_3d)
+            torch.testing.assert_close(got.double(), want, rtol=1e-4, atol=1e-5)
+
+
+def test_fused_stem_runs_any_other_pool_as_it_is() -> None:
+    pool = nn.MaxPool3d((1, 2, 2), stride=(1, 2, 2))
+    fused, reference = _stem((1, 7, 7), pool)
+    assert not fused.pool_nonnegative
+    x = torch.randn(1, 3, 2, 16, 16, dtype=torch.float64)
+    with torch.no_grad():
+        got = fused(x.float().contiguous(memory_format=torch.channels_last_3d))
+        torch.testing.assert_close(got.double(), reference(x), rtol=1e-4, atol=1e-5)
+
+
+def test_residual_block_adds_into_its_shortcut() -> None:
+    """The last convolution writes into the shortcut's memory: the identity shortcut's is the
+    block's input (dead after the block in a forward); a contiguous input is left alone."""
+    model = create_model("tsn_tiny", 5, zero_init_residual=False).eval()
+    block = copy.deepcopy(model.layer1[0])  # 8 -> 8 channels, identity shortcut
+    assert block.downsample is None
+    fused = FusedResidualBlock(fold_and_return(block))
+    x = torch.randn(4, 8, 1, 8, 8)
+    with torch.no_grad():
+        want = model.layer1[0].double()(x.double(), 1)
+        rows = x.contiguous(memory_format=torch.channels_last_3d)
+        got = fused(rows, 1)
+        assert got.data_ptr() == rows.data_ptr()
+        torch.testing.assert_close(got.double(), want, rtol=1e-4, atol=1e-5)
+        plain = x.clone()
+        torch.testing.assert_close(fused(plain, 1).double(), want, rtol=1e-4, atol=1e-5)
+        assert torch.equal(plain, x)
+
+
+def test_prepared_model_leaves_its_input_alone() -> None:
+    for precision in ("fp32", "bf16"):
+        prepared = for_inference(create_model("tsn_tiny", 5), "cpu", precision)
+        x = torch.randn(2, 2, 3, 4, 32, 32).to(prepared.dtype)
+        kept = x.clone()
+        first = prepared(x)
+        assert torch.equal(x, kept) and torch.equal(prepared(x), first)
+
+
+def fold_and_return(module: nn.Module) -> nn.Module:
+    fold_batch_norms(module)
+    return module
 
 
 def test_blocks_that_do_not_fit_are_left_alone() -> None:

@@ -150,7 +150,9 @@ def test_bf16_head_runs_in_float32(name: str) -> None:
     got = prepared(x)
     assert seen == [torch.float32, torch.float32]
     with torch.no_grad():  # the same head in float32 on the bf16 backbone's features
-        features = prepared.model.forward_features(x.to(torch.bfloat16))
+        # the batch as for_inference feeds it on a CPU: bf16, channels last in memory
+        rows = x.permute(0, 1, 3, 4, 5, 2).to(torch.bfloat16).contiguous()
+        features = prepared.model.forward_features(rows.permute(0, 1, 5, 2, 3, 4))
         assert features.dtype == torch.bfloat16
         head = model.forward_head(features.float())
     torch.testing.assert_close(got, head, rtol=1e-5, atol=1e-6)

@@ -12,9 +12,9 @@ weights reordered once into oneDNN's blocked layout. Measured in docs/benchmarks
 :func:`fuse_blocks` swaps, in place, every :class:`~f4d.models.resnet3d.Bottleneck3d` and
 :class:`~f4d.models.resnet3d.BasicBlock3d` whose norms are folded and whose activations are
 ReLUs for a fused twin computing the same function (tests hold each against the float64
-reference), the stem's convolution + ReLU, V4D's 4D block (:class:`FusedResidual4d`) and
-F4D's factorized op (:class:`FusedFactorized4d`). Inference only: the fused modules have no
-gradients and no state dict worth saving.
+reference), the stem's convolution + ReLU + max-pool (:class:`FusedStem`), V4D's 4D block
+(:class:`FusedResidual4d`) and F4D's factorized op (:class:`FusedFactorized4d`). Inference only:
+the fused modules have no gradients and no state dict worth saving.
 """
 
 from __future__ import annotations
@@ -26,12 +26,14 @@ from f4d.models.resnet3d import BasicBlock3d, Bottleneck3d, VideoResNet
 from f4d.nn import Residual4dBlock
 from f4d.ops.conv4d import Conv4d, is_channels_last, merges_space, rows_to_units, units_to_rows
 from f4d.ops.factorized import Factorized4d
+from f4d.ops.pool import max_pool_3x3s2_nonnegative
 
 __all__ = [
     "FusedConv3d",
     "FusedFactorized4d",
     "FusedResidual4d",
     "FusedResidualBlock",
+    "FusedStem",
     "can_fuse",
     "fuse_blocks",
 ]
@@ -92,10 +94,84 @@ class FusedConv3d(nn.Module):
             x, other, self.weight, self.bias, *args, "add", None, unary, [], ""
         )
 
+    def add_into(self, x: Tensor, other: Tensor) -> Tensor:
+        """``relu?(conv(x) + other)`` written into ``other`` (channels_last_3d, the output's shape
+        and dtype) and returned. No output is allocated: at ``layer1``'s 56² a fresh 51 MB output
+        costs more page faults than the convolution's arithmetic (see docs/benchmarks.md)."""
+        unary = "relu" if self.relu else None
+        args = (self.padding, self.stride, self.dilation, self.groups)
+        return torch.ops.mkldnn._convolution_pointwise_.binary(
+            other, x, self.weight, self.bias, *args, "add", None, unary, [], ""
+        )
+
+
+class FusedStem(nn.Module):
+    """A folded stem: ``conv1`` (BatchNorm folded) with its ReLU fused, then the max-pool;
+    ``(N, C, T, H, W)`` -> ``(N, O, T', H', W')``, channels_last_3d.
+
+    - A kernel with no temporal extent ``(1, k, k)`` (stride 1 and no padding in T) runs as a 2D
+      convolution over the ``(N·T, C, H, W)`` view of a channels_last_3d input (free: the same
+      memory): oneDNN's 3D convolution has no fast kernel for 3 input channels, its 2D one has
+      (bf16, ``f4d_r50``'s 3 -> 64 1×7×7 at 4 × 8 × 224²: 23.8 ms as 3D, 11.0 ms as 2D).
+      Any other kernel or layout runs the 3D convolution.
+    - The ResNet pool (3×3, stride 2, padding 1) of the ReLU's non-negative output runs as
+      :func:`f4d.ops.pool.max_pool_3x3s2_nonnegative`; any other pool module runs as it is.
+    """
+
+    def __init__(self, conv: nn.Conv3d, pool: nn.Module) -> None:
+        super().__init__()
+        self.conv = FusedConv3d(conv, relu=True)
+        self.frames = None  # (weight, bias, padding, stride, dilation) of the 2D convolution
+        kt, stride_t, pad_t, dil_t = (
+            conv.kernel_size[0], conv.stride[0], conv.padding[0], conv.dilation[0]
+        )  # fmt: skip
+        if (kt, stride_t, pad_t, dil_t, conv.groups) == (1, 1, 0, 1, 1):
+            weight = conv.weight.detach()[:, :, 0].contiguous(memory_format=torch.channels_last)
+            args = (list(conv.padding[1:]), list(conv.stride[1:]), list(conv.dilation[1:]))
+            weight = torch.ops.mkldnn._reorder_convolution_weight(weight, *args, 1)
+            self.frames = (weight, self.conv.bias, *args)
+        self.pool = pool
+        self.pool_nonnegative = _resnet_pool(pool)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``relu(conv1(x))`` pooled."""
+        y = self._conv(x)
+        return max_pool_3x3s2_nonnegative(y) if self.pool_nonnegative else self.pool(y)
+
+    def _conv(self, x: Tensor) -> Tensor:
+        if self.frames is None or not is_channels_last(x):
+            return self.conv(x)
+        weight, bias, padding, stride, dilation = self.frames
+        n, c, t, h, w = x.shape
+        frames = x.transpose(1, 2).reshape(n * t, c, h, w)  # (N·T, C, H, W), a view
+        y = torch.ops.mkldnn._convolution_pointwise(
+            frames, weight, bias, padding, stride, dilation, 1, "relu", [], ""
+        )  # (N·T, O, H', W'), channels_last
+        return y.view(n, t, *y.shape[1:]).transpose(1, 2)  # (N, O, T, H', W')
+
+
+def _resnet_pool(pool: nn.Module) -> bool:
+    """``pool`` is the ResNet stem's ``MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1))``."""
+    if not isinstance(pool, nn.MaxPool3d):
+        return False
+    triple = nn.modules.utils._triple
+    return (
+        (triple(pool.kernel_size), triple(pool.stride), triple(pool.padding))
+        == ((1, 3, 3), (1, 2, 2), (0, 1, 1))
+        and triple(pool.dilation) == (1, 1, 1) and not pool.ceil_mode
+        and not pool.return_indices
+    )  # fmt: skip
+
 
 class FusedResidualBlock(nn.Module):
     """A folded ``Bottleneck3d`` / ``BasicBlock3d`` as fused convolutions: the inner ones carry
-    their ReLU, the last one the shortcut add and the final ReLU; the same ``forward(x, rows)``."""
+    their ReLU, the last one the shortcut add and the final ReLU; the same ``forward(x, rows)``.
+
+    The last convolution adds into the shortcut's memory and returns it: the downsample's output,
+    or, for an identity shortcut, **the block's input ``x``, which is overwritten**. Inside a
+    forward the input of a block is dead once the block has run; call a fused block directly
+    only with an input you no longer need (or a clone).
+    """
 
     def __init__(self, block: nn.Module) -> None:
         super().__init__()
@@ -113,6 +189,8 @@ class FusedResidualBlock(nn.Module):
         out = x if self.shift is None else self.shift(x, rows)
         for conv in self.inner:
             out = conv(out)
+        if shortcut.dtype == out.dtype and is_channels_last(shortcut):
+            return self.last.add_into(out, shortcut)
         return self.last(out, shortcut)
 
 
@@ -176,7 +254,8 @@ class FusedFactorized4d(nn.Module):
 
 def fuse_blocks(model: nn.Module) -> int:
     """Swap every fusable residual block of ``model`` (norms folded, ReLU activations) for a
-    :class:`FusedResidualBlock`, and fuse the stem's convolution with its ReLU; in place.
+    :class:`FusedResidualBlock`, and the stem (convolution, ReLU, max-pool) for a
+    :class:`FusedStem`; in place.
     Returns how many blocks (stem included) were fused."""
     count = 0
     for module in list(model.modules()):
@@ -191,7 +270,8 @@ def fuse_blocks(model: nn.Module) -> int:
                 setattr(module, name, FusedFactorized4d(child))
                 count += 1
         if isinstance(module, VideoResNet) and _folded(module.bn1) and _relu(module.act1):
-            module.conv1, module.act1 = FusedConv3d(module.conv1, relu=True), nn.Identity()
+            module.conv1 = FusedStem(module.conv1, module.maxpool)
+            module.act1, module.maxpool = nn.Identity(), nn.Identity()
             count += 1
     return count
 

@@ -18,7 +18,8 @@ trained, saved or exported in float32):
 4. on a CPU, every folded ResNet block runs as oneDNN convolutions with the ReLU and the
    residual add fused in, V4D's 4D block as one convolution with its ReLU, and F4D's
    factorized op with its spatial convolution and ReLU as one (:mod:`f4d.models.fused`);
-5. the float32 input is cast once; the logits come back as float32.
+5. the float32 input is cast once (on a CPU straight into channels-last order); the logits
+   come back as float32.
 
 Measured on a 2-core Intel Xeon with AMX: see ``docs/benchmarks.md`` ("Issue 23: bf16 on CPU").
 """
@@ -75,7 +76,7 @@ class InferenceModel(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """``(B, U, C, T, H, W)`` (any float dtype, any device) -> float32 logits ``(B, K)``."""
-        x = x.to(self.device, self.dtype, non_blocking=True)
+        x = self._input(x)
         with torch.no_grad():
             if not _split_head(self.model):
                 with self._autocast():
@@ -84,6 +85,18 @@ class InferenceModel(nn.Module):
                 features = self.model.forward_features(x)
             # the head (global pool + classifier) in float32, see for_inference
             return self.model.forward_head(features.float()).float()
+
+    def _input(self, x: Tensor) -> Tensor:
+        """``x`` on the device in the compute dtype. With fused CPU modules, a 6D batch is cast
+        straight into the channels-last order ``(B, U, T, H, W, C)`` in memory (one pass), so
+        the rows ``(B·U, C, T, H, W)`` the model takes are channels_last_3d views, as the fused
+        stem wants them; before, the cast and oneDNN's own reorder were two passes."""
+        if x.ndim != 6 or not can_fuse(self.device):
+            return x.to(self.device, self.dtype, non_blocking=True)
+        b, u, c, t, h, w = x.shape
+        out = torch.empty((b, u, t, h, w, c), dtype=self.dtype, device=self.device)
+        out = out.permute(0, 1, 5, 2, 3, 4)  # (B, U, C, T, H, W), channels last in memory
+        return out.copy_(x)
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         # CPU: none. Its autocast runs max-pooling and sums in float32 (two casts of a full
