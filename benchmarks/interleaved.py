@@ -45,6 +45,12 @@ def _worker(spec: str, train: bool, shape: list[int], path: list[str]) -> None:
         from f4d.runtime import tune_process
 
         tune_process()  # before torch, as the f4d command does
+        if "nommap" in flags:  # experiment: every block from the heap, kept for reuse
+            import ctypes
+
+            mallopt = ctypes.CDLL("libc.so.6").mallopt
+            mallopt(-4, 0)  # M_MMAP_MAX
+            mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD
     import torch
 
     torch.manual_seed(0)
@@ -184,7 +190,9 @@ def main() -> None:
         print(f"{spec}: ready ({ready[spec]})", flush=True)
     times: dict[str, list[float]] = {spec: [] for spec in specs}
     for r in range(args.rounds):
-        for spec in specs:
+        # odd rounds run the specs in reverse: the step after another worker's (colder caches,
+        # woken cores) falls on each spec alike
+        for spec in specs if r % 2 == 0 else specs[::-1]:
             procs[spec].stdin.write("go\n")
             procs[spec].stdin.flush()
             times[spec].append(float(procs[spec].stdout.readline()))

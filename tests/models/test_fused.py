@@ -129,6 +129,11 @@ def test_blocks_that_do_not_fit_are_left_alone() -> None:
     assert fuse_blocks(gelu) == 0  # only ReLU is fused
     training = create_model("tsn_tiny", 5)  # BatchNorms not folded (training mode)
     assert fuse_blocks(training) == 0
+    for kernel in [(3, 3, 1, 3), (3, 3, 3, 3)]:  # spatial (u, 1, h, w) with w or h > 1
+        op = Factorized4d(8, 8, kernel, padding=tuple(k // 2 for k in kernel)).eval()
+        holder = nn.Sequential(op)
+        fold_batch_norms(holder)
+        assert fuse_blocks(holder) == 0 and holder[0] is op
 
 
 def test_for_inference_fuses_on_cpu_only_through_the_capability() -> None:
