@@ -15,7 +15,8 @@ layout), ``@thp0`` (THP_MEM_ALLOC_ENABLE=0 in that worker) and/or ``@malloc0``
 ``@prep_bf16`` / ``@prep_auto`` (inference through ``f4d.models.for_inference`` in that
 precision; for an A/B of one change, ``@plain4d`` runs its 4D blocks as before they were fused,
 ``@plainstem`` its stem and input cast as before ``FusedStem``, ``@outofplace`` its residual
-adds into new tensors) and ``@compile`` (``torch.compile`` of the prepared model, inductor with
+adds into new tensors; and ``@nommap``, an experiment: glibc's mmap off, every block from the
+heap and kept) and ``@compile`` (``torch.compile`` of the prepared model, inductor with
 freezing; its compile time is printed in the worker's ready line); or ``module:function`` for a
 third-party builder ``function(frames, units, num_classes)`` importable from ``--path`` (how the
 public V4D code was measured for issue 13; such code is never committed here).

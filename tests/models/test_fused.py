@@ -129,7 +129,7 @@ def test_blocks_that_do_not_fit_are_left_alone() -> None:
     assert fuse_blocks(gelu) == 0  # only ReLU is fused
     training = create_model("tsn_tiny", 5)  # BatchNorms not folded (training mode)
     assert fuse_blocks(training) == 0
-    for kernel in [(3, 3, 1, 3), (3, 3, 3, 3)]:  # spatial (u, 1, h, w) with w or h > 1
+    for kernel in [(3, 3, 3, 1), (3, 3, 3, 3)]:  # spatial (u, 1, h, w) with h > 1
         op = Factorized4d(8, 8, kernel, padding=tuple(k // 2 for k in kernel)).eval()
         holder = nn.Sequential(op)
         fold_batch_norms(holder)

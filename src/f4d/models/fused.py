@@ -227,18 +227,17 @@ class FusedResidual4d(nn.Module):
 class FusedFactorized4d(nn.Module):
     """A folded ``Factorized4d`` with the paper's ``(u, 1, 1, 1)`` spatial kernel: its spatial
     convolution (BatchNorm folded into it) and ReLU as one oneDNN convolution over the
-    ``(B, C, U, T·H·W, 1)`` cube (a view of channels_last_3d rows), then the temporal one as
-    before. The weight stays channels-last: oneDNN's blocked layout for it was slower here.
-    (Over ``(B, C, U, T·H, W)``, its view before, the 512 -> 768 convolution of ``f4d_r50`` at
-    4 × 8 × 28² took 39 ms, over this one 34 ms.)"""
+    ``(B, C, U, T·H, W)`` cube (a view of channels_last_3d rows), then the temporal one as
+    before. The weight stays channels-last: oneDNN's blocked layout for it was slower here."""
 
     def __init__(self, op: nn.Module) -> None:
         super().__init__()
         spatial = op.spatial
         self.conv = FusedConv3d(
             relu=True, weight=spatial.weight.flatten(3, 4), bias=spatial.bias,
-            padding=(spatial.padding[0], 0, 0), stride=(spatial.stride[0], 1, 1),
-            dilation=(spatial.dilation[0], 1, 1), reorder=False,
+            padding=(spatial.padding[0], 0, spatial.padding[3]),
+            stride=(spatial.stride[0], 1, spatial.stride[3]),
+            dilation=(spatial.dilation[0], 1, spatial.dilation[3]), reorder=False,
         )  # fmt: skip
         self.op = op  # its temporal convolution, and the plain path
 
@@ -247,9 +246,9 @@ class FusedFactorized4d(nn.Module):
         call runs the plain ``Factorized4d``."""
         if units is None or not is_channels_last(x):
             return self.op(x, units)
-        t, h, w = x.shape[2:]
-        cube = rows_to_units(x, units).flatten(3, 5)[..., None]  # (B, C, U, T·H·W, 1), a view
-        y = units_to_rows(self.conv(cube)[..., 0].unflatten(3, (t, h, w)))  # relu(BN(spatial))
+        t, h = x.shape[2:4]
+        cube = rows_to_units(x, units).flatten(3, 4)  # (B, C, U, T·H, W), a view
+        y = units_to_rows(self.conv(cube).unflatten(3, (t, h)))  # relu(BN(spatial(x))), rows
         return self.op.temporal(y, units=y.shape[0] // (x.shape[0] // units))
 
 
@@ -304,13 +303,13 @@ def _fusable_4d_block(module: nn.Module) -> bool:
 
 def _fusable_factorized(module: nn.Module) -> bool:
     """A ``Factorized4d`` whose BatchNorm is folded, ReLU, a ``(u, 1, 1, 1)`` spatial kernel
-    with no stride, padding or dilation in T, H and W."""
+    with no stride or padding in T and H."""
     if not isinstance(module, Factorized4d) or not _folded(module.norm):
         return False
     spatial = module.spatial
     return (
-        spatial.kernel_size[1:] == (1, 1, 1) and spatial.padding[1:] == (0, 0, 0)
-        and spatial.stride[1:] == (1, 1, 1) and isinstance(module.act, nn.ReLU)
+        spatial.kernel_size[1:3] == (1, 1) and spatial.padding[1:3] == (0, 0)
+        and spatial.stride[1:3] == (1, 1) and isinstance(module.act, nn.ReLU)
     )  # fmt: skip
 
 
