@@ -15,11 +15,12 @@ layout), ``@thp0`` (THP_MEM_ALLOC_ENABLE=0 in that worker) and/or ``@malloc0``
 ``@prep_bf16`` / ``@prep_auto`` (inference through ``f4d.models.for_inference`` in that
 precision; for an A/B of one change, ``@plain4d`` runs its 4D blocks as before they were fused,
 ``@plainstem`` its stem and input cast as before ``FusedStem``, ``@outofplace`` its residual
-adds into new tensors; and ``@nommap``, an experiment: glibc's mmap off, every block from the
-heap and kept) and ``@compile`` (``torch.compile`` of the prepared model, inductor with
-freezing; its compile time is printed in the worker's ready line); or ``module:function`` for a
-third-party builder ``function(frames, units, num_classes)`` importable from ``--path`` (how the
-public V4D code was measured for issue 13; such code is never committed here).
+adds into new tensors, ``@unpacked`` its weights packed once without the input shape; and
+``@nommap``, an experiment: glibc's mmap off, every block from the heap and kept) and
+``@compile`` (``torch.compile`` of the prepared model, inductor with freezing; its compile time
+is printed in the worker's ready line); or ``module:function`` for a third-party builder
+``function(frames, units, num_classes)`` importable from ``--path`` (how the public V4D code was
+measured for issue 13; such code is never committed here).
 On a shared machine, run it under ``chrt -f 10`` (root) so other processes cannot distort it.
 """
 
@@ -107,6 +108,8 @@ def _prepared(model, flags: list[str]):
         _unfuse_stem(runner)
     if "outofplace" in flags:  # the residual add into a new tensor, as before add_into
         _add_out_of_place(runner)
+    if "unpacked" in flags:  # weights packed once without the input shape, as before
+        _unpack(runner)
     if "compile" in flags:
         import torch
         import torch._inductor.config as inductor_config
@@ -162,6 +165,31 @@ def _add_out_of_place(runner) -> None:
     for block in runner.modules():
         if isinstance(block, FusedResidualBlock):
             block.last.add_into = lambda x, other, conv=block.last: conv(x, other)
+
+
+def _unpack(runner) -> None:
+    """The weights as before :class:`f4d.models.fused.PackedWeight` (``@unpacked``): packed once
+    without the input shape (the factorized op's spatial one left channels-last), and the
+    factorized op's temporal convolution through ``Conv4d`` again."""
+    import torch
+
+    from f4d.models.fused import FusedFactorized4d, FusedStem, PackedWeight
+
+    def once(packed, blocked: bool = True):
+        weight = packed.plain
+        if blocked:
+            weight = torch.ops.mkldnn._reorder_convolution_weight(weight, *packed.args)
+        return lambda shape: weight
+
+    for module in runner.modules():
+        if isinstance(module, FusedFactorized4d):
+            module.conv.packed = once(module.conv.packed, blocked=False)
+            module.temporal = None
+        elif isinstance(module, FusedStem) and module.frames is not None:
+            module.frames = (once(module.frames[0]), *module.frames[1:])
+    for module in runner.modules():
+        if isinstance(getattr(module, "packed", None), PackedWeight):
+            module.packed = once(module.packed)
 
 
 def main() -> None:

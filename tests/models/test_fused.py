@@ -16,6 +16,7 @@ from f4d.models.fused import (
     FusedResidual4d,
     FusedResidualBlock,
     FusedStem,
+    PackedWeight,
     can_fuse,
     fuse_blocks,
 )
@@ -28,7 +29,8 @@ pytestmark = pytest.mark.skipif(not can_fuse(torch.device("cpu")), reason="torch
 
 @pytest.mark.parametrize("shape", [(2, 6, 3, 9, 9), (1, 6, 5, 16, 12), (3, 6, 1, 4, 4)])
 def test_fused_conv_matches_conv3d_for_any_input_size(shape: tuple[int, ...]) -> None:
-    """The weight is reordered once, without the input size; every size must still work."""
+    """The weight is packed per input shape (the last PackedWeight.SHAPES kept); every size
+    must work, including one whose packing was dropped."""
     conv = nn.Conv3d(6, 10, (3, 3, 3), stride=(1, 2, 2), padding=(1, 1, 1))
     ref = copy.deepcopy(conv).double()
     x = torch.randn(shape, dtype=torch.float64)
@@ -41,6 +43,19 @@ def test_fused_conv_matches_conv3d_for_any_input_size(shape: tuple[int, ...]) ->
     for g, e in zip(got, expected, strict=True):
         torch.testing.assert_close(g.double(), e, rtol=1e-4, atol=1e-5)
     assert got[2].min() < 0  # no ReLU when not asked
+    assert list(relu_fused.packed.by_shape) == [shape]  # packed once for this shape
+
+
+def test_packed_weight_keeps_the_last_shapes() -> None:
+    conv = nn.Conv3d(4, 6, (1, 3, 3), padding=(0, 1, 1))
+    fused = FusedConv3d(conv, relu=False)
+    sizes = [5, 6, 7, 8, 9, 5]
+    with torch.no_grad():
+        for size in sizes:
+            x = torch.randn(1, 4, 2, size, size)
+            torch.testing.assert_close(fused(x), conv(x), rtol=1e-4, atol=1e-5)
+    kept = [key[-1] for key in fused.packed.by_shape]
+    assert kept == [7, 8, 9, 5] and PackedWeight.SHAPES == 4  # 5 was dropped, then re-packed
 
 
 def test_fuse_blocks_swaps_every_residual_block_and_the_stem() -> None:
@@ -171,6 +186,8 @@ def test_fused_4d_blocks_compute_the_plain_model(videos, name, fused, other) -> 
     model = _randomised(name)
     prepared = for_inference(model, "cpu", "fp32")
     assert sum(isinstance(m, fused) for m in prepared.modules()) == 1  # one 4D block each
+    if fused is FusedFactorized4d:  # the temporal (1, 3, 1, 1) convolution fused too
+        assert all(m.temporal is not None for m in prepared.modules() if isinstance(m, fused))
     assert not any(isinstance(m, other) for m in prepared.modules())
     x = torch.randn(videos, 4, 3, 4, 32, 32)  # (B, U, C, T, H, W)
     expected = copy.deepcopy(model).double()(x.double())

@@ -233,3 +233,17 @@ def test_explain_maps_are_recorded_through_the_bf16_model() -> None:
     assert ta and sta
     assert ta_map(ta[0], 3).shape == (3, 4)
     assert sta_map(sta[0], 3).dtype.name == "float32"
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_cpu_input_is_cast_into_channels_last_order(precision: str, dtype: torch.dtype) -> None:
+    """The rows the stem takes are channels_last_3d views (its 2D path needs them), whatever
+    the batch's dtype; the caller's tensor is never the one the model runs on."""
+    prepared = for_inference(create_model("tsn_tiny", 5), "cpu", precision)
+    x = torch.randn(2, 3, 3, 4, 8, 8).to(dtype)  # (B, U, C, T, H, W)
+    got = prepared._input(x)
+    rows = got.reshape(6, 3, 4, 8, 8)  # (B·U, C, T, H, W): a view
+    assert rows.data_ptr() == got.data_ptr() != x.data_ptr()
+    assert rows.is_contiguous(memory_format=torch.channels_last_3d)
+    assert got.dtype == prepared.dtype and torch.equal(got, x.to(prepared.dtype))
