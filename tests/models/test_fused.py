@@ -222,3 +222,15 @@ def test_fused_4d_block_falls_back_on_a_contiguous_input() -> None:
     fused = FusedResidual4d(block)
     rows = torch.randn(2 * 4, block.channels, 2, 4, 4)  # (B·U, C, T, H, W), contiguous
     _same_in_both_layouts(fused, rows, 4, reference(rows.double(), 4))
+
+
+def test_a_prepared_model_can_be_copied() -> None:
+    """PackedWeight holds a lock (servers call one model from several threads) and packed
+    weights: a deep copy gets its own lock and starts with no packed shapes."""
+    prepared = for_inference(create_model("tsn_tiny", 5), "cpu", "fp32")
+    x = torch.randn(1, 2, 3, 4, 32, 32)
+    first = prepared(x)
+    twin = copy.deepcopy(prepared)
+    used, copied = prepared.model.conv1.frames[0], twin.model.conv1.frames[0]  # the 2D stem's
+    assert len(used.by_shape) == 1 and copied.by_shape == {} and copied._lock is not used._lock
+    torch.testing.assert_close(twin(x), first, rtol=0, atol=0)

@@ -19,6 +19,8 @@ the fused modules have no gradients and no state dict worth saving.
 
 from __future__ import annotations
 
+import threading
+
 import torch
 from torch import Tensor, nn
 
@@ -66,15 +68,27 @@ class PackedWeight:
         self.plain = weight
         self.args = (padding, stride, dilation, groups)
         self.by_shape: dict[tuple[int, ...], Tensor] = {}
+        self._lock = threading.Lock()  # a server may run one model from several threads
+
+    def __getstate__(self) -> dict:
+        """Copies (``copy.deepcopy`` of a prepared model) start with no packed shapes."""
+        state = dict(self.__dict__, by_shape={})
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _lock=threading.Lock())
 
     def __call__(self, shape: torch.Size) -> Tensor:
         """The weight packed for an input of ``shape``."""
         key = tuple(shape)
         packed = self.by_shape.get(key)
-        if packed is None:
+        if packed is not None:
+            return packed
+        packed = torch.ops.mkldnn._reorder_convolution_weight(self.plain, *self.args, list(key))
+        with self._lock:
             while len(self.by_shape) >= self.SHAPES:
-                self.by_shape.pop(next(iter(self.by_shape)))  # the oldest
-            packed = torch.ops.mkldnn._reorder_convolution_weight(self.plain, *self.args, list(key))
+                del self.by_shape[next(iter(self.by_shape))]  # the oldest
             self.by_shape[key] = packed
         return packed
 
