@@ -6,8 +6,9 @@ are separate passes over a full activation, and in bf16 they are slower than in 
 2.13 on a Xeon with AMX: a bf16 ``relu_`` of 25.7 M values 44 ms, fp32 19 ms), so they cost
 as much as the convolutions they follow. oneDNN applies them as post-ops of the convolution
 (``torch.ops.mkldnn._convolution_pointwise``, what inductor's CPU fusion emits), with the
-weights reordered once into oneDNN's blocked layout. Measured in docs/benchmarks.md
-("Issue 23: bf16 on CPU").
+weights packed into oneDNN's blocked layout once per input shape (:class:`PackedWeight`) and
+the residual added into the shortcut's memory. Measured in docs/benchmarks.md ("Issue 23:
+bf16 on CPU").
 
 :func:`fuse_blocks` swaps, in place, every :class:`~f4d.models.resnet3d.Bottleneck3d` and
 :class:`~f4d.models.resnet3d.BasicBlock3d` whose norms are folded and whose activations are
@@ -166,7 +167,7 @@ class FusedStem(nn.Module):
     def __init__(self, conv: nn.Conv3d, pool: nn.Module) -> None:
         super().__init__()
         self.conv = FusedConv3d(conv, relu=True)
-        self.frames = None  # (weight, bias, padding, stride, dilation) of the 2D convolution
+        self.frames = None  # (PackedWeight, bias, padding, stride, dilation) of the 2D conv
         kt, stride_t, pad_t, dil_t = (
             conv.kernel_size[0], conv.stride[0], conv.padding[0], conv.dilation[0]
         )  # fmt: skip
@@ -274,7 +275,7 @@ class FusedFactorized4d(nn.Module):
     ``(B, C, U, T·H, W)`` cube (a view of channels_last_3d rows), then the temporal one: with
     a ``(1, t, h, w)`` kernel (the paper's) a fused convolution over the rows, each weight
     packed for its input's shape (:class:`PackedWeight`; the temporal 768 -> 512 ``3×1×1`` of
-    ``f4d_r50`` at 4 × 8 × 28²: 32.8 ms through ``conv3d``, 29.9 packed, best of 9)."""
+    ``f4d_r50`` at 4 × 8 × 28²: 32.8 ms through ``conv3d``, 29.9-31.2 fused, best of 9)."""
 
     def __init__(self, op: nn.Module) -> None:
         super().__init__()
