@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import f4d.models.fused as fused_module
 from f4d.models import create_model, for_inference
 from f4d.models.fused import (
     FusedConv3d,
@@ -23,6 +24,7 @@ from f4d.models.fused import (
 from f4d.models.inference import fold_batch_norms
 from f4d.nn import Residual4dBlock
 from f4d.ops.factorized import Factorized4d
+from f4d.ops.pool import max_pool_3x3s2_nonnegative
 
 pytestmark = pytest.mark.skipif(not can_fuse(torch.device("cpu")), reason="torch without mkldnn")
 
@@ -80,9 +82,19 @@ def _stem(kernel: tuple[int, int, int], pool: nn.Module) -> tuple[nn.Module, nn.
 
 @pytest.mark.parametrize("kernel", [(1, 7, 7), (3, 7, 7), (1, 3, 3)])
 @pytest.mark.parametrize("hw", [(32, 32), (27, 30)])
-def test_fused_stem_is_conv_relu_pool(kernel: tuple[int, int, int], hw: tuple[int, int]) -> None:
-    """A (1, k, k) kernel runs as a 2D convolution over the (N·T, C, H, W) view, the pool on
-    the integer view; a temporal kernel runs the 3D convolution. Both layouts, odd sizes."""
+def test_fused_stem_is_conv_relu_pool(
+    kernel: tuple[int, int, int], hw: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A (1, k, k) kernel runs as a 2D convolution over the (N·T, C, H, W) view of
+    channels-last input, the pool on the integer view; a temporal kernel runs the 3D
+    convolution. Both layouts, odd sizes."""
+    pools = []
+
+    def spy(y: torch.Tensor) -> torch.Tensor:
+        pools.append(y.shape)
+        return max_pool_3x3s2_nonnegative(y)
+
+    monkeypatch.setattr(fused_module, "max_pool_3x3s2_nonnegative", spy)
     pool = nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))
     fused, reference = _stem(kernel, pool)
     assert (fused.frames is not None) == (kernel[0] == 1) and fused.pool_nonnegative
@@ -93,6 +105,9 @@ def test_fused_stem_is_conv_relu_pool(kernel: tuple[int, int, int], hw: tuple[in
             got = fused(x.float().contiguous(memory_format=layout))
             assert got.is_contiguous(memory_format=torch.channels_last_3d)
             torch.testing.assert_close(got.double(), want, rtol=1e-4, atol=1e-5)
+    assert len(pools) == 2  # the integer-view pool, both times
+    if fused.frames is not None:  # the 2D convolution ran (once: channels-last input only)
+        assert [key[0] for key in fused.frames[0].by_shape] == [2 * 4]
 
 
 def test_fused_stem_runs_any_other_pool_as_it_is() -> None:
