@@ -207,6 +207,8 @@ def test_fused_4d_blocks_compute_the_plain_model(videos, name, fused, other) -> 
     x = torch.randn(videos, 4, 3, 4, 32, 32)  # (B, U, C, T, H, W)
     expected = copy.deepcopy(model).double()(x.double())
     torch.testing.assert_close(prepared(x).double(), expected, rtol=1e-4, atol=1e-4)
+    if fused is FusedFactorized4d:  # and it ran: its weight was packed for the rows' shape
+        assert all(m.temporal.packed.by_shape for m in prepared.modules() if isinstance(m, fused))
 
 
 def _same_in_both_layouts(fused: nn.Module, rows: torch.Tensor, units: int, want: torch.Tensor):
