@@ -175,21 +175,24 @@ def _unpack(runner) -> None:
 
     from f4d.models.fused import FusedFactorized4d, FusedStem, PackedWeight
 
-    def once(packed, blocked: bool = True):
-        weight = packed.plain
-        if blocked:
-            weight = torch.ops.mkldnn._reorder_convolution_weight(weight, *packed.args)
-        return lambda shape: weight
+    class Once:  # a PackedWeight's interface, one weight for every shape
+        def __init__(self, packed: PackedWeight, blocked: bool = True) -> None:
+            self.args, self.weight = packed.args, packed.plain
+            if blocked:
+                self.weight = torch.ops.mkldnn._reorder_convolution_weight(self.weight, *self.args)
+
+        def __call__(self, shape):
+            return self.weight
 
     for module in runner.modules():
         if isinstance(module, FusedFactorized4d):
-            module.conv.packed = once(module.conv.packed, blocked=False)
+            module.conv.packed = Once(module.conv.packed, blocked=False)
             module.temporal = None
         elif isinstance(module, FusedStem) and module.frames is not None:
-            module.frames = (once(module.frames[0]), *module.frames[1:])
-    for module in runner.modules():
+            module.frames = Once(module.frames)
+    for module in runner.modules():  # every other fused convolution
         if isinstance(getattr(module, "packed", None), PackedWeight):
-            module.packed = once(module.packed)
+            module.packed = Once(module.packed)
 
 
 def main() -> None:

@@ -107,7 +107,7 @@ def test_fused_stem_is_conv_relu_pool(
             torch.testing.assert_close(got.double(), want, rtol=1e-4, atol=1e-5)
     assert len(pools) == 2  # the integer-view pool, both times
     if fused.frames is not None:  # the 2D convolution ran (once: channels-last input only)
-        assert [key[0] for key in fused.frames[0].by_shape] == [2 * 4]
+        assert [key[0] for key in fused.frames.by_shape] == [2 * 4]
 
 
 def test_fused_stem_runs_any_other_pool_as_it_is() -> None:
@@ -248,6 +248,6 @@ def test_a_prepared_model_can_be_copied() -> None:
     x = torch.randn(1, 2, 3, 4, 32, 32)
     first = prepared(x)
     twin = copy.deepcopy(prepared)
-    used, copied = prepared.model.conv1.frames[0], twin.model.conv1.frames[0]  # the 2D stem's
+    used, copied = prepared.model.conv1.frames, twin.model.conv1.frames  # the 2D stem's
     assert len(used.by_shape) == 1 and copied.by_shape == {} and copied._lock is not used._lock
     torch.testing.assert_close(twin(x), first, rtol=0, atol=0)

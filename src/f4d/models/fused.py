@@ -120,17 +120,15 @@ class FusedConv3d(nn.Module):
             padding, stride, dilation, groups = (
                 conv.padding, conv.stride, conv.dilation, conv.groups
             )  # fmt: skip
-        self.padding, self.stride, self.dilation = list(padding), list(stride), list(dilation)
-        self.groups = groups
         self.relu = relu
         weight = weight.detach().contiguous(memory_format=torch.channels_last_3d)
-        self.packed = PackedWeight(weight, self.padding, self.stride, self.dilation, groups)
+        self.packed = PackedWeight(weight, list(padding), list(stride), list(dilation), groups)
         self.bias = None if bias is None else bias.detach()
 
     def forward(self, x: Tensor, other: Tensor | None = None) -> Tensor:
         """``relu?(conv(x))``, or ``relu?(conv(x) + other)`` with ``other`` of the output shape."""
         ops = torch.ops.mkldnn
-        args = (self.padding, self.stride, self.dilation, self.groups)
+        args = self.packed.args  # padding, stride, dilation, groups
         weight = self.packed(x.shape)
         if other is None:
             unary = "relu" if self.relu else "none"
@@ -145,9 +143,9 @@ class FusedConv3d(nn.Module):
         and dtype) and returned. No output is allocated: at ``layer1``'s 56² a fresh 51 MB output
         costs more page faults than the convolution's arithmetic (see docs/benchmarks.md)."""
         unary = "relu" if self.relu else None
-        args = (self.padding, self.stride, self.dilation, self.groups)
+        weight, args = self.packed(x.shape), self.packed.args
         return torch.ops.mkldnn._convolution_pointwise_.binary(
-            other, x, self.packed(x.shape), self.bias, *args, "add", None, unary, [], ""
+            other, x, weight, self.bias, *args, "add", None, unary, [], ""
         )
 
 
@@ -167,14 +165,14 @@ class FusedStem(nn.Module):
     def __init__(self, conv: nn.Conv3d, pool: nn.Module) -> None:
         super().__init__()
         self.conv = FusedConv3d(conv, relu=True)
-        self.frames = None  # (PackedWeight, bias, padding, stride, dilation) of the 2D conv
+        self.frames: PackedWeight | None = None  # the 2D convolution's weight and arguments
         kt, stride_t, pad_t, dil_t = (
             conv.kernel_size[0], conv.stride[0], conv.padding[0], conv.dilation[0]
         )  # fmt: skip
         if (kt, stride_t, pad_t, dil_t, conv.groups) == (1, 1, 0, 1, 1):
             weight = conv.weight.detach()[:, :, 0].contiguous(memory_format=torch.channels_last)
             args = (list(conv.padding[1:]), list(conv.stride[1:]), list(conv.dilation[1:]))
-            self.frames = (PackedWeight(weight, *args, 1), self.conv.bias, *args)
+            self.frames = PackedWeight(weight, *args, 1)
         self.pool = pool
         self.pool_nonnegative = _resnet_pool(pool)
 
@@ -186,11 +184,10 @@ class FusedStem(nn.Module):
     def _conv(self, x: Tensor) -> Tensor:
         if self.frames is None or not is_channels_last(x):
             return self.conv(x)
-        packed, bias, padding, stride, dilation = self.frames
         n, c, t, h, w = x.shape
         frames = x.transpose(1, 2).reshape(n * t, c, h, w)  # (N·T, C, H, W), a view
         y = torch.ops.mkldnn._convolution_pointwise(
-            frames, packed(frames.shape), bias, padding, stride, dilation, 1, "relu", [], ""
+            frames, self.frames(frames.shape), self.conv.bias, *self.frames.args, "relu", [], ""
         )  # (N·T, O, H', W'), channels_last
         return y.view(n, t, *y.shape[1:]).transpose(1, 2)  # (N, O, T, H', W')
 
