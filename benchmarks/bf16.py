@@ -56,8 +56,9 @@ def cpu_facts() -> dict:
     }
 
 
-def conv_rate(dtype_name: str, repeats: int = 10) -> dict:
-    """GMAC/s of one res3-sized conv3d (256 -> 256, 1x3x3, 4 x 8 x 28², channels_last_3d)."""
+def reference_conv(dtype_name: str):
+    """The reference: one res3-sized conv3d (256 -> 256, 1x3x3, 4 x 8 x 28², channels_last_3d)
+    in ``dtype_name``; returns ``(run, macs)``, ``run()`` computing it once."""
     import torch
     import torch.nn.functional as F
 
@@ -65,13 +66,20 @@ def conv_rate(dtype_name: str, repeats: int = 10) -> dict:
     fmt = torch.channels_last_3d
     x = torch.randn(4, 256, 8, 28, 28).to(dtype).contiguous(memory_format=fmt)
     w = (torch.randn(256, 256, 1, 3, 3) * 0.02).to(dtype).contiguous(memory_format=fmt)
-    macs = 4 * 8 * 28 * 28 * 256 * 256 * 9
+    return (lambda: F.conv3d(x, w, padding=(0, 1, 1))), 4 * 8 * 28 * 28 * 256 * 256 * 9
+
+
+def conv_rate(dtype_name: str, repeats: int = 10) -> dict:
+    """GMAC/s of :func:`reference_conv`, ``repeats`` times back to back after one warm-up."""
+    import torch
+
+    run, macs = reference_conv(dtype_name)
     times = []
     with torch.inference_mode():
-        F.conv3d(x, w, padding=(0, 1, 1))
+        run()
         for _ in range(repeats):
             start = time.perf_counter()
-            F.conv3d(x, w, padding=(0, 1, 1))
+            run()
             times.append(time.perf_counter() - start)
     best, med = min(times), statistics.median(times)
     return {"dtype": dtype_name, "median_s": med, "gmacs_per_s": macs / med / 1e9,

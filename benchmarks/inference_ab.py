@@ -4,8 +4,8 @@
 other workers ran (cold caches, cores woken up); on a noisy host its order effects reach ±10%.
 Here every variant of one model is prepared from the same weights in one process and the
 forwards run back to back, the order reversed every other round; between rounds one
-``conv3d`` (256 -> 256, 1x3x3, 4 x 8 x 28², channels_last_3d, the reference of
-``bf16.py``) is timed, so each variant's executed GMAC/s comes with the share of that rate
+``conv3d`` (``bf16.reference_conv``: 256 -> 256, 1x3x3, 4 x 8 x 28², channels_last_3d) is
+timed, so each variant's executed GMAC/s comes with the share of that rate
 measured under the same conditions. Variants are ``interleaved.py``'s ``@`` flags
 (``@prep_bf16``, ``@prep_bf16@plainstem@outofplace``, ...).
 
@@ -39,7 +39,6 @@ def main() -> None:
 
     tune_process()  # before torch
     import torch
-    import torch.nn.functional as F
 
     sys.path.insert(0, str(HERE))
     import bf16
@@ -54,23 +53,20 @@ def main() -> None:
     variants = args.variants.split(",")
     runners = {v: interleaved._prepared(model, [f for f in v.split("@") if f]) for v in variants}
     x = torch.randn(batch, units, 3, frames, size, size)
-    fmt = torch.channels_last_3d
-    ref_x = torch.randn(4, 256, 8, 28, 28).to(torch.bfloat16).contiguous(memory_format=fmt)
-    ref_w = (torch.randn(256, 256, 1, 3, 3) * 0.02).to(torch.bfloat16).contiguous(memory_format=fmt)
-    ref_macs = 4 * 8 * 28 * 28 * 256 * 256 * 9
+    reference, ref_macs = bf16.reference_conv("bf16")
     times: dict[str, list[float]] = {v: [] for v in variants}
     ref_times: list[float] = []
     with torch.inference_mode():
         for runner in runners.values():
             runner(x), runner(x)  # warm-up
-        F.conv3d(ref_x, ref_w, padding=(0, 1, 1))
+        reference()
         for r in range(args.rounds):
             for v in variants if r % 2 == 0 else variants[::-1]:
                 start = time.perf_counter()
                 runners[v](x)
                 times[v].append(time.perf_counter() - start)
             start = time.perf_counter()
-            F.conv3d(ref_x, ref_w, padding=(0, 1, 1))
+            reference()
             ref_times.append(time.perf_counter() - start)
     macs = count_macs(model, frames=frames, units=units, size=size) * batch
     rate = ref_macs / statistics.median(ref_times)
