@@ -126,7 +126,8 @@ def test_residual_block_adds_into_its_shortcut() -> None:
     model = create_model("tsn_tiny", 5, zero_init_residual=False).eval()
     block = copy.deepcopy(model.layer1[0])  # 8 -> 8 channels, identity shortcut
     assert block.downsample is None
-    fused = FusedResidualBlock(fold_and_return(block))
+    fold_batch_norms(block)
+    fused = FusedResidualBlock(block)
     x = torch.randn(4, 8, 1, 8, 8)
     with torch.no_grad():
         want = model.layer1[0].double()(x.double(), 1)
@@ -146,11 +147,6 @@ def test_prepared_model_leaves_its_input_alone() -> None:
         kept = x.clone()
         first = prepared(x)
         assert torch.equal(x, kept) and torch.equal(prepared(x), first)
-
-
-def fold_and_return(module: nn.Module) -> nn.Module:
-    fold_batch_norms(module)
-    return module
 
 
 def test_blocks_that_do_not_fit_are_left_alone() -> None:
